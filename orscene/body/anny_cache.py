@@ -1,0 +1,82 @@
+"""Where the anny body model's data cache lives, and how it is built once.
+
+anny builds its model data on first use (about 2-3 minutes on 2 cores, ~790 MB in three
+files). Only the compact model file (~51 MB, ``build_compact_model_data_*.safetensors``)
+is needed to create the default model; the two intermediate files are deleted after the
+build. The cache lives in ``$ORSCENE_CACHE/anny`` (default ``~/.cache/orscene/anny``), so
+clones share it. ``python -m orscene.body.anny_cache --ensure`` (run by ``make``) builds it
+when absent; tests and the demo only ever load it.
+"""
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["orscene_cache_dir", "anny_cache_dir", "configure_anny_cache", "ensure_anny_cache", "anny_cache_ready"]
+
+log = logging.getLogger(__name__)
+
+_COMPACT_GLOB = "v*/build_compact_model_data_*.safetensors"
+_INTERMEDIATE_GLOBS = ("v*/build_model_data_*.safetensors", "v*/load_data_*.safetensors")
+
+
+def orscene_cache_dir() -> Path:
+    """``$ORSCENE_CACHE`` or ``~/.cache/orscene``."""
+    return Path(os.environ.get("ORSCENE_CACHE", Path.home() / ".cache" / "orscene")).expanduser()
+
+
+def anny_cache_dir() -> Path:
+    return orscene_cache_dir() / "anny"
+
+
+def configure_anny_cache() -> Path:
+    """Point anny at orscene's cache directory (call before creating a model)."""
+    import anny.paths
+
+    path = anny_cache_dir()
+    anny.paths.set_anny_cache_path(path)
+    return path
+
+
+def anny_cache_ready() -> bool:
+    return any(anny_cache_dir().glob(_COMPACT_GLOB))
+
+
+def ensure_anny_cache() -> Path:
+    """Build the compact anny model file if absent; keep only it. Returns the cache dir."""
+    path = configure_anny_cache()
+    if anny_cache_ready():
+        return path
+    import anny
+
+    log.info("building the anny body model cache in %s (once, about 3 minutes)", path)
+    t0 = time.perf_counter()
+    anny.Anny()
+    for pattern in _INTERMEDIATE_GLOBS:
+        for f in path.glob(pattern):
+            f.unlink()
+    if not anny_cache_ready():
+        raise RuntimeError(f"anny did not write its compact model file under {path}")
+    log.info("anny cache built in %.0f s", time.perf_counter() - t0)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ensure", action="store_true", help="build the cache if it is absent")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.ensure:
+        path = ensure_anny_cache()
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+        print(f"anny cache ready: {path} ({size:.0f} MB)")
+    else:
+        print(f"anny cache {'ready' if anny_cache_ready() else 'absent'}: {anny_cache_dir()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Geometry: camera projection with lens distortion, depth registration, point clouds."""
+
+from orscene.geometry.camera import (
+    depth_to_points_cam,
+    depth_to_points_world,
+    distort_normalized,
+    look_at_world_from_cam,
+    project_cam,
+    project_world,
+    transform_points,
+    undistort_normalized,
+    unproject_px,
+)
+
+__all__ = [
+    "depth_to_points_cam",
+    "depth_to_points_world",
+    "distort_normalized",
+    "look_at_world_from_cam",
+    "project_cam",
+    "project_world",
+    "transform_points",
+    "undistort_normalized",
+    "unproject_px",
+]

@@ -1,0 +1,159 @@
+"""Camera projection with Brown-Conrady distortion, vectorized in numpy.
+
+The model (OpenCV's rational model, the Azure Kinect's) is written out in
+``docs/conventions.md``. Every function takes points as ``(..., 3)`` or ``(..., 2)``
+arrays and keeps the leading dimensions.
+"""
+
+import cv2
+import numpy as np
+from jaxtyping import Float
+
+from orscene.types import Camera, Intrinsics
+
+__all__ = [
+    "transform_points",
+    "distort_normalized",
+    "undistort_normalized",
+    "project_cam",
+    "project_world",
+    "unproject_px",
+    "depth_to_points_cam",
+    "depth_to_points_world",
+    "look_at_world_from_cam",
+]
+
+
+def transform_points(dst_from_src: Float[np.ndarray, "4 4"], points_src: Float[np.ndarray, "... 3"]) -> np.ndarray:
+    """Apply a rigid 4x4 transform: ``p_dst = R p_src + t`` (keeps dtype of the points)."""
+    T = np.asarray(dst_from_src)
+    pts = np.asarray(points_src)
+    out = pts @ T[:3, :3].T.astype(pts.dtype) + T[:3, 3].astype(pts.dtype)
+    return out
+
+
+def distort_normalized(xy: Float[np.ndarray, "... 2"], dist: Float[np.ndarray, "8"]) -> np.ndarray:
+    """Map undistorted normalized coordinates ``(X/Z, Y/Z)`` to distorted ones.
+
+    ``r2 = x^2 + y^2``, ``radial = (1 + k1 r2 + k2 r2^2 + k3 r2^3) / (1 + k4 r2 + k5 r2^2 + k6 r2^3)``,
+    ``x_d = x radial + 2 p1 x y + p2 (r2 + 2 x^2)``, ``y_d = y radial + p1 (r2 + 2 y^2) + 2 p2 x y``.
+    """
+    k1, k2, p1, p2, k3, k4, k5, k6 = (float(c) for c in dist)
+    x, y = xy[..., 0], xy[..., 1]
+    r2 = x * x + y * y
+    radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    return np.stack([xd, yd], axis=-1)
+
+
+def undistort_normalized(xy_d: Float[np.ndarray, "... 2"], dist: Float[np.ndarray, "8"], iterations: int = 20) -> np.ndarray:
+    """Invert :func:`distort_normalized` by fixed-point iteration (as cv2.undistortPoints)."""
+    xy_d = np.asarray(xy_d, dtype=np.float64)
+    if not np.any(dist):
+        return xy_d.copy()
+    k1, k2, p1, p2, k3, k4, k5, k6 = (float(c) for c in dist)
+    x, y = xy_d[..., 0].copy(), xy_d[..., 1].copy()
+    for _ in range(iterations):
+        r2 = x * x + y * y
+        icdist = (1 + r2 * (k4 + r2 * (k5 + r2 * k6))) / (1 + r2 * (k1 + r2 * (k2 + r2 * k3)))
+        dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        x = (xy_d[..., 0] - dx) * icdist
+        y = (xy_d[..., 1] - dy) * icdist
+    return np.stack([x, y], axis=-1)
+
+
+def project_cam(intr: Intrinsics, points_cam_m: Float[np.ndarray, "... 3"]) -> tuple[np.ndarray, np.ndarray]:
+    """Project camera-frame points to pixels.
+
+    Returns ``(uv_px (..., 2) float64, z_m (...))``. Points with ``z <= 0`` get NaN pixels.
+    """
+    p = np.asarray(points_cam_m, dtype=np.float64)
+    z = p[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = p[..., :2] / z[..., None]
+    xy_d = distort_normalized(xy, intr.distortion)
+    K = intr.K_px
+    u = K[0, 0] * xy_d[..., 0] + K[0, 1] * xy_d[..., 1] + K[0, 2]
+    v = K[1, 1] * xy_d[..., 1] + K[1, 2]
+    uv = np.stack([u, v], axis=-1)
+    uv[z <= 1e-9] = np.nan
+    return uv, z
+
+
+def project_world(cam: Camera, points_world_m: Float[np.ndarray, "... 3"]) -> tuple[np.ndarray, np.ndarray]:
+    """Project world points into the colour image of ``cam``: ``(uv_px, z_m)``."""
+    return project_cam(cam.color, transform_points(cam.cam_from_world, np.asarray(points_world_m, dtype=np.float64)))
+
+
+def unproject_px(intr: Intrinsics, uv_px: Float[np.ndarray, "... 2"], z_m: Float[np.ndarray, "..."]) -> np.ndarray:
+    """Inverse of :func:`project_cam`: pixels and depth (along +z) to camera-frame points."""
+    uv = np.asarray(uv_px, dtype=np.float64)
+    K = intr.K_px
+    y_d = (uv[..., 1] - K[1, 2]) / K[1, 1]
+    x_d = (uv[..., 0] - K[0, 2] - K[0, 1] * y_d) / K[0, 0]
+    xy = undistort_normalized(np.stack([x_d, y_d], axis=-1), intr.distortion)
+    z = np.asarray(z_m, dtype=np.float64)
+    return np.concatenate([xy * z[..., None], z[..., None]], axis=-1)
+
+
+_RAY_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def _pixel_rays(intr: Intrinsics) -> np.ndarray:
+    """Undistorted normalized ray ``(x, y)`` for every pixel, ``(H, W, 2)`` float32 (cached:
+    a pure function of the intrinsics)."""
+    key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px)
+    rays = _RAY_CACHE.get(key)
+    if rays is None:
+        us, vs = np.meshgrid(np.arange(intr.width_px, dtype=np.float64), np.arange(intr.height_px, dtype=np.float64))
+        pts = np.stack([us.ravel(), vs.ravel()], axis=-1)[:, None, :]
+        und = cv2.undistortPointsIter(
+            pts, intr.K_px, intr.distortion, None, None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-9)
+        )
+        rays = und.reshape(intr.height_px, intr.width_px, 2).astype(np.float32)
+        if len(_RAY_CACHE) > 16:
+            _RAY_CACHE.clear()
+        _RAY_CACHE[key] = rays
+    return rays
+
+
+def depth_to_points_cam(intr: Intrinsics, depth_m: Float[np.ndarray, "H W"]) -> tuple[np.ndarray, np.ndarray]:
+    """Unproject a depth map (z along +z, 0 = invalid) to camera-frame points.
+
+    Returns ``(points_cam_m (N, 3) float32, pixel_index (N,) int64 into the flattened image)``.
+    Formula: ``p = z * (x_u, y_u, 1)`` with ``(x_u, y_u)`` the undistorted ray of the pixel.
+    """
+    if depth_m.shape != (intr.height_px, intr.width_px):
+        raise ValueError(f"depth map of shape {depth_m.shape} does not match intrinsics {intr.size_wh}")
+    rays = _pixel_rays(intr).reshape(-1, 2)
+    z = depth_m.reshape(-1)
+    idx = np.nonzero(z > 0)[0]
+    zz = z[idx].astype(np.float32)
+    pts = np.empty((idx.size, 3), dtype=np.float32)
+    pts[:, :2] = rays[idx] * zz[:, None]
+    pts[:, 2] = zz
+    return pts, idx
+
+
+def depth_to_points_world(cam: Camera, depth_m: Float[np.ndarray, "H W"]) -> tuple[np.ndarray, np.ndarray]:
+    """Unproject a depth map registered to the colour camera into world points."""
+    pts, idx = depth_to_points_cam(cam.color, depth_m)
+    return transform_points(cam.world_from_cam, pts).astype(np.float32), idx
+
+
+def look_at_world_from_cam(eye_world_m, target_world_m, up_world=(0.0, 0.0, 1.0)) -> np.ndarray:
+    """An OpenCV camera pose at ``eye`` looking at ``target`` with image-up towards ``up``."""
+    eye = np.asarray(eye_world_m, dtype=np.float64)
+    z = np.asarray(target_world_m, dtype=np.float64) - eye
+    z /= np.linalg.norm(z)
+    up = np.asarray(up_world, dtype=np.float64)
+    x = np.cross(z, up)  # image +x is right; +y (down) = z cross x
+    if np.linalg.norm(x) < 1e-6:
+        x = np.cross(z, np.array([0.0, 1.0, 0.0]))
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    T = np.eye(4)
+    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = x, y, z, eye
+    return T

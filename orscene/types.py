@@ -1,0 +1,435 @@
+"""The typed containers that flow between orscene's stages.
+
+Every stage takes and returns these (never string-keyed dicts). Each field states its
+shape, dtype, unit and frame; ``__post_init__`` validates what a caller can get wrong.
+Conventions (units, axes, pixel centres) are in ``docs/conventions.md``.
+
+Dimension names used across the repo: ``n_cam`` cameras, ``T`` frames, ``P`` persons,
+``J`` joints, ``V`` vertices, ``F`` triangles, ``H, W`` image rows and columns.
+"""
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from jaxtyping import Bool, Float, Int, UInt8
+
+from orscene.errors import ShapeError
+
+__all__ = [
+    "COCO17",
+    "COCO17_BONES",
+    "Intrinsics",
+    "Camera",
+    "View",
+    "FrameSet",
+    "Keypoints2D",
+    "PersonPose",
+    "PersonTrack",
+    "HeadStatus",
+    "BodyFit",
+    "FaceMesh",
+    "FaceSource",
+    "FacePatch",
+    "FaceBox",
+    "PointCloud",
+]
+
+COCO17: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+"""COCO-17 joint names, in COCO order; "left" is the person's left."""
+
+COCO17_BONES: tuple[tuple[int, int], ...] = (
+    (5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16),
+    (5, 6), (11, 12), (5, 11), (6, 12), (0, 1), (0, 2), (1, 3), (2, 4),
+)  # fmt: skip
+"""Pairs of COCO-17 joint indices forming the skeleton (limbs, torso, face)."""
+
+
+def _check(name: str, arr: object, shape: tuple[int | None, ...], dtype: type | tuple[type, ...] | None = None) -> None:
+    """Raise ShapeError unless ``arr`` is an ndarray of ``shape`` (None = any size)."""
+    if not isinstance(arr, np.ndarray):
+        raise ShapeError(name, f"numpy array of shape {shape}", type(arr).__name__)
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        raise ShapeError(name, f"shape {shape}", arr.shape)
+    if dtype is not None:
+        dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
+        if not any(np.issubdtype(arr.dtype, d) for d in dtypes):
+            raise ShapeError(name, f"dtype {[d.__name__ for d in dtypes]}", arr.dtype)
+
+
+def _check_rigid(name: str, T: np.ndarray) -> None:
+    _check(name, T, (4, 4), np.floating)
+    R = T[:3, :3]
+    if not np.allclose(R @ R.T, np.eye(3), atol=1e-4) or not np.allclose(T[3], [0, 0, 0, 1]):
+        raise ShapeError(name, "a rigid transform (orthonormal rotation, last row 0 0 0 1)", T.round(4).tolist())
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """A pinhole camera with Brown-Conrady (OpenCV rational) lens distortion."""
+
+    K_px: Float[np.ndarray, "3 3"]
+    """Camera matrix ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` in pixels, float64; pixel
+    (0, 0) is centred at integer coordinates."""
+    distortion: Float[np.ndarray, "8"]
+    """``k1, k2, p1, p2, k3, k4, k5, k6`` (OpenCV order), float64; zeros = no distortion."""
+    width_px: int
+    """Image width W in pixels."""
+    height_px: int
+    """Image height H in pixels."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "K_px", np.asarray(self.K_px, dtype=np.float64))
+        dist = np.zeros(8) if self.distortion is None else np.asarray(self.distortion, dtype=np.float64).ravel()
+        if dist.size < 8:  # 4 or 5 coefficients (k1 k2 p1 p2 [k3]) are common: pad with zeros
+            dist = np.concatenate([dist, np.zeros(8 - dist.size)])
+        object.__setattr__(self, "distortion", dist)
+        _check("Intrinsics.K_px", self.K_px, (3, 3))
+        _check("Intrinsics.distortion", self.distortion, (8,))
+        if not (self.K_px[0, 0] > 0 and self.K_px[1, 1] > 0):
+            raise ShapeError("Intrinsics.K_px", "positive focal lengths", self.K_px.tolist())
+        if int(self.width_px) <= 0 or int(self.height_px) <= 0:
+            raise ShapeError("Intrinsics size", "positive width and height", (self.width_px, self.height_px))
+        object.__setattr__(self, "width_px", int(self.width_px))
+        object.__setattr__(self, "height_px", int(self.height_px))
+
+    @property
+    def size_wh(self) -> tuple[int, int]:
+        return (self.width_px, self.height_px)
+
+    def scaled(self, sx: float, sy: float | None = None) -> "Intrinsics":
+        """Intrinsics of the same camera with the image resized by (sx, sy)."""
+        sy = sx if sy is None else sy
+        K = self.K_px.copy()
+        K[0, 0] *= sx
+        K[1, 1] *= sy
+        # pixel centres at integers: u' + 0.5 = s (u + 0.5)
+        K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
+        K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
+        return Intrinsics(K, self.distortion, round(self.width_px * sx), round(self.height_px * sy))
+
+
+@dataclass(frozen=True)
+class Camera:
+    """One calibrated camera: colour intrinsics, optional depth sensor, pose in the world.
+
+    "cam" is the colour camera. Points map as ``p_world = world_from_cam @ p_cam``.
+    """
+
+    name: str
+    """Unique camera name within a session (e.g. ``"cam0"``)."""
+    color: Intrinsics
+    """Colour camera intrinsics at the recorded colour resolution."""
+    world_from_cam: Float[np.ndarray, "4 4"] = field(default_factory=lambda: np.eye(4))
+    """Colour camera to world, rigid, metres, float64."""
+    depth: Intrinsics | None = None
+    """Depth sensor intrinsics, or None for an RGB-only camera."""
+    cam_from_depth: Float[np.ndarray, "4 4"] | None = None
+    """Depth sensor to colour camera, rigid, metres; required iff ``depth`` is given."""
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name or "\\" in self.name or ".." in self.name:
+            raise ShapeError("Camera.name", "a non-empty name without path separators", self.name)
+        object.__setattr__(self, "world_from_cam", np.asarray(self.world_from_cam, dtype=np.float64))
+        _check_rigid(f"Camera[{self.name}].world_from_cam", self.world_from_cam)
+        if (self.depth is None) != (self.cam_from_depth is None):
+            raise ShapeError(f"Camera[{self.name}]", "depth and cam_from_depth both given or both None", "one of them")
+        if self.cam_from_depth is not None:
+            object.__setattr__(self, "cam_from_depth", np.asarray(self.cam_from_depth, dtype=np.float64))
+            _check_rigid(f"Camera[{self.name}].cam_from_depth", self.cam_from_depth)
+
+    @property
+    def has_depth(self) -> bool:
+        return self.depth is not None
+
+    @property
+    def cam_from_world(self) -> Float[np.ndarray, "4 4"]:
+        return np.linalg.inv(self.world_from_cam)
+
+    @property
+    def center_world_m(self) -> Float[np.ndarray, "3"]:
+        return self.world_from_cam[:3, 3].copy()
+
+
+@dataclass(frozen=True)
+class View:
+    """One camera's image at one instant, with depth registered to the colour image."""
+
+    camera: str
+    """Name of the Camera this view comes from."""
+    rgb: UInt8[np.ndarray, "H W 3"]
+    """Colour image, RGB, uint8."""
+    timestamp_ns: int
+    """Capture time of this view, ns since the session start."""
+    depth_m: Float[np.ndarray, "H W"] | None = None
+    """Depth registered to the colour pixels, float32 metres along +z of the colour
+    camera, 0 = no measurement; None when the camera has no depth."""
+
+    def __post_init__(self) -> None:
+        _check(f"View[{self.camera}].rgb", self.rgb, (None, None, 3), np.uint8)
+        if self.depth_m is not None:
+            _check(f"View[{self.camera}].depth_m", self.depth_m, self.rgb.shape[:2], np.float32)
+
+
+@dataclass(frozen=True)
+class FrameSet:
+    """The views of all cameras captured at (about) one instant.
+
+    A camera that missed this instant is simply absent from ``views``.
+    """
+
+    index: int
+    """Frame-set index within the session, 0-based, consecutive."""
+    timestamp_ns: int
+    """Reference time of the frame-set (ns since session start)."""
+    views: Mapping[str, View]
+    """Camera name -> View, only for cameras present at this instant."""
+
+    def __post_init__(self) -> None:
+        for name, view in self.views.items():
+            if view.camera != name:
+                raise ShapeError("FrameSet.views", f"view keyed by its camera name {name!r}", view.camera)
+
+
+@dataclass(frozen=True)
+class Keypoints2D:
+    """2D human keypoints detected (or annotated) in one view."""
+
+    camera: str
+    keypoints_px: Float[np.ndarray, "P J 2"]
+    """Keypoint positions in pixels, float32, COCO-17 order unless ``joint_names`` says otherwise."""
+    confidence: Float[np.ndarray, "P J"]
+    """Per keypoint confidence in [0, 1], float32; 0 = missing."""
+    joint_names: tuple[str, ...] = COCO17
+
+    def __post_init__(self) -> None:
+        J = len(self.joint_names)
+        _check(f"Keypoints2D[{self.camera}].keypoints_px", self.keypoints_px, (None, J, 2), np.floating)
+        _check(f"Keypoints2D[{self.camera}].confidence", self.confidence, (self.keypoints_px.shape[0], J), np.floating)
+
+    @property
+    def n_persons(self) -> int:
+        return int(self.keypoints_px.shape[0])
+
+
+@dataclass(frozen=True)
+class PersonPose:
+    """One tracked person's 3D skeleton at one frame-set."""
+
+    track_id: int
+    """Identity, stable over the session (>= 0)."""
+    joints_world_m: Float[np.ndarray, "J 3"]
+    """Joint positions in the world frame, metres, float32."""
+    confidence: Float[np.ndarray, "J"]
+    """Per joint confidence in [0, 1], float32."""
+    settled: bool = True
+    """False while the track is too young for the 3D path to vouch for it (fail closed)."""
+    joint_names: tuple[str, ...] = COCO17
+
+    def __post_init__(self) -> None:
+        J = len(self.joint_names)
+        _check(f"PersonPose[{self.track_id}].joints_world_m", self.joints_world_m, (J, 3), np.floating)
+        _check(f"PersonPose[{self.track_id}].confidence", self.confidence, (J,), np.floating)
+
+
+@dataclass(frozen=True)
+class PersonTrack:
+    """One person's 3D skeleton over time."""
+
+    track_id: int
+    frame_indices: Int[np.ndarray, "T"]
+    """Frame-set indices covered by the track, increasing."""
+    joints_world_m: Float[np.ndarray, "T J 3"]
+    """Joint positions per frame, world frame, metres, float32."""
+    confidence: Float[np.ndarray, "T J"]
+    """Per frame and joint confidence in [0, 1]; 0 where interpolated across a gap."""
+    joint_names: tuple[str, ...] = COCO17
+
+    def __post_init__(self) -> None:
+        J = len(self.joint_names)
+        _check(f"PersonTrack[{self.track_id}].frame_indices", self.frame_indices, (None,), np.integer)
+        T = self.frame_indices.shape[0]
+        _check(f"PersonTrack[{self.track_id}].joints_world_m", self.joints_world_m, (T, J, 3), np.floating)
+        _check(f"PersonTrack[{self.track_id}].confidence", self.confidence, (T, J), np.floating)
+
+    def at(self, frame_index: int) -> PersonPose | None:
+        """The pose at one frame-set, or None outside the track."""
+        hit = np.nonzero(self.frame_indices == frame_index)[0]
+        if hit.size == 0:
+            return None
+        i = int(hit[0])
+        return PersonPose(self.track_id, self.joints_world_m[i], self.confidence[i], True, self.joint_names)
+
+
+class HeadStatus(enum.Enum):
+    """How a body fit's head pose was obtained (read by the fail-closed logic)."""
+
+    ALIGNED = "aligned"
+    """Registered to the point cloud (FilterReg then ICP) and accepted."""
+    KEYPOINTS_ONLY = "keypoints_only"
+    """Too few depth points around the head: pose from the skeleton fit alone."""
+    REJECTED = "rejected"
+    """Registration ran but its correction or residual was implausible: skeleton pose stands."""
+
+
+@dataclass(frozen=True)
+class BodyFit:
+    """A body model fitted to one person at one frame-set (head aligned when possible)."""
+
+    track_id: int
+    vertices_world_m: Float[np.ndarray, "V 3"]
+    """Posed mesh vertices, world frame, metres, float32 (head alignment applied to the head)."""
+    faces: Int[np.ndarray, "F 3"]
+    """Triangle vertex indices, int32, counter-clockwise seen from outside."""
+    joints_world_m: Float[np.ndarray, "17 3"]
+    """COCO-17 joints regressed from the fitted mesh, world frame, metres."""
+    head_vertex_ids: Int[np.ndarray, "Vh"]
+    """Indices of the head's vertices (the part that head alignment moves)."""
+    face_vertex_ids: Int[np.ndarray, "Vf"]
+    """Indices of the face region's vertices (forehead to chin, cheek to cheek)."""
+    world_from_head: Float[np.ndarray, "4 4"]
+    """Head frame: origin at the face centre, +x the person's left, +y up, +z out of the
+    face (gaze direction); float64."""
+    head_status: HeadStatus
+    fit_residual_m: float = 0.0
+    """RMS distance between model and target keypoints (metres)."""
+
+    def __post_init__(self) -> None:
+        _check(f"BodyFit[{self.track_id}].vertices_world_m", self.vertices_world_m, (None, 3), np.floating)
+        _check(f"BodyFit[{self.track_id}].faces", self.faces, (None, 3), np.integer)
+        _check(f"BodyFit[{self.track_id}].joints_world_m", self.joints_world_m, (17, 3), np.floating)
+        _check(f"BodyFit[{self.track_id}].world_from_head", self.world_from_head, (4, 4), np.floating)
+
+
+@dataclass(frozen=True)
+class FaceMesh:
+    """The textured face region of one person, ready to render into every view."""
+
+    track_id: int
+    vertices_world_m: Float[np.ndarray, "V 3"]
+    """Face-region vertices, world frame, metres, float32."""
+    faces: Int[np.ndarray, "F 3"]
+    """Triangles over ``vertices_world_m``, int32."""
+    uv: Float[np.ndarray, "V 2"]
+    """Texture coordinates in [0, 1]: u from the person's right cheek (0) to left cheek (1),
+    v from the chin (0) to the forehead (1), i.e. a frontal face image."""
+    head_status: HeadStatus
+    world_from_head: Float[np.ndarray, "4 4"]
+    """Head frame of the BodyFit this mesh comes from."""
+
+    def __post_init__(self) -> None:
+        _check(f"FaceMesh[{self.track_id}].vertices_world_m", self.vertices_world_m, (None, 3), np.floating)
+        _check(f"FaceMesh[{self.track_id}].faces", self.faces, (None, 3), np.integer)
+        _check(f"FaceMesh[{self.track_id}].uv", self.uv, (self.vertices_world_m.shape[0], 2), np.floating)
+
+
+class FaceSource(enum.Enum):
+    """Which path anonymized (or would anonymize) a face in a view."""
+
+    RENDER_3D = "render3d"
+    """A face template rendered from the aligned 3D face mesh."""
+    HEAD_2D = "head2d"
+    """The head region projected from a 3D skeleton that the 3D path cannot vouch for."""
+    DETECTOR_2D = "detector2d"
+    """A 2D face detector's box (CenterFace, BlazeFace)."""
+    OBSCURED = "obscured"
+    """The whole view was obscured because processing failed."""
+    GROUND_TRUTH = "gt"
+    """An annotation, not a prediction."""
+
+
+@dataclass(frozen=True)
+class FacePatch:
+    """A rendered face in one view: colour, coverage mask and depth over a small window."""
+
+    camera: str
+    track_id: int
+    origin_px: tuple[int, int]
+    """(x, y) image pixel of the patch's top-left element."""
+    rgb: UInt8[np.ndarray, "h w 3"]
+    """Rendered template colour, RGB uint8."""
+    mask: Bool[np.ndarray, "h w"]
+    """Pixels to replace: the rendered face (with margin) minus what is occluded."""
+    depth_m: Float[np.ndarray, "h w"]
+    """Rendered face depth along the camera's +z, metres, float32; 0 outside the face."""
+    visible_fraction: float
+    """Share of the rendered face's pixels not hidden by a nearer surface."""
+    source: FaceSource = FaceSource.RENDER_3D
+
+    def __post_init__(self) -> None:
+        _check(f"FacePatch[{self.camera},{self.track_id}].rgb", self.rgb, (None, None, 3), np.uint8)
+        _check(f"FacePatch[{self.camera},{self.track_id}].mask", self.mask, self.rgb.shape[:2], np.bool_)
+        _check(f"FacePatch[{self.camera},{self.track_id}].depth_m", self.depth_m, self.rgb.shape[:2], np.floating)
+
+    @property
+    def box_xyxy_px(self) -> tuple[float, float, float, float]:
+        """Tight box of the mask in image pixels (pixel-edge convention), or an empty box."""
+        ys, xs = np.nonzero(self.mask)
+        if xs.size == 0:
+            x, y = self.origin_px
+            return (float(x), float(y), float(x), float(y))
+        x0, y0 = self.origin_px
+        return (x0 + xs.min() - 0.5, y0 + ys.min() - 0.5, x0 + xs.max() + 0.5, y0 + ys.max() + 0.5)
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """One face in one view at one frame: an annotation or a prediction.
+
+    This is the record of the project's face-annotation format (``orscene.recording.faces``).
+    """
+
+    frame: int
+    """Frame-set index."""
+    camera: str
+    person: int
+    """Person identity, consistent across cameras and time; -1 when unknown."""
+    box_xyxy_px: tuple[float, float, float, float]
+    """Face box (forehead to chin, cheek to cheek) in pixels, pixel-edge convention."""
+    score: float = 1.0
+    """Detector confidence (1 for annotations)."""
+    visible_fraction: float = 1.0
+    """Share of the face that is not occluded in this view (annotations)."""
+    ignore: bool = False
+    """Too small or doubtful to count either way in evaluation."""
+    source: FaceSource = FaceSource.GROUND_TRUTH
+
+    def __post_init__(self) -> None:
+        box = tuple(float(v) for v in self.box_xyxy_px)
+        if len(box) != 4 or not (box[0] <= box[2] and box[1] <= box[3]) or not np.all(np.isfinite(box)):
+            raise ShapeError(f"FaceBox[{self.frame},{self.camera},{self.person}].box_xyxy_px", "x0<=x1, y0<=y1, finite", box)
+        object.__setattr__(self, "box_xyxy_px", box)
+
+    @property
+    def area_px(self) -> float:
+        x0, y0, x1, y1 = self.box_xyxy_px
+        return (x1 - x0) * (y1 - y0)
+
+
+@dataclass(frozen=True)
+class PointCloud:
+    """Fused points in the world frame (from the depth of all RGB-D cameras)."""
+
+    points_world_m: Float[np.ndarray, "N 3"]
+    """Point positions, world frame, metres, float32."""
+    colors: UInt8[np.ndarray, "N 3"] | None = None
+    """RGB colour per point, or None."""
+    normals: Float[np.ndarray, "N 3"] | None = None
+    """Unit normals per point, or None."""
+
+    def __post_init__(self) -> None:
+        _check("PointCloud.points_world_m", self.points_world_m, (None, 3), np.floating)
+        n = self.points_world_m.shape[0]
+        if self.colors is not None:
+            _check("PointCloud.colors", self.colors, (n, 3), np.uint8)
+        if self.normals is not None:
+            _check("PointCloud.normals", self.normals, (n, 3), np.floating)
+
+    def __len__(self) -> int:
+        return int(self.points_world_m.shape[0])

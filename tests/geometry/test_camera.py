@@ -1,0 +1,66 @@
+import cv2
+import numpy as np
+import pytest
+
+from orscene.geometry.camera import (
+    depth_to_points_cam,
+    look_at_world_from_cam,
+    project_cam,
+    project_world,
+    transform_points,
+    undistort_normalized,
+    distort_normalized,
+    unproject_px,
+)
+from orscene.types import Camera, Intrinsics
+
+# Azure Kinect-like colour camera at 1280x720 with rational distortion
+KINECT_DIST = np.array([0.45, -2.6, 0.0007, -0.0003, 1.5, 0.33, -2.4, 1.4])
+
+
+@pytest.fixture
+def intr() -> Intrinsics:
+    K = np.array([[605.0, 0, 638.3], [0, 604.8, 365.1], [0, 0, 1]])
+    return Intrinsics(K, KINECT_DIST, 1280, 720)
+
+
+def test_project_matches_opencv(intr, rng):
+    pts = rng.uniform([-1.5, -0.8, 1.0], [1.5, 0.8, 4.0], size=(500, 3))
+    uv, z = project_cam(intr, pts)
+    ref, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), intr.K_px, intr.distortion)
+    np.testing.assert_allclose(uv, ref.reshape(-1, 2), atol=1e-6)
+    np.testing.assert_allclose(z, pts[:, 2])
+
+
+def test_unproject_roundtrip(intr, rng):
+    uv = rng.uniform([0, 0], [1279, 719], size=(300, 2))
+    z = rng.uniform(0.5, 4.0, size=300)
+    pts = unproject_px(intr, uv, z)
+    uv2, z2 = project_cam(intr, pts)
+    np.testing.assert_allclose(uv2, uv, atol=1e-3)
+    np.testing.assert_allclose(z2, z)
+
+
+def test_distortion_inverse(rng):
+    xy = rng.uniform(-0.5, 0.5, size=(200, 2))
+    back = undistort_normalized(distort_normalized(xy, KINECT_DIST), KINECT_DIST)
+    np.testing.assert_allclose(back, xy, atol=1e-6)
+
+
+def test_depth_to_points_matches_unproject(intr, rng):
+    depth = np.zeros((720, 1280), np.float32)
+    depth[100:110, 200:220] = 2.0
+    pts, idx = depth_to_points_cam(intr, depth)
+    assert pts.shape == (200, 3) and idx.shape == (200,)
+    v, u = np.divmod(idx, 1280)
+    ref = unproject_px(intr, np.stack([u, v], -1).astype(float), np.full(200, 2.0))
+    np.testing.assert_allclose(pts, ref, atol=1e-4)
+
+
+def test_look_at_points_camera_at_target():
+    T = look_at_world_from_cam([3.0, 0.0, 2.5], [0.0, 0.0, 1.0])
+    cam = Camera("c", Intrinsics(np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]]), None, 640, 480), T)
+    uv, z = project_world(cam, np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 2.0]]))
+    np.testing.assert_allclose(uv[0], [320, 240], atol=1e-9)
+    assert uv[1, 1] < 240  # a point higher up in the world is higher in the image (smaller row)
+    np.testing.assert_allclose(transform_points(np.linalg.inv(T), T[:3, 3][None]), [[0, 0, 0]], atol=1e-12)
