@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     module_name, config_name, func_name, desc = COMMANDS[name]
     module = importlib.import_module(module_name)
     config_cls = getattr(module, config_name)
-    cfg = tyro.cli(config_cls, args=rest, prog=f"cli.py {name}", description=desc)
     try:
+        # a command may derive its defaults from a file named on the command line (--config)
+        default = module.config_defaults(rest) if hasattr(module, "config_defaults") else None
+        cfg = tyro.cli(config_cls, args=rest, prog=f"cli.py {name}", description=desc, default=default)
         result = getattr(module, func_name)(cfg)
     except OrsceneError as e:
         print(f"error: {e}", file=sys.stderr)
