@@ -1,1 +1,31 @@
-"""orscene.anonymize2d"""
+"""orscene.anonymize2d: 2D face detectors (CenterFace, BlazeFace full-range) and 2D
+anonymizers (blur, pixelate, black, Poisson-blended template): the pipeline's fail-closed
+fallback and the evaluation baselines."""
+
+from orscene.anonymize2d.anonymizers import AnonymizeConfig, AnonymizeMethod, anonymize_regions, box_to_mask, expand_box
+from orscene.anonymize2d.detectors import (
+    Detection,
+    DetectorConfig,
+    DetectorKind,
+    FaceDetector,
+    box_iou,
+    default_model_path,
+    detect_faces,
+    load_detector,
+)
+
+__all__ = [
+    "AnonymizeConfig",
+    "AnonymizeMethod",
+    "anonymize_regions",
+    "box_to_mask",
+    "expand_box",
+    "Detection",
+    "DetectorConfig",
+    "DetectorKind",
+    "FaceDetector",
+    "box_iou",
+    "default_model_path",
+    "detect_faces",
+    "load_detector",
+]

