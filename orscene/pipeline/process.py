@@ -1,0 +1,318 @@
+"""The three phases of ``cli.py process``: the only place where the stages meet.
+
+A. per chunk (parallel): 2D keypoints in every view and 3D pose candidates per frame-set;
+B. once (serial, light): tracking over the whole session's candidates, so identities (and
+   face templates) hold across chunk borders;
+C. per chunk (parallel): body fit (warm-started), point cloud, head alignment, face
+   meshes, and per view the 3D render plus the fail-closed 2D path
+   (:mod:`orscene.pipeline.frameset`); outputs are written as they are produced.
+"""
+
+import logging
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from orscene import anonymize2d, body, geometry, pose, registration, render
+from orscene.geometry.fusion import fuse_point_cloud
+from orscene.pipeline.chunks import Chunk
+from orscene.pipeline.config import OnError, PipelineConfig
+from orscene.pipeline.frameset import (
+    FramesetResult,
+    ViewResult,
+    covered_fraction,
+    head_status_vouches,
+    obscure_image,
+    patch_face_box,
+    plan_view_regions,
+)
+from orscene.pipeline.outputs import OutputLayout
+from orscene.recording.reader import open_session
+from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
+
+__all__ = ["Models", "load_models", "PoseChunk", "detect_chunk", "track_session", "anonymize_chunk"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Models:
+    """Everything loaded once per process and passed to the stages."""
+
+    keypoints: object
+    body_model: object
+    renderer: object
+    templates: object
+    face_detectors: tuple
+    anonymize_template: np.ndarray | None
+
+
+def load_models(cfg: PipelineConfig) -> Models:
+    t0 = time.perf_counter()
+    kp = pose.load_keypoint_detector(cfg.pose.detector)
+    bm = body.load_body_model(cfg.body.model, device=cfg.device)
+    rend = render.create_renderer(cfg.render)
+    templates = render.load_templates(None, cfg.render)
+    dets = tuple(anonymize2d.load_face_detector(d) for d in cfg.detectors)
+    tmpl = render.template_image(templates, 0) if cfg.anonymize2d.method.value == "template" else None
+    log.info("models loaded in %.1f s", time.perf_counter() - t0)
+    return Models(kp, bm, rend, templates, dets, tmpl)
+
+
+@dataclass
+class StageTimes:
+    keypoints: float = 0.0
+    fusion3d: float = 0.0
+    tracking: float = 0.0
+    bodyfit: float = 0.0
+    pointcloud: float = 0.0
+    align: float = 0.0
+    render: float = 0.0
+    fallback2d: float = 0.0
+    write: float = 0.0
+
+    def add(self, name: str, dt: float) -> None:
+        setattr(self, name, getattr(self, name) + dt)
+
+
+def _anonymize_view(
+    frame: int,
+    view: View,
+    camera: Camera | None,
+    poses,
+    fits_by_track: Mapping,
+    face_meshes: list,
+    occluders,
+    keypoints: Keypoints2D | None,
+    models: Models,
+    cfg: PipelineConfig,
+    times: StageTimes,
+) -> ViewResult:
+    rgb = view.rgb
+    h, w = rgb.shape[:2]
+    faces: list[FaceBox] = []
+    mask = np.zeros((h, w), bool)
+    counts = {"render3d": 0, "head2d": 0, "detector2d": 0}
+    vouched: dict[int, bool] = {}
+
+    # 1. 3D path
+    t = time.perf_counter()
+    if camera is not None and face_meshes:
+        meshes = [m for m in face_meshes if head_status_vouches(m.head_status, fits_by_track[m.track_id][1])]
+        if meshes:
+            patches = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render)
+            rgb, m3d = render.blend_faces(rgb, patches, cfg.render)
+            mask |= m3d
+            drawn = {p.track_id for p in patches if p.mask.any()}
+            for p in patches:
+                if p.mask.any():
+                    faces.append(patch_face_box(frame, p))
+                    counts["render3d"] += 1
+            # a vouched person is covered in this view whether drawn (visible) or hidden
+            for m in meshes:
+                vouched[m.track_id] = True
+            log.debug("frame %d %s: rendered %s", frame, view.camera, sorted(drawn))
+    times.add("render", time.perf_counter() - t)
+
+    # 2 + 3. projected heads and untracked 2D skeletons
+    t = time.perf_counter()
+    plan = plan_view_regions(view.camera, camera, w, h, poses, vouched, keypoints, cfg.fallback)
+    regions = [r.head_box_xyxy_px for r in plan.regions]
+    for reg, src, person in zip(plan.regions, plan.sources, plan.persons):
+        faces.append(FaceBox(frame, view.camera, person, reg.face_box_xyxy_px, 1.0, 1.0, False, src))
+        counts["head2d"] += 1
+
+    # 4. face detectors (on the original image): any face not yet covered
+    planned = mask | _box_mask(regions, h, w)
+    for det in models.face_detectors:
+        for box, score in anonymize2d.detect_faces(det, view.rgb):
+            if covered_fraction(planned, box) >= cfg.detector_cover_threshold:
+                continue
+            planned |= _box_mask([box], h, w)
+            regions.append(tuple(box))
+            faces.append(FaceBox(frame, view.camera, -1, tuple(box), float(score), 1.0, False, FaceSource.DETECTOR_2D))
+            counts["detector2d"] += 1
+    if regions:
+        rgb, m2d = anonymize2d.anonymize_regions(rgb, regions, cfg.anonymize2d, template=models.anonymize_template)
+        mask |= m2d
+    times.add("fallback2d", time.perf_counter() - t)
+    return ViewResult(view.camera, rgb, mask, tuple(faces), "anonymized", "", counts)
+
+
+def _box_mask(boxes, h: int, w: int) -> np.ndarray:
+    m = np.zeros((h, w), bool)
+    for x0, y0, x1, y1 in boxes:
+        m[max(0, int(np.ceil(y0 + 0.5))) : max(0, int(np.floor(y1 + 0.5))), max(0, int(np.ceil(x0 + 0.5))) : max(0, int(np.floor(x1 + 0.5)))] = True
+    return m
+
+
+def _failed_frameset(fs: FrameSet, on_error: OnError, reason: str) -> FramesetResult:
+    views = {}
+    for name, view in fs.views.items():
+        mask = np.ones(view.rgb.shape[:2], bool)
+        if on_error is OnError.OBSCURE:
+            h, w = mask.shape
+            faces = (FaceBox(fs.index, name, -1, (-0.5, -0.5, w - 0.5, h - 0.5), 1.0, 1.0, False, FaceSource.OBSCURED),)
+            views[name] = ViewResult(name, obscure_image(view.rgb), mask, faces, "obscured", reason)
+        else:
+            views[name] = ViewResult(name, None, mask, (), "withheld", reason)
+    return FramesetResult(fs.index, fs.timestamp_ns, views, (), reason)
+
+
+@dataclass(frozen=True)
+class PoseChunk:
+    """Phase A of a chunk: 2D keypoints per view and 3D candidates per frame-set."""
+
+    chunk: Chunk
+    keypoints: Mapping[int, Mapping[str, Keypoints2D]]
+    candidates: Mapping[int, list]
+    times_s: Mapping[str, float]
+
+
+def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models) -> PoseChunk:
+    """Phase A (parallel over chunks): 2D keypoints in every view and 3D pose candidates."""
+    times = StageTimes()
+    reader = open_session(session_path)
+    cameras: Mapping[str, Camera] = reader.calibration.cameras
+    kps_by_frame: dict[int, dict[str, Keypoints2D]] = {}
+    cands_by_frame: dict[int, list] = {}
+    for fs in reader.framesets(chunk.start, chunk.stop):
+        t = time.perf_counter()
+        kps = {}
+        for name, view in fs.views.items():
+            try:
+                kps[name] = pose.detect_keypoints(models.keypoints, view)
+            except Exception:  # the 2D face detectors still cover this view
+                log.exception("keypoint detection failed on frame-set %d camera %s", fs.index, name)
+        times.add("keypoints", time.perf_counter() - t)
+        t = time.perf_counter()
+        try:
+            cands = pose.fuse_poses({n: k for n, k in kps.items() if n in cameras}, cameras, fs, cfg.pose.fusion)
+        except Exception:  # no 3D this frame-set: every head goes through the 2D path
+            log.exception("3D fusion failed on frame-set %d", fs.index)
+            cands = []
+        times.add("fusion3d", time.perf_counter() - t)
+        kps_by_frame[fs.index] = kps
+        cands_by_frame[fs.index] = cands
+    return PoseChunk(chunk, kps_by_frame, cands_by_frame, {k: v for k, v in vars(times).items() if v})
+
+
+def track_session(pose_chunks: list[PoseChunk], cfg: PipelineConfig) -> list:
+    """Phase B (serial, light): identities over the whole session from all candidates, so
+    that a person keeps one id (and one face template) across chunk borders."""
+    frames: list[int] = []
+    cands: list = []
+    for pc in sorted(pose_chunks, key=lambda p: p.chunk.start):
+        for idx in sorted(pc.candidates):
+            frames.append(idx)
+            cands.append(pc.candidates[idx])
+    return pose.track(cands, frames, cfg.pose.tracking) if frames else []
+
+
+def anonymize_chunk(
+    chunk: Chunk,
+    session_path: Path,
+    layout: OutputLayout,
+    cfg: PipelineConfig,
+    models: Models,
+    tracks: list,
+    keypoints: Mapping[int, Mapping[str, Keypoints2D]],
+    fail_frames: frozenset[int] = frozenset(),
+) -> dict:
+    """Phase C (parallel over chunks): body fit, head alignment, render, 2D path, write.
+
+    The body fit is warm-started over the ``chunk.read_start .. chunk.start`` frames before
+    the chunk, so a chunk's first frame-set is fitted as in an unchunked run.
+    ``fail_frames`` makes those frame-sets raise (``--fail-frames``; exercises fail-closed).
+    """
+    t_chunk = time.perf_counter()
+    times = StageTimes()
+    reader = open_session(session_path)
+    cameras: Mapping[str, Camera] = reader.calibration.cameras
+    has_depth = any(c.has_depth for c in cameras.values())
+
+    fit_state = None
+    for index in range(chunk.read_start, chunk.start):  # warm-up of the body fit only
+        poses = pose.poses_at(tracks, index)
+        if poses:
+            _, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
+
+    results: list[FramesetResult] = []
+    for fs in reader.framesets(chunk.start, chunk.stop):
+        index = fs.index
+        try:
+            if index in fail_frames:
+                raise RuntimeError(f"injected failure on frame-set {index}")
+            poses = pose.poses_at(tracks, index)
+            fits, meshes, occluders = [], [], None
+            if poses:
+                t = time.perf_counter()
+                fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
+                times.add("bodyfit", time.perf_counter() - t)
+                cloud = None
+                if has_depth and any(v.depth_m is not None for v in fs.views.values()):
+                    t = time.perf_counter()
+                    cloud = fuse_point_cloud(fs, cameras, cfg.fusion)
+                    times.add("pointcloud", time.perf_counter() - t)
+                    t = time.perf_counter()
+                    fits = registration.align_heads(fits, cloud, cameras, cfg.align)
+                    times.add("align", time.perf_counter() - t)
+                meshes = [body.face_mesh(models.body_model, f) for f in fits]
+                occluders = render.Occluders(cloud=cloud, bodies=tuple(fits))
+            settled = {p.track_id: p.settled for p in poses}
+            fits_by_track = {f.track_id: (f, settled.get(f.track_id, False)) for f in fits}
+            persons = tuple(
+                {"track": f.track_id, "settled": bool(settled.get(f.track_id, False)), "head": f.head_status.value} for f in fits
+            )
+            views = {}
+            for name, view in fs.views.items():
+                cam = cameras.get(name)
+                views[name] = _anonymize_view(
+                    index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
+                    keypoints.get(index, {}).get(name), models, cfg, times,
+                )
+            results.append(FramesetResult(index, fs.timestamp_ns, views, persons))
+        except Exception as e:  # fail closed: never write a view that may show a face
+            reason = f"{type(e).__name__}: {e}"
+            log.error("frame-set %d failed (%s); writing it %s", index, reason, cfg.on_error.value)
+            log.debug("%s", traceback.format_exc())
+            results.append(_failed_frameset(fs, cfg.on_error, reason))
+    return _write_chunk(chunk, results, layout, times, t_chunk)
+
+
+def _write_chunk(chunk: Chunk, results: list[FramesetResult], layout: OutputLayout, times: StageTimes, t_chunk: float) -> dict:
+    from orscene.recording.faces import faces_to_dict, FaceAnnotations
+
+    t = time.perf_counter()
+    audit, faces = [], []
+    for r in results:
+        entry = {"frame": r.index, "timestamp_ns": r.timestamp_ns, "persons": list(r.persons), "views": {}}
+        if r.error:
+            entry["error"] = r.error
+        for name, v in r.views.items():
+            if v.rgb is not None:
+                layout.write_image(name, r.index, v.rgb)
+            layout.write_mask(name, r.index, v.mask)
+            faces.extend(v.faces)
+            entry["views"][name] = {
+                "status": v.status,
+                **({"reason": v.reason} if v.reason else {}),
+                "faces": [{"person": f.person, "source": f.source.value, "box": [round(x, 1) for x in f.box_xyxy_px]} for f in v.faces],
+            }
+        audit.append(entry)
+    times.add("write", time.perf_counter() - t)
+    state = {
+        "chunk": chunk.name,
+        "start": chunk.start,
+        "stop": chunk.stop,
+        "frames": [r.index for r in results],
+        "faces": faces_to_dict(FaceAnnotations("", tuple(sorted({f.camera for f in faces})), (), tuple(faces)))["faces"],
+        "audit": audit,
+        "times_s": {k: round(v, 4) for k, v in vars(times).items()},
+        "wall_s": round(time.perf_counter() - t_chunk, 3),
+    }
+    return state

