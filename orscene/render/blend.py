@@ -1,0 +1,116 @@
+"""Composite rendered face patches into an image (Poisson image editing)."""
+
+import logging
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import scipy.fft
+
+from orscene.errors import ShapeError
+from orscene.render.config import BlendMode, RenderConfig
+from orscene.types import FacePatch
+
+__all__ = ["blend_faces", "solve_poisson"]
+
+log = logging.getLogger(__name__)
+
+_PAD = 3  # seamlessClone ignores the outermost mask pixels of its input: keep them empty
+
+
+def solve_poisson(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Poisson image editing on a rectangle: the image whose gradients are ``src``'s on edges
+    touching ``mask`` and ``dst``'s elsewhere, equal to ``dst`` on the rectangle's border.
+
+    Solved exactly (5-point Laplacian, Dirichlet border) with a type-I discrete sine
+    transform: ``u = IDST(DST(rhs) / (lambda_x + lambda_y))``, ``lambda_k = 2 cos(pi k / (n + 1)) - 2``.
+    ``src``, ``dst``: float ``(h, w, C)``; ``mask``: bool ``(h, w)``. Returns float32 ``(h, w, C)``.
+    """
+    src = src.astype(np.float32, copy=False)
+    dst = dst.astype(np.float32, copy=False)
+    h, w = mask.shape
+    if h < 3 or w < 3:
+        return dst.copy()
+    # guidance field v: forward differences, src where an edge touches the mask
+    gx = np.where((mask[:, :-1] | mask[:, 1:])[..., None], np.diff(src, axis=1), np.diff(dst, axis=1))
+    gy = np.where((mask[:-1] | mask[1:])[..., None], np.diff(src, axis=0), np.diff(dst, axis=0))
+    div = np.zeros_like(dst)
+    div[:, :-1] += gx
+    div[:, 1:] -= gx
+    div[:-1] += gy
+    div[1:] -= gy
+    # known border moved to the right-hand side of lap(u) = div for the interior unknowns
+    rhs = div[1:-1, 1:-1].copy()
+    rhs[0] -= dst[0, 1:-1]
+    rhs[-1] -= dst[-1, 1:-1]
+    rhs[:, 0] -= dst[1:-1, 0]
+    rhs[:, -1] -= dst[1:-1, -1]
+    ny, nx = h - 2, w - 2
+    lam = (2 * np.cos(np.pi * np.arange(1, ny + 1) / (ny + 1)) - 2)[:, None] + (
+        2 * np.cos(np.pi * np.arange(1, nx + 1) / (nx + 1)) - 2
+    )[None, :]
+    coef = scipy.fft.dstn(rhs, type=1, axes=(0, 1), workers=1)
+    u = scipy.fft.idstn(coef / lam[..., None].astype(np.float32), type=1, axes=(0, 1), workers=1)
+    out = dst.copy()
+    out[1:-1, 1:-1] = u
+    return out
+
+
+def _poisson(dst: np.ndarray, patch: FacePatch, x0: int, y0: int, use_opencv: bool) -> np.ndarray:
+    """Poisson-clone ``patch`` into ``dst`` (RGB), returning the new colours of the patch window."""
+    H, W = dst.shape[:2]
+    h, w = patch.mask.shape
+    P = _PAD
+    # the patch window plus a pad, taken from dst (reflected where it leaves the image)
+    ax0, ay0, ax1, ay1 = x0 - P, y0 - P, x0 + w + P, y0 + h + P
+    cx0, cy0, cx1, cy1 = max(ax0, 0), max(ay0, 0), min(ax1, W), min(ay1, H)
+    crop = dst[cy0:cy1, cx0:cx1]
+    crop = cv2.copyMakeBorder(crop, cy0 - ay0, ay1 - cy1, cx0 - ax0, ax1 - cx1, cv2.BORDER_REFLECT)
+    src = cv2.copyMakeBorder(patch.rgb, P, P, P, P, cv2.BORDER_REPLICATE)
+    mask = cv2.copyMakeBorder(patch.mask.astype(np.uint8) * 255, P, P, P, P, cv2.BORDER_CONSTANT, value=0)
+    if not use_opencv:
+        out = solve_poisson(src, crop, mask > 0)
+        return np.clip(out[P : P + h, P : P + w], 0, 255).round().astype(np.uint8)
+    bx, by, bw, bh = cv2.boundingRect(mask)
+    # seamlessClone places the mask's bounding box centred on `center` (integer halves)
+    center = (bx + bw // 2, by + bh // 2)
+    out = cv2.seamlessClone(
+        np.ascontiguousarray(src[..., ::-1]), np.ascontiguousarray(crop[..., ::-1]), mask, center, cv2.NORMAL_CLONE
+    )
+    return out[P : P + h, P : P + w, ::-1]
+
+
+def blend_faces(
+    rgb: np.ndarray, patches: Sequence[FacePatch], cfg: RenderConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replace every patch's masked pixels in ``rgb`` (uint8 RGB ``(H, W, 3)``).
+
+    Patches are composited far to near (by median face depth), so a nearer face covers a
+    farther one. Only pixels inside the patches' masks change. Returns the new image and
+    the union of the masks (bool ``(H, W)``).
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ShapeError("blend_faces rgb", "uint8 (H, W, 3)", (rgb.shape, rgb.dtype))
+    H, W = rgb.shape[:2]
+    out = rgb.copy()
+    union = np.zeros((H, W), bool)
+
+    def depth_key(p: FacePatch) -> float:
+        d = p.depth_m[p.depth_m > 0]
+        return -float(np.median(d)) if d.size else 0.0
+
+    for p in sorted(patches, key=depth_key):
+        x0, y0 = p.origin_px
+        h, w = p.mask.shape
+        if x0 < 0 or y0 < 0 or x0 + w > W or y0 + h > H:
+            raise ShapeError(f"FacePatch[{p.camera},{p.track_id}]", f"a window inside the {W}x{H} image", (x0, y0, w, h))
+        if not p.mask.any():
+            continue
+        if cfg.blend in (BlendMode.POISSON, BlendMode.OPENCV):
+            new = _poisson(out, p, x0, y0, use_opencv=cfg.blend is BlendMode.OPENCV)
+        else:
+            new = p.rgb
+        window = out[y0 : y0 + h, x0 : x0 + w]
+        window[p.mask] = new[p.mask]
+        union[y0 : y0 + h, x0 : x0 + w] |= p.mask
+    return out, union

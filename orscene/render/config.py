@@ -1,0 +1,52 @@
+"""Configuration of the face renderer (template choice, visibility, blending)."""
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["BlendMode", "RenderConfig"]
+
+
+class BlendMode(enum.Enum):
+    """How a rendered face patch is composited into the image."""
+
+    POISSON = "poisson"
+    """Poisson image editing, own exact solver (DST): template gradients inside the mask,
+    the image's colours on its border."""
+    OPENCV = "opencv"
+    """The same with cv2.seamlessClone (NORMAL_CLONE); slower on small patches."""
+    PASTE = "paste"
+    """Copy the patch colours into the mask unchanged (no harmonisation)."""
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Face template rendering, depth-based visibility and blending."""
+
+    template_ids: tuple[str, ...] = ()
+    """Templates to choose from, by catalogue id (one id = a fixed template); empty = all."""
+    template_attributes: tuple[str, ...] = ()
+    """Required attributes: ``masked``, ``cap`` (true), ``!masked`` (false), ``sex=female`` (equal)."""
+    template_salt: str = ""
+    """Mixed into the per-track hash (e.g. a session name) to vary choices between sessions."""
+    gl_backend: str = "egl"
+    """moderngl standalone backend (headless EGL)."""
+    near_m: float = 0.05
+    """Vertices nearer than this to a camera are not rendered (a face this near is skipped)."""
+    far_m: float = 30.0
+    """Far plane of the depth buffer (only orders triangles; depth is kept exactly)."""
+    cull_back_faces: bool = True
+    """Do not draw triangles seen from behind (a face turned away from the camera)."""
+    depth_tolerance_m: float = 0.06
+    """A face pixel is occluded where the measured (or occluder) depth is nearer than the
+    rendered face depth by more than this."""
+    min_visible_fraction: float = 0.15
+    """A face with a smaller unoccluded share of its rendered pixels is not visible in the view."""
+    margin_frac: float = 0.12
+    """Mask dilation beyond the rendered face, as a fraction of the face's size (sqrt of its area)."""
+    min_margin_px: int = 2
+    """Smallest mask dilation in pixels."""
+    splat_radius_px: int = 2
+    """For RGB-only cameras: each fused point covers a square of this radius in the occluder
+    depth map (holes between points are closed up to this size)."""
+    blend: BlendMode = BlendMode.POISSON
+    """Compositing of the rendered faces."""

@@ -1,0 +1,391 @@
+"""Render each person's textured face mesh into one camera view, with depth-based visibility.
+
+Method, per view and face:
+
+1. **Projection.** The face vertices are projected with :func:`orscene.geometry.camera.project_world`
+   (intrinsics, rational lens distortion, extrinsics), so the rendered vertices land exactly
+   where the project's camera model puts them; moderngl (headless EGL) rasterizes the
+   triangles between them with perspective-correct interpolation (clip ``w`` = camera z),
+   i.e. distortion is applied per vertex, which is accurate for the finely tessellated
+   face region.
+2. **Small viewport.** Only the face's projected box plus a margin is rendered (an FBO of
+   that size), giving the colour patch, the coverage and the exact camera-z depth per pixel,
+   so the cost grows with the number of faces, not with the image size.
+3. **Visibility.** An occluder depth is compared per pixel: a face pixel is hidden where the
+   occluder is nearer than the face by more than ``depth_tolerance_m``. For an RGB-D view the
+   occluder depth is the measured depth registered to colour; missing depth (0) never hides
+   anything (holes are treated conservatively: draw). For an RGB-only view it is the scene
+   seen by the depth cameras: the fused point cloud splatted into this camera (z-buffered,
+   each point a square of ``splat_radius_px``) and the other people's body meshes rendered
+   into it (their depth, same projection). A face whose visible share of rendered pixels
+   is below ``min_visible_fraction`` is not visible in the view and gets no patch.
+4. **Mask with margin.** The visible face pixels are dilated by ``margin_frac`` of the face
+   size (occluders excluded again), so blending covers the face border; colours beyond the
+   rendered face are filled smoothly from its edge (push-pull), so the margin carries no
+   image content of its own.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import moderngl
+import numpy as np
+
+from orscene.errors import ConfigError, ShapeError
+from orscene.geometry.camera import project_cam, transform_points
+from orscene.render.config import RenderConfig
+from orscene.render.templates import FaceTemplate, TemplateSet, choose_template
+from orscene.types import BodyFit, Camera, FacePatch, FaceMesh, FaceSource, PointCloud, View
+
+__all__ = ["Occluders", "FaceRenderer", "create_renderer", "render_faces", "render_mesh_patch"]
+
+log = logging.getLogger(__name__)
+
+_VERTEX_SHADER = """
+#version 330
+uniform vec4 u_box;   // x0, y0 (image px of the patch's first pixel centre), w, h (px)
+uniform vec2 u_near_far;
+in vec3 in_pos;       // u_px, v_px (distorted image pixels), z_m (camera depth)
+in vec2 in_uv;
+out vec2 v_uv;
+out float v_z;
+void main() {
+    // patch pixel i (image column x0 + i) is centred at NDC -1 + (2 i + 1) / w; row 0 = image top
+    float x = ((in_pos.x - u_box.x + 0.5) / u_box.z) * 2.0 - 1.0;
+    float y = ((in_pos.y - u_box.y + 0.5) / u_box.w) * 2.0 - 1.0;
+    float z = in_pos.z;
+    float n = u_near_far.x;
+    float f = u_near_far.y;
+    gl_Position = vec4(x * z, y * z, (f + n) / (f - n) * z - 2.0 * f * n / (f - n), z);
+    v_uv = in_uv;
+    v_z = z;
+}
+"""
+
+_FRAGMENT_SHADER = """
+#version 330
+uniform sampler2D u_tex;
+uniform int u_textured;
+in vec2 v_uv;
+in float v_z;
+layout(location = 0) out vec4 f_color;
+layout(location = 1) out float f_z;
+void main() {
+    // texture rows run from the forehead (v = 1) down to the chin (v = 0)
+    f_color = u_textured != 0 ? vec4(texture(u_tex, vec2(v_uv.x, 1.0 - v_uv.y)).rgb, 1.0) : vec4(0.0);
+    f_z = v_z;
+}
+"""
+
+
+@dataclass(frozen=True)
+class Occluders:
+    """What may hide a face in a camera without depth (ignored for RGB-D views)."""
+
+    point_cloud: PointCloud | None = None
+    """Fused point cloud of the depth cameras (world frame)."""
+    bodies: Sequence[BodyFit] = field(default_factory=tuple)
+    """Body meshes of all people; a face is never occluded by its own track's body."""
+
+
+class FaceRenderer:
+    """Holds the GL context, the shader program, template textures and a reusable FBO.
+
+    Create once with :func:`create_renderer` and pass to :func:`render_faces`; ``release()``
+    frees the context.
+    """
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        self.ctx = ctx
+        self.program = ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
+        self._textures: dict[str, moderngl.Texture] = {}
+        self._fbo: moderngl.Framebuffer | None = None
+        self._fbo_size = (0, 0)
+        self._blank = ctx.texture((1, 1), 3, bytes(3))
+
+    def texture(self, template: FaceTemplate) -> moderngl.Texture:
+        tex = self._textures.get(template.id)
+        if tex is None:
+            rgb = np.ascontiguousarray(template.rgb)
+            tex = self.ctx.texture((rgb.shape[1], rgb.shape[0]), 3, rgb.tobytes(), alignment=1)
+            tex.build_mipmaps()
+            tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+            tex.repeat_x = tex.repeat_y = False
+            self._textures[template.id] = tex
+        return tex
+
+    def framebuffer(self, w: int, h: int) -> moderngl.Framebuffer:
+        """An FBO at least ``w x h`` (RGBA8 colour, R32F camera depth, depth buffer)."""
+        W, H = self._fbo_size
+        if self._fbo is None or w > W or h > H:
+            if self._fbo is not None:
+                for a in (*self._fbo.color_attachments, self._fbo.depth_attachment):
+                    a.release()
+                self._fbo.release()
+            W, H = max(w, W, 64), max(h, H, 64)
+            W, H = -(-W // 64) * 64, -(-H // 64) * 64
+            self._fbo = self.ctx.framebuffer(
+                color_attachments=[self.ctx.texture((W, H), 4), self.ctx.texture((W, H), 1, dtype="f4")],
+                depth_attachment=self.ctx.depth_texture((W, H)),
+            )
+            self._fbo_size = (W, H)
+        return self._fbo
+
+    def release(self) -> None:
+        for tex in self._textures.values():
+            tex.release()
+        self._textures.clear()
+        if self._fbo is not None:
+            for a in (*self._fbo.color_attachments, self._fbo.depth_attachment):
+                a.release()
+            self._fbo.release()
+            self._fbo = None
+        self.ctx.release()
+
+
+def create_renderer(cfg: RenderConfig) -> FaceRenderer:
+    """Create the headless GL context (moderngl, ``cfg.gl_backend``) and the renderer."""
+    try:
+        ctx = moderngl.create_standalone_context(backend=cfg.gl_backend)
+    except Exception as e:  # moderngl raises plain Exceptions for missing EGL/GL
+        raise ConfigError(f"cannot create a headless OpenGL context (backend {cfg.gl_backend!r}): {e}") from e
+    log.debug("GL renderer: %s", ctx.info.get("GL_RENDERER"))
+    return FaceRenderer(ctx)
+
+
+def render_mesh_patch(
+    renderer: FaceRenderer,
+    pix_z: np.ndarray,
+    triangles: np.ndarray,
+    origin_px: tuple[int, int],
+    size_wh: tuple[int, int],
+    cfg: RenderConfig,
+    uv: np.ndarray | None = None,
+    texture: moderngl.Texture | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rasterize pre-projected vertices ``pix_z (V, 3) = (u_px, v_px, z_m)`` into a window.
+
+    The window's first pixel is image pixel ``origin_px`` and it is ``size_wh`` pixels.
+    Returns ``(rgb (h, w, 3) uint8, z_m (h, w) float32, 0 where nothing was drawn)``;
+    the colour is black unless ``uv`` and ``texture`` are given. Triangles are culled when
+    seen from behind if ``cfg.cull_back_faces`` (CCW seen from outside).
+    """
+    w, h = size_wh
+    fbo = renderer.framebuffer(w, h)
+    ctx = renderer.ctx
+    fbo.use()
+    fbo.viewport = (0, 0, w, h)
+    fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=(0, 0, w, h))
+    tri = np.ascontiguousarray(triangles, dtype=np.int32)
+    if tri.size == 0:
+        return np.zeros((h, w, 3), np.uint8), np.zeros((h, w), np.float32)
+    textured = uv is not None and texture is not None
+    attrs = np.empty((pix_z.shape[0], 5), np.float32)
+    attrs[:, :3] = pix_z
+    attrs[:, 3:] = uv if textured else 0.0
+    vbo = ctx.buffer(attrs.tobytes())
+    ibo = ctx.buffer(tri.tobytes())
+    vao = ctx.vertex_array(renderer.program, [(vbo, "3f 2f", "in_pos", "in_uv")], index_buffer=ibo, index_element_size=4)
+    prog = renderer.program
+    prog["u_box"].value = (float(origin_px[0]), float(origin_px[1]), float(w), float(h))
+    prog["u_near_far"].value = (float(cfg.near_m), float(cfg.far_m))
+    prog["u_textured"].value = 1 if textured else 0
+    (texture if textured else renderer._blank).use(0)
+    prog["u_tex"].value = 0
+    ctx.enable(moderngl.DEPTH_TEST)
+    if cfg.cull_back_faces:
+        # image rows map to NDC y increasing downwards, which mirrors the image: a triangle
+        # that is CCW seen from outside (facing the camera) arrives clockwise in NDC
+        ctx.enable(moderngl.CULL_FACE)
+        ctx.front_face = "cw"
+    else:
+        ctx.disable(moderngl.CULL_FACE)
+    vao.render(moderngl.TRIANGLES)
+    rgba = np.frombuffer(fbo.read(viewport=(0, 0, w, h), components=4, attachment=0, alignment=1), np.uint8)
+    z = np.frombuffer(fbo.read(viewport=(0, 0, w, h), components=1, attachment=1, dtype="f4", alignment=1), np.float32)
+    vao.release()
+    vbo.release()
+    ibo.release()
+    # rows come back bottom-up in GL terms, which is image row order here (NDC y grows with v)
+    rgb = rgba.reshape(h, w, 4)[..., :3].copy()
+    return rgb, z.reshape(h, w).copy()
+
+
+def _project_vertices(camera: Camera, vertices_world_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(pix_z (V, 3) float32, z_m (V,))`` of world vertices in ``camera``'s colour image."""
+    pts_cam = transform_points(camera.cam_from_world, np.asarray(vertices_world_m, dtype=np.float64))
+    uv, z = project_cam(camera.color, pts_cam)
+    pix_z = np.empty((uv.shape[0], 3), np.float32)
+    pix_z[:, :2] = uv
+    pix_z[:, 2] = z
+    return pix_z, z
+
+
+def _push_pull_fill(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill the pixels outside ``known`` smoothly from the known ones (push-pull pyramid)."""
+    if known.all() or not known.any():
+        return rgb
+    levels_c = [rgb.astype(np.float32) * known[..., None]]
+    levels_w = [known.astype(np.float32)]
+    while min(levels_w[-1].shape) > 1:
+        c, wgt = levels_c[-1], levels_w[-1]
+        size = (max(1, (c.shape[1] + 1) // 2), max(1, (c.shape[0] + 1) // 2))
+        levels_c.append(cv2.resize(c, size, interpolation=cv2.INTER_AREA))
+        levels_w.append(cv2.resize(wgt, size, interpolation=cv2.INTER_AREA))
+    filled = levels_c[-1] / np.maximum(levels_w[-1], 1e-6)[..., None]
+    for c, wgt in zip(reversed(levels_c[:-1]), reversed(levels_w[:-1])):
+        up = cv2.resize(filled, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
+        a = np.clip(wgt * 4.0, 0.0, 1.0)[..., None]  # partially covered coarse cells count as known
+        own = c / np.maximum(wgt, 1e-6)[..., None]
+        filled = own * a + up * (1.0 - a)
+    out = rgb.copy()
+    out[~known] = np.clip(filled[~known], 0, 255).round().astype(np.uint8)
+    return out
+
+
+def _splat_points(
+    pix_z: np.ndarray, origin_px: tuple[int, int], size_wh: tuple[int, int], radius_px: int
+) -> np.ndarray:
+    """Nearest-point depth map (0 = empty) of projected points in a window, each a square."""
+    w, h = size_wh
+    x0, y0 = origin_px
+    r = max(0, int(radius_px))
+    col = np.rint(pix_z[:, 0]).astype(np.int64) - x0
+    row = np.rint(pix_z[:, 1]).astype(np.int64) - y0
+    keep = (col >= -r) & (col < w + r) & (row >= -r) & (row < h + r)
+    col, row, z = col[keep] + r, row[keep] + r, pix_z[keep, 2]
+    Wp, Hp = w + 2 * r, h + 2 * r
+    buf = np.full(Hp * Wp, np.inf, np.float32)
+    order = np.argsort(-z)  # far first: the nearest point is written last and wins
+    buf[(row * Wp + col)[order]] = z[order]
+    buf = buf.reshape(Hp, Wp)
+    if r > 0:
+        buf = cv2.erode(buf, np.ones((2 * r + 1, 2 * r + 1), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
+    buf = buf[r : r + h, r : r + w]
+    buf[~np.isfinite(buf)] = 0.0
+    return np.ascontiguousarray(buf)
+
+
+def _occluder_depth(
+    renderer: FaceRenderer,
+    view: View,
+    camera: Camera,
+    track_id: int,
+    origin_px: tuple[int, int],
+    size_wh: tuple[int, int],
+    cloud_pix_z: np.ndarray | None,
+    body_proj: Sequence[tuple[int, np.ndarray, np.ndarray]],
+    cfg: RenderConfig,
+) -> np.ndarray | None:
+    """Depth of whatever may hide the face in the window (0 = nothing known), or None."""
+    x0, y0 = origin_px
+    w, h = size_wh
+    if view.depth_m is not None:
+        return view.depth_m[y0 : y0 + h, x0 : x0 + w]
+    if cloud_pix_z is None and not body_proj:
+        return None
+    depth = np.zeros((h, w), np.float32)
+    if cloud_pix_z is not None and cloud_pix_z.shape[0]:
+        depth = _splat_points(cloud_pix_z, origin_px, size_wh, cfg.splat_radius_px)
+    for tid, pix_z, tris in body_proj:
+        if tid == track_id:
+            continue
+        _, zb = render_mesh_patch(renderer, pix_z, tris, origin_px, size_wh, cfg)
+        nearer = (zb > 0) & ((depth == 0) | (zb < depth))
+        depth[nearer] = zb[nearer]
+    return depth
+
+
+def render_faces(
+    renderer: FaceRenderer,
+    view: View,
+    camera: Camera,
+    faces: Sequence[FaceMesh],
+    templates: TemplateSet,
+    occluders: Occluders | None,
+    cfg: RenderConfig,
+) -> list[FacePatch]:
+    """Render every face into one view; one FacePatch per face visible in it.
+
+    Faces behind the camera, outside the image, turned away, or with a visible share below
+    ``cfg.min_visible_fraction`` get no patch. ``occluders`` is used only when the view has
+    no depth; without both, nothing hides a face (draw).
+    """
+    if view.camera != camera.name:
+        raise ShapeError("render_faces view", f"a view of camera {camera.name!r}", view.camera)
+    H, W = view.rgb.shape[:2]
+    if (W, H) != camera.color.size_wh:
+        raise ShapeError(f"render_faces view[{view.camera}].rgb", f"size {camera.color.size_wh}", (W, H))
+    if not faces:
+        return []
+
+    cloud_pix_z = None
+    body_proj: list[tuple[int, np.ndarray, np.ndarray]] = []
+    if view.depth_m is None and occluders is not None:
+        if occluders.point_cloud is not None and len(occluders.point_cloud):
+            pz, z = _project_vertices(camera, occluders.point_cloud.points_world_m)
+            ok = (z > cfg.near_m) & np.isfinite(pz[:, 0])
+            cloud_pix_z = pz[ok]
+        for body in occluders.bodies:
+            pz, z = _project_vertices(camera, body.vertices_world_m)
+            tris = np.asarray(body.faces)
+            tris = tris[(z[tris] > cfg.near_m).all(axis=1)]
+            body_proj.append((body.track_id, pz, tris))
+
+    patches: list[FacePatch] = []
+    for face in faces:
+        pix_z, z = _project_vertices(camera, face.vertices_world_m)
+        if not np.all(z > cfg.near_m):
+            log.debug("face %d is (partly) behind camera %s: not rendered", face.track_id, camera.name)
+            continue
+        lo = pix_z[:, :2].min(axis=0)
+        hi = pix_z[:, :2].max(axis=0)
+        size = float(np.sqrt(max(hi[0] - lo[0], 1.0) * max(hi[1] - lo[1], 1.0)))
+        margin = max(int(cfg.min_margin_px), int(np.ceil(cfg.margin_frac * size)))
+        pad = margin + 2
+        x0 = max(0, int(np.floor(lo[0])) - pad)
+        y0 = max(0, int(np.floor(lo[1])) - pad)
+        x1 = min(W, int(np.ceil(hi[0])) + pad + 1)
+        y1 = min(H, int(np.ceil(hi[1])) + pad + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        origin, size_wh = (x0, y0), (x1 - x0, y1 - y0)
+        template = choose_template(templates, face.track_id, cfg)
+        rgb, zf = render_mesh_patch(
+            renderer, pix_z, face.faces, origin, size_wh, cfg, uv=face.uv.astype(np.float32), texture=renderer.texture(template)
+        )
+        cover = zf > 0
+        n_cover = int(cover.sum())
+        if n_cover == 0:
+            continue
+        occ = _occluder_depth(renderer, view, camera, face.track_id, origin, size_wh, cloud_pix_z, body_proj, cfg)
+        k = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+        if occ is not None:
+            # beyond the rendered face, compare with the nearest face depth around it
+            z_inf = np.where(cover, zf, np.inf).astype(np.float32)
+            z_ref = np.where(cover, zf, cv2.erode(z_inf, k, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf))
+            occluded = (occ > 0) & (occ < z_ref - cfg.depth_tolerance_m)
+        else:
+            occluded = np.zeros_like(cover)
+        visible = cover & ~occluded
+        fraction = float(visible.sum()) / n_cover
+        if fraction < cfg.min_visible_fraction:
+            log.debug("face %d hidden in %s (visible %.2f)", face.track_id, camera.name, fraction)
+            continue
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+        mask = cv2.dilate(visible.astype(np.uint8), kernel).astype(bool) & ~occluded
+        patches.append(
+            FacePatch(
+                camera=camera.name,
+                track_id=face.track_id,
+                origin_px=origin,
+                rgb=_push_pull_fill(rgb, cover),
+                mask=mask,
+                depth_m=zf,
+                visible_fraction=fraction,
+                source=FaceSource.RENDER_3D,
+            )
+        )
+    return patches
