@@ -1,5 +1,11 @@
 """Geometry: camera projection with lens distortion, depth registration, point clouds."""
 
+from orscene.geometry.depth_registration import (
+    DepthRegistration,
+    DepthRegistrationConfig,
+    prepare_depth_registration,
+    register_depth_to_color,
+)
 from orscene.geometry.camera import (
     depth_to_points_cam,
     depth_to_points_world,
@@ -13,6 +19,10 @@ from orscene.geometry.camera import (
 )
 
 __all__ = [
+    "DepthRegistration",
+    "DepthRegistrationConfig",
+    "prepare_depth_registration",
+    "register_depth_to_color",
     "depth_to_points_cam",
     "depth_to_points_world",
     "distort_normalized",

@@ -2,6 +2,10 @@
 frame-set synchronization, writers and importers."""
 
 from orscene.recording.faces import FaceAnnotations, load_faces, save_faces
+from orscene.recording.folder import FolderSource
+from orscene.recording.mkv import MkvFrame, MkvReader, camera_from_k4a_calibration
+from orscene.recording.reader import SessionReader, group_by_timestamp, open_session
+from orscene.recording.writers import Mp4Writer, write_image, write_mp4, write_mp4_from_images
 from orscene.recording.session import (
     Calibration,
     CameraSource,
@@ -27,4 +31,15 @@ __all__ = [
     "FaceAnnotations",
     "load_faces",
     "save_faces",
+    "FolderSource",
+    "MkvFrame",
+    "MkvReader",
+    "camera_from_k4a_calibration",
+    "SessionReader",
+    "group_by_timestamp",
+    "open_session",
+    "Mp4Writer",
+    "write_image",
+    "write_mp4",
+    "write_mp4_from_images",
 ]

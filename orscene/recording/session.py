@@ -106,6 +106,9 @@ class Calibration:
     uncalibrated: Mapping[str, Camera] = field(default_factory=dict)
     residuals: Mapping[str, float] = field(default_factory=dict)
     """Per camera reprojection RMS (pixels) when the calibration was estimated."""
+    poses_only: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """``world_from_cam`` of entries without a ``color`` model: cameras whose intrinsics
+    come from their recording (an ``.mkv``'s calibration attachment)."""
 
     def all_cameras(self) -> dict[str, Camera]:
         return {**self.uncalibrated, **self.cameras}
@@ -212,7 +215,15 @@ def load_calibration(path: str | Path) -> Calibration:
     cams: dict[str, Camera] = {}
     uncal: dict[str, Camera] = {}
     residuals: dict[str, float] = {}
+    poses_only: dict[str, np.ndarray] = {}
     for name, c in data["cameras"].items():
+        if "color" not in c:  # intrinsics from the recording (.mkv); only the pose is given here
+            if c.get("world_from_cam") is not None:
+                try:
+                    poses_only[name] = Camera("_", _UNIT_INTRINSICS, np.array(c["world_from_cam"], dtype=np.float64)).world_from_cam
+                except ValueError as e:
+                    raise CalibrationError(str(e), path, camera=name) from None
+            continue
         try:
             depth = _intr_from_dict(c["depth"]) if c.get("depth") else None
             cam_from_depth = np.array(c["cam_from_depth"], dtype=np.float64) if depth is not None else None
@@ -229,7 +240,10 @@ def load_calibration(path: str | Path) -> Calibration:
         (cams if pose is not None else uncal)[name] = cam
         if "residual_px" in c:
             residuals[name] = float(c["residual_px"])
-    return Calibration(cams, uncal, residuals)
+    return Calibration(cams, uncal, residuals, poses_only)
+
+
+_UNIT_INTRINSICS = Intrinsics(np.eye(3), np.zeros(8), 1, 1)
 
 
 def calibration_to_dict(calib: Calibration) -> dict:
@@ -244,6 +258,8 @@ def calibration_to_dict(calib: Calibration) -> dict:
         if name in calib.residuals:
             entry["residual_px"] = float(calib.residuals[name])
         out["cameras"][name] = entry
+    for name, T in calib.poses_only.items():
+        out["cameras"].setdefault(name, {"world_from_cam": np.asarray(T).tolist()})
     return out
 
 

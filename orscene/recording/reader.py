@@ -1,0 +1,281 @@
+"""Read a session: its cameras' frames grouped into synchronized frame-sets.
+
+    reader = open_session("recordings/OR_03")
+    for fs in reader.framesets(start=0, stop=100):     # streams, bounded memory
+        for name, view in fs.views.items(): ...          # view.rgb, view.depth_m (registered)
+
+Frame-sets: all views of all cameras are sorted by timestamp and grouped greedily: a group
+starts at the earliest unassigned view and takes the following views within the manifest's
+tolerance (``sync_tolerance_ms``, default a third of the frame period), at most one per
+camera. The frame-set's timestamp is its earliest view's. A camera that missed an instant
+is absent from that frame-set. The table of groups (a few integers per frame-set) is built
+once when the session is opened; images are decoded only while iterating, so
+``framesets(start, stop)`` of any chunk seeks directly to it (``.mkv`` sources seek in the
+file).
+
+Camera models: a folder camera takes everything from the calibration file. An ``.mkv``
+camera takes its colour and depth intrinsics and ``cam_from_depth`` from the recording's
+``calibration.json`` attachment, unless its calibration-file entry gives a ``depth``
+model (then the file wins); its world pose always comes from the calibration file. A
+camera without a world pose (``world_from_cam`` null, or an ``.mkv`` camera missing from
+the file) is listed in ``calibration.uncalibrated``. A calibration entry for an ``.mkv``
+camera may give only ``world_from_cam`` (no ``color``): intrinsics from the recording.
+
+Damage: a source that cannot be opened is an error (one line naming the file). A camera
+whose stream ends early or breaks midway (truncated file, corrupt frame) drops out of the
+following frame-sets with a logged warning; the other cameras go on.
+"""
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from orscene.errors import CalibrationError, RecordingError, SessionError
+from orscene.geometry.depth_registration import DepthRegistration, prepare_depth_registration, register_depth_to_color
+from orscene.recording.folder import FolderSource
+from orscene.recording.mkv import MkvReader
+from orscene.recording.session import (
+    MANIFEST_NAME,
+    Calibration,
+    SessionManifest,
+    SourceKind,
+    load_calibration,
+    load_manifest,
+)
+from orscene.types import Camera, FrameSet, View
+
+__all__ = ["SessionReader", "open_session", "group_by_timestamp"]
+
+log = logging.getLogger(__name__)
+
+
+def group_by_timestamp(stamps_ns: dict[str, np.ndarray], tolerance_ns: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Group per-camera timestamps into frame-sets.
+
+    Returns ``(frameset_timestamps_ns (F,) int64, {camera: (F,) int64 local frame index or -1})``.
+    Greedy: the earliest unassigned view opens a group that takes later views within
+    ``tolerance_ns`` of it, one per camera.
+    """
+    names = list(stamps_ns)
+    if not names:
+        return np.zeros(0, np.int64), {}
+    ts = np.concatenate([np.asarray(stamps_ns[n], dtype=np.int64) for n in names])
+    cam = np.concatenate([np.full(len(stamps_ns[n]), k, dtype=np.int64) for k, n in enumerate(names)])
+    local = np.concatenate([np.arange(len(stamps_ns[n]), dtype=np.int64) for n in names])
+    order = np.lexsort((cam, ts))
+    group_ts: list[int] = []
+    rows: list[list[int]] = []
+    anchor = None
+    row: list[int] = []
+    for o in order:
+        t, c, i = int(ts[o]), int(cam[o]), int(local[o])
+        if anchor is None or t - anchor > tolerance_ns or row[c] >= 0:
+            anchor = t
+            row = [-1] * len(names)
+            rows.append(row)
+            group_ts.append(t)
+        row[c] = i
+    table = np.array(rows, dtype=np.int64).reshape(-1, len(names))
+    return np.array(group_ts, dtype=np.int64), {n: table[:, k].copy() for k, n in enumerate(names)}
+
+
+@dataclass
+class _Cam:
+    name: str
+    kind: SourceKind
+    path: Path
+    source: MkvReader | FolderSource
+    camera: Camera
+    registration: DepthRegistration | None = None
+
+
+class SessionReader:
+    """An opened session. Cheap to create in each worker process (no image is decoded)."""
+
+    def __init__(self, session_path: str | Path) -> None:
+        self.path = Path(session_path)
+        self.manifest: SessionManifest = load_manifest(self.path)
+        calib_path = Path(self.manifest.calibration)
+        if not calib_path.is_absolute():
+            calib_path = self.path / calib_path
+        self.calibration_path = calib_path
+        file_calib = load_calibration(calib_path)
+        file_cams = file_calib.all_cameras()
+        self._cams: dict[str, _Cam] = {}
+        cameras: dict[str, Camera] = {}
+        uncal: dict[str, Camera] = {}
+        for src in self.manifest.cameras:
+            spath = Path(src.path) if Path(src.path).is_absolute() else self.path / src.path
+            entry = file_cams.get(src.name)
+            posed = src.name in file_calib.cameras
+            pose_only = file_calib.poses_only.get(src.name)
+            if src.kind is SourceKind.MKV:
+                if not spath.is_file():
+                    raise RecordingError(f"recording of camera {src.name!r} not found", spath)
+                mkv = MkvReader(spath, strict=False)
+                if entry is not None and entry.depth is not None:
+                    cam = Camera(src.name, entry.color, entry.world_from_cam, entry.depth, entry.cam_from_depth)
+                else:
+                    a = mkv.camera
+                    if entry is not None:
+                        pose = entry.world_from_cam
+                    elif pose_only is not None:
+                        pose, posed = pose_only, True
+                    else:
+                        pose = np.eye(4)
+                    cam = Camera(src.name, a.color, pose, a.depth, a.cam_from_depth)
+                if (cam.color.width_px, cam.color.height_px) != mkv.color_wh:
+                    raise CalibrationError(
+                        f"colour resolution {cam.color.size_wh} does not match the recording's {mkv.color_wh}", calib_path, src.name
+                    )
+                source: MkvReader | FolderSource = mkv
+            else:
+                if not spath.is_dir():
+                    raise RecordingError(f"image folder of camera {src.name!r} not found", spath)
+                if entry is None:
+                    raise CalibrationError("camera missing from the calibration file", calib_path, src.name)
+                cam = entry
+                source = FolderSource(spath, self.manifest.fps)
+                if source.n_frames == 0:
+                    log.warning("%s: camera %r has no colour images yet", spath / "color", src.name)
+                else:
+                    wh = source.first_color_size()
+                    if wh != cam.color.size_wh:
+                        raise RecordingError(
+                            f"colour images are {wh[0]}x{wh[1]}, the calibration says {cam.color.width_px}x{cam.color.height_px}",
+                            source.color_path(0),
+                        )
+                    dwh = source.first_depth_size()
+                    if dwh is not None:
+                        ok = cam.depth.size_wh if cam.depth is not None else cam.color.size_wh
+                        if dwh != ok:
+                            what = "depth sensor" if cam.depth is not None else "colour image (no depth sensor calibrated)"
+                            raise RecordingError(
+                                f"depth images are {dwh[0]}x{dwh[1]}, matching neither the {what} {ok[0]}x{ok[1]}",
+                                spath / "depth",
+                            )
+            self._cams[src.name] = _Cam(src.name, src.kind, spath, source, cam)
+            (cameras if posed else uncal)[src.name] = cam
+        extra = sorted((set(file_cams) | set(file_calib.poses_only)) - set(self._cams))
+        if extra:
+            log.info("%s: cameras %s are not in the manifest; ignored", calib_path, extra)
+        self.calibration = Calibration(cameras, uncal, {k: v for k, v in file_calib.residuals.items() if k in self._cams})
+        stamps = {n: c.source.timestamps_ns for n, c in self._cams.items()}
+        self.frameset_timestamps_ns, self._table = group_by_timestamp(stamps, self.manifest.tolerance_ns)
+
+    # -- the stable interface used by the pipeline ----------------------------------------
+    @property
+    def camera_names(self) -> tuple[str, ...]:
+        """Cameras in manifest order."""
+        return tuple(self._cams)
+
+    @property
+    def n_framesets(self) -> int:
+        return int(self.frameset_timestamps_ns.shape[0])
+
+    @property
+    def fps(self) -> float:
+        """Nominal frame-sets per second (the manifest's ``fps``)."""
+        return float(self.manifest.fps)
+
+    @property
+    def duration_s(self) -> float:
+        """Time from the first to the last frame-set plus one frame period (0 when empty)."""
+        if self.n_framesets == 0:
+            return 0.0
+        ts = self.frameset_timestamps_ns
+        return float(ts[-1] - ts[0]) / 1e9 + 1.0 / self.fps
+
+    def camera(self, name: str) -> Camera:
+        return self._cams[name].camera
+
+    def source(self, name: str) -> MkvReader | FolderSource:
+        """The camera's underlying source (MkvReader or FolderSource)."""
+        return self._cams[name].source
+
+    def n_frames(self, name: str) -> int:
+        """Frames of one camera."""
+        return self._cams[name].source.n_frames
+
+    def kind(self, name: str) -> str:
+        """``"RGB-D"`` or ``"RGB"``."""
+        c = self._cams[name]
+        has_depth = c.camera.has_depth or (isinstance(c.source, FolderSource) and c.source.has_depth)
+        return "RGB-D" if has_depth else "RGB"
+
+    def frame_index(self, frameset: int, camera: str) -> int | None:
+        """Local frame index of ``camera`` in frame-set ``frameset`` (None when absent)."""
+        i = int(self._table[camera][frameset])
+        return None if i < 0 else i
+
+    def input_files(self) -> list[Path]:
+        """Every file the session's frames and calibration are read from (for checksums):
+        the manifest, the calibration file, each ``.mkv``, each image and timestamps file."""
+        out = [self.path / MANIFEST_NAME, self.calibration_path]
+        for c in self._cams.values():
+            out += [c.path] if isinstance(c.source, MkvReader) else c.source.files()
+        return out
+
+    def _depth_m(self, c: _Cam, depth_mm: np.ndarray | None, hw: tuple[int, int]) -> np.ndarray | None:
+        if c.camera.depth is not None:
+            if depth_mm is None:
+                return np.zeros(hw, dtype=np.float32)  # an RGB-D camera that missed a depth frame
+            if c.registration is None:
+                c.registration = prepare_depth_registration(c.camera)
+            if depth_mm.shape != (c.camera.depth.height_px, c.camera.depth.width_px):
+                raise RecordingError(
+                    f"depth frame is {depth_mm.shape[1]}x{depth_mm.shape[0]}, the depth sensor is {c.camera.depth.size_wh}", c.path
+                )
+            return register_depth_to_color(depth_mm, c.registration)
+        if depth_mm is None:
+            return None
+        if depth_mm.shape != hw:
+            raise RecordingError(f"depth frame is {depth_mm.shape[1]}x{depth_mm.shape[0]}, colour is {hw[1]}x{hw[0]}", c.path)
+        return depth_mm.astype(np.float32) * np.float32(1e-3)  # z_m = d_mm / 1000, already on the colour grid
+
+    def framesets(self, start: int = 0, stop: int | None = None) -> Iterator[FrameSet]:
+        """Frame-sets ``start <= index < stop``, decoded one at a time (bounded memory)."""
+        stop = self.n_framesets if stop is None else min(int(stop), self.n_framesets)
+        start = max(0, int(start))
+        if start >= stop:
+            return
+        iters: dict[str, Iterator] = {}
+        for name, c in self._cams.items():
+            idx = self._table[name][start:stop]
+            idx = idx[idx >= 0]
+            if idx.size:
+                iters[name] = iter(c.source.frames(int(idx.min()), int(idx.max()) + 1))
+        dead: set[str] = set()
+        for k in range(start, stop):
+            views: dict[str, View] = {}
+            for name, it in iters.items():
+                li = int(self._table[name][k])
+                if li < 0 or name in dead:
+                    continue
+                c = self._cams[name]
+                try:
+                    fr = next(it)
+                    while fr.index < li:
+                        fr = next(it)
+                    depth_m = self._depth_m(c, fr.depth_mm, fr.rgb.shape[:2])
+                    views[name] = View(name, fr.rgb, int(fr.timestamp_ns), depth_m)
+                except StopIteration:
+                    log.warning("%s: camera %r ends at frame %d (frame-set %d); it drops out", c.path, name, li, k)
+                    dead.add(name)
+                except RecordingError as e:
+                    log.warning("camera %r drops out from frame-set %d: %s", name, k, e)
+                    dead.add(name)
+            yield FrameSet(k, int(self.frameset_timestamps_ns[k]), views)
+
+
+def open_session(session_path: str | Path) -> SessionReader:
+    """Open ``session_path`` (a folder with ``session.yaml``); raises a one-line
+    OrsceneError naming the file when the manifest, calibration or a source is missing or
+    malformed."""
+    path = Path(session_path)
+    if not path.is_dir():
+        raise SessionError("session folder not found", path)
+    return SessionReader(path)
