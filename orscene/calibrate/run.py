@@ -1,0 +1,221 @@
+"""``cli.py calibrate``: register all cameras of a room into one world frame from a ChArUco
+board seen in a session.
+
+    python cli.py calibrate --session CALIB_01 --board calibration/board.json
+
+Reads the session (``orscene.recording.reader``), detects the board in every camera of the
+chosen frame-sets, takes intrinsics and depth-to-colour from each camera's recording or the
+session's calibration file (or re-estimates the colour intrinsics from the board), solves
+all camera poses jointly (:func:`orscene.calibrate.world.register_cameras`), optionally puts
+the floor (seen in depth) at z = 0 with z up, and writes the calibration file.
+"""
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from orscene.calibrate.board import BoardSpec, DetectConfig, Detection, detect_charuco, load_board
+from orscene.calibrate.intrinsics import IntrinsicsConfig, calibrate_intrinsics
+from orscene.calibrate.world import WorldConfig, WorldResult, floor_alignment, register_cameras
+from orscene.errors import CalibrationError, ConfigError
+from orscene.geometry.camera import depth_to_points_cam, transform_points
+from orscene.recording.session import (
+    Calibration,
+    SourceKind,
+    default_recordings_root,
+    load_manifest,
+    manifest_to_dict,
+    save_calibration,
+    session_dir,
+)
+from orscene.types import Camera, FrameSet
+
+__all__ = ["CalibrateConfig", "run_calibrate", "calibrate_session", "default_calibration_path"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CalibrateConfig:
+    """Register every camera of a session from a ChArUco board into one world frame."""
+
+    session: str
+    """Session name (a folder under the recordings root) in which the cameras see the board."""
+    board: Path = Path("calibration/board.json")
+    """Board definition JSON (squares_x, squares_y, square_length and marker_length in mm,
+    aruco_dict_name); see calibration/README.md."""
+    recordings: Path | None = None
+    """Recordings root; default $ORSCENE_RECORDINGS or ./recordings."""
+    output: Path | None = None
+    """Calibration file to write; default calibration/<session>.json (ignored with
+    --write-session)."""
+    write_session: bool = False
+    """Write the result as the session's own calibration file (the path its session.yaml
+    names), so that `cli.py process` on this session uses it directly."""
+    world: str = "board"
+    """World frame: 'board' (origin at the board's first corner, z out of its printed face,
+    for the first frame-set in which it is seen) or a camera name (that camera's frame)."""
+    floor: bool = True
+    """Where depth sees the floor, move the world so that the floor is z = 0 with z up (RANSAC
+    plane fit); skipped with a warning when there is no depth."""
+    reestimate_intrinsics: bool = False
+    """Re-estimate each camera's colour intrinsics (8-coefficient Brown-Conrady) from the board
+    views instead of using the recording's factory calibration or the calibration file; needs
+    the board in several poses per camera."""
+    board_static: bool = False
+    """The board lies still for the whole session (cameras may see it in turn): all
+    frame-sets form one board placement."""
+    start: int = 0
+    """First frame-set to use."""
+    stop: int | None = None
+    """Frame-set to stop before (default: the end)."""
+    step: int = 1
+    """Use every step-th frame-set."""
+    max_framesets: int = 60
+    """At most this many frame-sets are read (evenly spread over start..stop)."""
+    min_corners: int = 6
+    """A view with fewer ChArUco corners does not count as seeing the board."""
+
+
+def default_calibration_path(session: str) -> Path:
+    """``calibration/<session>.json`` (relative to the working directory)."""
+    return Path("calibration") / f"{session}.json"
+
+
+def _open_reader(path: Path):
+    """Open the session; when its calibration file does not exist yet (a fresh calibration
+    session of .mkv cameras), open it through a temporary manifest with an empty calibration
+    so that intrinsics come from the recordings."""
+    from orscene.recording.reader import open_session
+
+    manifest = load_manifest(path)
+    calib_path = Path(manifest.calibration)
+    calib_path = calib_path if calib_path.is_absolute() else path / calib_path
+    if calib_path.exists():
+        return open_session(path), None
+    if any(c.kind is not SourceKind.MKV for c in manifest.cameras):
+        missing = [c.name for c in manifest.cameras if c.kind is not SourceKind.MKV]
+        raise CalibrationError(f"no calibration file with the intrinsics of image-folder camera(s) {missing}", calib_path)
+    tmp = tempfile.TemporaryDirectory(prefix="orscene-calibrate-")
+    d = manifest_to_dict(manifest)
+    for c in d["cameras"]:
+        p = Path(c["path"])
+        c["path"] = str(p if p.is_absolute() else (path / p).resolve())
+    d["calibration"] = "calibration.json"
+    (Path(tmp.name) / "session.yaml").write_text(yaml.safe_dump(d, sort_keys=False))
+    (Path(tmp.name) / "calibration.json").write_text(
+        json.dumps({"format": "orscene-calibration", "version": 1, "units": "metres", "cameras": {}})
+    )
+    return open_session(tmp.name), tmp
+
+
+def _framesets(reader, cfg: CalibrateConfig) -> Iterator[FrameSet]:
+    stop = reader.n_framesets if cfg.stop is None else min(cfg.stop, reader.n_framesets)
+    idx = np.arange(max(0, cfg.start), stop, max(1, cfg.step))
+    if idx.size > cfg.max_framesets:
+        idx = idx[np.round(np.linspace(0, idx.size - 1, cfg.max_framesets)).astype(int)]
+    for i in idx:
+        yield from reader.framesets(int(i), int(i) + 1)
+
+
+def calibrate_session(
+    framesets: Iterator[FrameSet], cameras: dict[str, Camera], spec: BoardSpec, cfg: CalibrateConfig
+) -> tuple[dict[str, Camera], WorldResult]:
+    """The calibration itself, on frame-sets already read: returns cameras with their new
+    ``world_from_cam`` (and re-estimated colour intrinsics if asked) and the solver result."""
+    det_cfg = DetectConfig(min_corners=cfg.min_corners)
+    detections: dict[tuple[str, int], Detection] = {}
+    depth_views: dict[str, list[tuple[int, np.ndarray]]] = {n: [] for n in cameras}
+    n_read = 0
+    for fs in framesets:
+        n_read += 1
+        for name, view in fs.views.items():
+            if name not in cameras:
+                continue
+            det = detect_charuco(view.rgb, spec, det_cfg)
+            log.debug("frame-set %d camera %s: %d corners", fs.index, name, len(det))
+            k = 0 if cfg.board_static else fs.index
+            if cfg.board_static and (name, 0) in detections and len(detections[(name, 0)]) >= len(det):
+                continue
+            detections[(name, k)] = det
+            if view.depth_m is not None and len(depth_views[name]) < 2:
+                depth_views[name].append((fs.index, view.depth_m))
+    if n_read == 0:
+        raise CalibrationError("no frame-sets to calibrate from (check --start/--stop)")
+    cams = dict(cameras)
+    if cfg.reestimate_intrinsics:
+        for name, cam in cameras.items():
+            dets = [d for (c, _), d in detections.items() if c == name]
+            res = calibrate_intrinsics(dets, spec, IntrinsicsConfig(min_corners_per_view=max(cfg.min_corners, 12)), camera=name)
+            cams[name] = Camera(name, res.intrinsics, cam.world_from_cam, cam.depth, cam.cam_from_depth)
+    world_ref = None if cfg.world == "board" else cfg.world
+    if world_ref is not None and world_ref not in cams:
+        raise ConfigError(f"--world {world_ref!r} is neither 'board' nor one of the cameras {sorted(cams)}")
+    result = register_cameras(
+        detections, {n: c.color for n, c in cams.items()}, spec, reference=world_ref, cfg=WorldConfig(min_corners=cfg.min_corners)
+    )
+    world_from_cam = {n: np.linalg.inv(T) for n, T in result.cam_from_world.items()}
+    if cfg.floor:
+        pts = []
+        for name, views in depth_views.items():
+            for _, depth_m in views:
+                if depth_m.shape != (cams[name].color.height_px, cams[name].color.width_px):
+                    continue
+                p, _ = depth_to_points_cam(cams[name].color, depth_m)
+                step = max(1, p.shape[0] // 20000)
+                pts.append(transform_points(world_from_cam[name], p[::step].astype(np.float64)))
+        if not pts:
+            log.warning("no depth in the calibration frames: the floor is not aligned (world = %s frame)", cfg.world)
+        else:
+            centres = np.stack([T[:3, 3] for T in world_from_cam.values()])
+            up = -np.mean([T[:3, 1] for T in world_from_cam.values()], axis=0)
+            new_from_world, n_in = floor_alignment(np.concatenate(pts), centres, up)
+            log.info("floor plane: %d inliers; world moved so that the floor is z = 0", n_in)
+            world_from_cam = {n: new_from_world @ T for n, T in world_from_cam.items()}
+    out = {
+        n: Camera(n, c.color, world_from_cam[n], c.depth, c.cam_from_depth) for n, c in cams.items()
+    }
+    return out, result
+
+
+def run_calibrate(cfg: CalibrateConfig) -> int:
+    """Calibrate the session's cameras and write the calibration file; returns 0."""
+    root = cfg.recordings if cfg.recordings is not None else default_recordings_root()
+    spath = session_dir(root, cfg.session)
+    spec = load_board(cfg.board)
+    reader, tmp = _open_reader(spath)
+    try:
+        cameras = reader.calibration.all_cameras()
+        kinds = {c.name: c.kind for c in reader.manifest.cameras}
+        cams, result = calibrate_session(_framesets(reader, cfg), cameras, spec, cfg)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    if cfg.write_session:
+        manifest = load_manifest(spath)
+        out_path = Path(manifest.calibration)
+        out_path = out_path if out_path.is_absolute() else spath / out_path
+    else:
+        out_path = cfg.output if cfg.output is not None else default_calibration_path(cfg.session)
+    # .mkv cameras keep their factory intrinsics from each recording (pose-only entries),
+    # unless the intrinsics were re-estimated here
+    poses_only = {
+        n: c.world_from_cam for n, c in cams.items() if kinds.get(n) is SourceKind.MKV and not cfg.reestimate_intrinsics
+    }
+    full = {n: c for n, c in cams.items() if n not in poses_only}
+    calib = Calibration(full, {}, {n: float(result.rms_px[n]) for n in full}, poses_only)
+    save_calibration(out_path, calib)
+    for n in sorted(cams):
+        c = cams[n].world_from_cam[:3, 3]
+        log.info(
+            "camera %-8s corners %5d  RMS %.3f px  centre (%.3f, %.3f, %.3f) m",
+            n, result.n_corners[n], result.rms_px[n], c[0], c[1], c[2],
+        )  # fmt: skip
+    log.info("wrote %s", out_path)
+    return 0

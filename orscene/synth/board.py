@@ -1,0 +1,145 @@
+"""Render a ChArUco board (and a textured floor) into calibrated cameras, exactly.
+
+For every colour pixel (supersampled ``s x s`` per pixel) the ray through the lens
+(undistorted with the camera's own Brown-Conrady model) is intersected with the board plane
+and the floor plane ``z = 0``; the nearest hit is shaded from the board texture
+(``cv2.aruco.CharucoBoard.generateImage``, pre-filtered) or a procedural floor texture.
+Depth is the z (along the optical axis) of the nearest hit, registered to the colour
+camera; 0 where the ray hits nothing.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from orscene.types import Camera
+
+__all__ = ["render_board_views", "board_texture"]
+
+_TEXEL_M = 0.001
+"""Board texture resolution (metres per texel)."""
+_MARGIN_M = 0.02
+"""White border printed around the squares."""
+
+
+def board_texture(board_json: Path) -> tuple[np.ndarray, tuple[float, float]]:
+    """Grey float32 texture of the printed board including its white margin, one texel per
+    millimetre, and the board-frame position (metres) of texel (0, 0)'s outer corner."""
+    from orscene.calibrate.board import load_board, make_charuco_board
+
+    spec = load_board(board_json)
+    board = make_charuco_board(spec)
+    w_m, h_m = spec.size_m
+    w_px, h_px = round(w_m / _TEXEL_M), round(h_m / _TEXEL_M)
+    img = board.generateImage((w_px, h_px), marginSize=0, borderBits=1)
+    m = round(_MARGIN_M / _TEXEL_M)
+    img = cv2.copyMakeBorder(img, m, m, m, m, cv2.BORDER_CONSTANT, value=255)
+    return img.astype(np.float32), (-m * _TEXEL_M, -m * _TEXEL_M)
+
+
+def _floor_texture(rng: np.random.Generator, size: int = 512) -> np.ndarray:
+    """A tiled, speckled floor (RGB float32 in [0, 255]), 1 texel = 1 cm."""
+    tiles = ((np.arange(size)[:, None] // 50 + np.arange(size)[None, :] // 50) % 2).astype(np.float32)
+    base = 120.0 + 25.0 * tiles
+    speck = cv2.GaussianBlur(rng.normal(0.0, 18.0, (size, size)).astype(np.float32), (0, 0), 1.5)
+    grey = base + speck
+    tint = np.array([0.85, 1.0, 0.95], dtype=np.float32)
+    return np.clip(grey[..., None] * tint, 0, 255)
+
+
+def _bilinear(tex: np.ndarray, u: np.ndarray, v: np.ndarray, wrap: bool) -> np.ndarray:
+    """Sample ``tex`` (H, W[, C]) at continuous texel coordinates (centres at integers)."""
+    h, w = tex.shape[:2]
+    if wrap:
+        u = np.mod(u, w)
+        v = np.mod(v, h)
+    u0 = np.floor(u).astype(np.int64)
+    v0 = np.floor(v).astype(np.int64)
+    fu, fv = (u - u0).astype(np.float32), (v - v0).astype(np.float32)
+    if wrap:
+        u1, v1 = (u0 + 1) % w, (v0 + 1) % h
+        u0, v0 = u0 % w, v0 % h
+    else:
+        u0, v0 = np.clip(u0, 0, w - 1), np.clip(v0, 0, h - 1)
+        u1, v1 = np.clip(u0 + 1, 0, w - 1), np.clip(v0 + 1, 0, h - 1)
+    if tex.ndim == 3:
+        fu, fv = fu[..., None], fv[..., None]
+    top = tex[v0, u0] * (1 - fu) + tex[v0, u1] * fu
+    bot = tex[v1, u0] * (1 - fu) + tex[v1, u1] * fu
+    return top * (1 - fv) + bot * fv
+
+
+def render_board_views(
+    cameras: Mapping[str, Camera],
+    board_json: Path,
+    world_from_board: np.ndarray,
+    rng: np.random.Generator,
+    supersample: int = 2,
+    noise_std: float = 2.0,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per camera ``(rgb uint8 (H, W, 3), depth_m float32 (H, W))`` of the board at
+    ``world_from_board`` (board frame as in :mod:`orscene.calibrate.board`: z into the
+    board, so a board lying face-up on the floor has ``world_from_board[:3, 2] = (0, 0, -1)``)
+    above a textured floor at world z = 0. Board and floor are lit uniformly with a small
+    per-camera gain; Gaussian noise of ``noise_std`` DN is added to the colour. Depth is
+    exact (z along the optical axis, metres), 0 where nothing is hit."""
+    tex, (ox, oy) = board_texture(Path(board_json))
+    # area pre-filter: the supersampled footprint is ~1 texel or more at typical distances
+    tex = cv2.GaussianBlur(tex, (0, 0), 0.7)
+    floor_tex = _floor_texture(rng)
+    board_from_world = np.linalg.inv(np.asarray(world_from_board, dtype=np.float64))
+    th, tw = tex.shape
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    s = int(supersample)
+    offs = (np.arange(s) + 0.5) / s - 0.5
+    for name, cam in cameras.items():
+        intr = cam.color
+        H, W = intr.height_px, intr.width_px
+        us = (np.arange(W)[None, :, None, None] + offs[None, None, None, :]).astype(np.float64)
+        vs = (np.arange(H)[:, None, None, None] + offs[None, None, :, None]).astype(np.float64)
+        uv = np.stack(np.broadcast_arrays(us, vs), axis=-1).reshape(H, W, s * s, 2)
+        und = cv2.undistortPointsIter(
+            uv.reshape(-1, 1, 2), intr.K_px, intr.distortion, None, None,
+            (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-10),
+        ).reshape(H, W, s * s, 2)
+        rays_cam = np.concatenate([und, np.ones(und.shape[:-1] + (1,))], axis=-1)  # (H, W, S, 3), z = 1
+        R, c = cam.world_from_cam[:3, :3], cam.world_from_cam[:3, 3]
+        rays_cam = rays_cam.astype(np.float32)
+        # floor z = 0: c_z + t d_z = 0, with d the world direction per unit camera z
+        d_z = rays_cam @ R[2].astype(np.float32)
+        # board plane in board coordinates: q(t) = board_from_cam @ (t * ray); plane q_z = 0
+        board_from_cam = board_from_world @ cam.world_from_cam
+        Rb, cb = board_from_cam[:3, :3].astype(np.float32), board_from_cam[:3, 3].astype(np.float32)
+        d_b = rays_cam @ Rb.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_floor = np.float32(-c[2]) / d_z
+            t_board = -cb[2] / d_b[..., 2]
+        t_floor = np.where(t_floor > 1e-6, t_floor, np.inf).astype(np.float32)
+        t_board = np.where(t_board > 1e-6, t_board, np.inf).astype(np.float32)
+        tb = np.where(np.isfinite(t_board), t_board, 0.0)
+        tu = (cb[0] + tb * d_b[..., 0] - ox) / _TEXEL_M - 0.5
+        tv = (cb[1] + tb * d_b[..., 1] - oy) / _TEXEL_M - 0.5
+        on_board = np.isfinite(t_board) & (tu >= -0.5) & (tu <= tw - 0.5) & (tv >= -0.5) & (tv <= th - 0.5)
+        t_board = np.where(on_board, t_board, np.inf)
+        use_board = t_board < t_floor
+        use_floor = ~use_board & np.isfinite(t_floor)
+        color = np.full(t_board.shape + (3,), 60.0, dtype=np.float32)  # background (nothing hit)
+        if use_board.any():
+            g = _bilinear(tex, tu[use_board], tv[use_board], wrap=False)
+            color[use_board] = (25.0 + g * (210.0 / 255.0))[:, None]
+        if use_floor.any():
+            d_w = rays_cam[use_floor] @ R[:2].T.astype(np.float32)
+            hf = c[:2].astype(np.float32) + t_floor[use_floor][:, None] * d_w
+            color[use_floor] = _bilinear(floor_tex, hf[:, 0] / 0.01, hf[:, 1] / 0.01, wrap=True)
+        rgb = color.mean(axis=2) * float(rng.uniform(0.9, 1.05))
+        rgb = rgb + rng.normal(0.0, noise_std, rgb.shape)
+        # depth: camera z of the hit = t (rays have unit camera z), averaged over the samples
+        t_near = np.minimum(t_board, t_floor)
+        hit = np.isfinite(t_near)
+        n_hit = hit.sum(axis=2)
+        depth = np.where(hit, t_near, 0.0).sum(axis=2) / np.maximum(n_hit, 1)
+        depth = np.where(n_hit * 2 > s * s, depth, 0.0).astype(np.float32)
+        out[name] = (np.clip(rgb + 0.5, 0, 255).astype(np.uint8), depth)
+    return out
