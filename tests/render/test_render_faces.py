@@ -1,0 +1,203 @@
+"""Rendering face meshes into views: position, orientation, depth-based visibility."""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orscene.geometry.camera import project_world
+from orscene.render import (
+    FaceTemplate,
+    Occluders,
+    RenderConfig,
+    TemplateSet,
+    render_faces,
+    synthetic_face_mesh,
+)
+from orscene.types import PointCloud, View
+
+CFG = RenderConfig()
+RATIONAL = np.array([0.25, -0.08, 0.002, -0.001, 0.01, 0.45, -0.02, 0.01])
+
+
+def _view(cam, depth=None, fill=80):
+    w, h = cam.color.size_wh
+    return View(cam.name, np.full((h, w, 3), fill, np.uint8), 0, None if depth is None else depth.astype(np.float32))
+
+
+def _inside_triangles(pix: np.ndarray, tris: np.ndarray, xs: np.ndarray, ys: np.ndarray):
+    """Reference rasterization: which pixel centres lie inside a projected triangle, with the
+    screen-linear z there (z 0 = none)."""
+    P = np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float64)
+    zbuf = np.full(P.shape[0], np.inf)
+    for a, b, c in tris:
+        A, B, C = pix[a, :2], pix[b, :2], pix[c, :2]
+        lo, hi = np.minimum(np.minimum(A, B), C), np.maximum(np.maximum(A, B), C)
+        sel = np.nonzero((P[:, 0] >= lo[0]) & (P[:, 0] <= hi[0]) & (P[:, 1] >= lo[1]) & (P[:, 1] <= hi[1]))[0]
+        if sel.size == 0:
+            continue
+        T = np.array([[B[0] - A[0], C[0] - A[0]], [B[1] - A[1], C[1] - A[1]]])
+        if abs(np.linalg.det(T)) < 1e-12:
+            continue
+        l12 = np.linalg.solve(T, (P[sel] - A).T).T
+        l0 = 1 - l12.sum(1)
+        ins = (l12 >= 0).all(1) & (l0 >= 0)
+        z = l0 * pix[a, 2] + l12[:, 0] * pix[b, 2] + l12[:, 1] * pix[c, 2]
+        idx = sel[ins]
+        zbuf[idx] = np.minimum(zbuf[idx], z[ins])
+    zbuf[~np.isfinite(zbuf)] = 0
+    return zbuf.reshape(xs.shape)
+
+
+def test_rendered_face_matches_projection_with_lens_distortion(renderer, templates, head_pose, make_camera):
+    cam = make_camera(w=320, h=240, f=300.0, dist=RATIONAL, eye=(0.2, -1.0, 1.7), target=(0.45, 0.0, 1.4))
+    face = synthetic_face_mesh(1, head_pose([0.0, 0.0, 1.6], [0.2, -1.0, 0.05]))
+    (patch,) = render_faces(renderer, _view(cam), cam, [face], templates, None, CFG)
+    x0, y0 = patch.origin_px
+    h, w = patch.mask.shape
+    xs, ys = np.meshgrid(np.arange(x0, x0 + w), np.arange(y0, y0 + h))
+    uv, z = project_world(cam, face.vertices_world_m)
+    ref_z = _inside_triangles(np.column_stack([uv, z]), face.faces, xs, ys)
+    cover, ref = patch.depth_m > 0, ref_z > 0
+    assert ref.sum() > 1500
+    # coverage agrees up to pixels on the silhouette (centres within rounding of an edge)
+    assert (cover ^ ref).sum() < 0.03 * ref.sum()
+    both = cover & ref
+    np.testing.assert_allclose(patch.depth_m[both], ref_z[both], atol=2e-3)
+    # off-vertex points (triangle centroids) land where the camera model puts them
+    cents = face.vertices_world_m[face.faces].mean(axis=1)
+    cuv, cz = project_world(cam, cents)
+    c = np.rint(cuv).astype(int) - [x0, y0]
+    ok = cover[c[:, 1], c[:, 0]]
+    assert ok.mean() > 0.97
+    np.testing.assert_allclose(patch.depth_m[c[ok, 1], c[ok, 0]], cz[ok], atol=5e-3)
+    # distortion matters here: the pinhole projection would be far off
+    und = dataclasses.replace(cam, color=dataclasses.replace(cam.color, distortion=np.zeros(8)))
+    assert np.abs(project_world(und, cents)[0] - cuv).max() > 3.0
+
+
+def test_texture_orientation_right_cheek_left_forehead_top(renderer, head_pose, make_camera):
+    S = 64
+    tex = np.zeros((S, S, 3), np.uint8)
+    tex[: S // 2, : S // 2] = (255, 0, 0)  # forehead, person's right
+    tex[: S // 2, S // 2 :] = (0, 255, 0)  # forehead, person's left
+    tex[S // 2 :, : S // 2] = (0, 0, 255)  # chin, person's right
+    tex[S // 2 :, S // 2 :] = (255, 255, 255)  # chin, person's left
+    tset = TemplateSet((FaceTemplate("quadrants", tex, {}),), "CC0-1.0", Path("quadrants.yaml"))
+    cam = make_camera(w=200, h=160, f=250.0)
+    face = synthetic_face_mesh(2, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    (patch,) = render_faces(renderer, _view(cam), cam, [face], tset, None, CFG)
+    ys, xs = np.nonzero(patch.depth_m > 0)
+    cy, cx = ys.mean(), xs.mean()
+
+    def mean_colour(top: bool, left: bool) -> np.ndarray:
+        sel = ((ys < cy - 3) if top else (ys > cy + 3)) & ((xs < cx - 3) if left else (xs > cx + 3))
+        return patch.rgb[ys[sel], xs[sel]].astype(float).mean(0)
+
+    # seen from the front, the person's right cheek is on the image's left
+    np.testing.assert_allclose(mean_colour(True, True), (255, 0, 0), atol=25)
+    np.testing.assert_allclose(mean_colour(True, False), (0, 255, 0), atol=25)
+    np.testing.assert_allclose(mean_colour(False, True), (0, 0, 255), atol=25)
+    np.testing.assert_allclose(mean_colour(False, False), (255, 255, 255), atol=25)
+
+
+def test_face_turned_away_or_behind_camera_is_not_rendered(renderer, templates, head_pose, make_camera):
+    cam = make_camera()
+    away = synthetic_face_mesh(3, head_pose([0.0, 0.0, 1.6], [0.0, 1.0, 0.0]))
+    behind = synthetic_face_mesh(4, head_pose([0.0, -2.0, 1.6], [0.0, -1.0, 0.0]))
+    assert render_faces(renderer, _view(cam), cam, [away, behind], templates, None, CFG) == []
+    # culling, not a wrong winding, removes the turned-away face
+    no_cull = dataclasses.replace(CFG, cull_back_faces=False)
+    assert len(render_faces(renderer, _view(cam), cam, [away], templates, None, no_cull)) == 1
+
+
+def test_face_behind_a_nearer_depth_surface_is_not_drawn(renderer, templates, head_pose, make_camera):
+    cam = make_camera()  # 1.2 m in front of the face
+    face = synthetic_face_mesh(5, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    w, h = cam.color.size_wh
+    wall = np.full((h, w), 2.5, np.float32)
+    (p,) = render_faces(renderer, _view(cam, wall), cam, [face], templates, None, CFG)
+    assert p.visible_fraction == 1.0
+    # a surgical light 40 cm in front of the face hides everything: no patch
+    assert render_faces(renderer, _view(cam, np.full((h, w), 0.8)), cam, [face], templates, None, CFG) == []
+    # an occluder over the image's left half: only the right half is drawn, never over the occluder
+    half = wall.copy()
+    half[:, : w // 2] = 0.8
+    (p,) = render_faces(renderer, _view(cam, half), cam, [face], templates, None, CFG)
+    assert 0.3 < p.visible_fraction < 0.7
+    x0, y0 = p.origin_px
+    ys, xs = np.nonzero(p.mask)
+    assert xs.size > 0 and (xs + x0 >= w // 2).all()
+
+
+def test_depth_holes_do_not_hide_a_face(renderer, templates, head_pose, make_camera, rng):
+    cam = make_camera()
+    face = synthetic_face_mesh(6, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    w, h = cam.color.size_wh
+    (p,) = render_faces(renderer, _view(cam, np.zeros((h, w))), cam, [face], templates, None, CFG)
+    assert p.visible_fraction == 1.0
+    holes = np.full((h, w), 2.5, np.float32)
+    holes[rng.random((h, w)) < 0.7] = 0.0
+    (p,) = render_faces(renderer, _view(cam, holes), cam, [face], templates, None, CFG)
+    assert p.visible_fraction == 1.0
+    # the face's own measured surface (2 cm noise) does not hide it either
+    own = np.zeros((h, w), np.float32)
+    own[p.origin_px[1] : p.origin_px[1] + p.mask.shape[0], p.origin_px[0] : p.origin_px[0] + p.mask.shape[1]] = np.where(
+        p.depth_m > 0, p.depth_m + rng.normal(0, 0.02, p.depth_m.shape), 0
+    )
+    (p2,) = render_faces(renderer, _view(cam, own), cam, [face], templates, None, CFG)
+    assert p2.visible_fraction > 0.95
+
+
+def test_rgb_only_camera_uses_other_bodies_as_occluders(renderer, templates, head_pose, make_camera, box_body):
+    cam = make_camera()  # no depth
+    face = synthetic_face_mesh(7, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    other = box_body(8, center=(0.0, -0.5, 1.6), size=(0.5, 0.3, 0.6))  # between camera and face
+    assert render_faces(renderer, _view(cam), cam, [face], templates, Occluders(bodies=[other]), CFG) == []
+    # a face is never hidden by its own body, and without occluders it is drawn
+    own = box_body(7, center=(0.0, -0.5, 1.6), size=(0.5, 0.3, 0.6))
+    assert len(render_faces(renderer, _view(cam), cam, [face], templates, Occluders(bodies=[own]), CFG)) == 1
+    assert len(render_faces(renderer, _view(cam), cam, [face], templates, None, CFG)) == 1
+    # an arm-like box over the image's left half of the face: drawn only beside it
+    arm = box_body(9, center=(-0.06, -0.4, 1.6), size=(0.12, 0.08, 0.5))
+    (p,) = render_faces(renderer, _view(cam), cam, [face], templates, Occluders(bodies=[arm]), CFG)
+    assert 0.2 < p.visible_fraction < 0.8
+    uv, _ = project_world(cam, arm.vertices_world_m)
+    ys, xs = np.nonzero(p.mask)
+    assert (xs + p.origin_px[0] > uv[:, 0].max() - 1).all()
+
+
+def test_rgb_only_camera_uses_fused_point_cloud_as_occluder(renderer, templates, head_pose, make_camera):
+    cam = make_camera()
+    face = synthetic_face_mesh(10, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    g = np.arange(-0.3, 0.3, 0.01)
+    xx, zz = np.meshgrid(g, g + 1.6)
+
+    def plane(y: float) -> PointCloud:
+        return PointCloud(np.column_stack([xx.ravel(), np.full(xx.size, y), zz.ravel()]).astype(np.float32))
+
+    assert render_faces(renderer, _view(cam), cam, [face], templates, Occluders(point_cloud=plane(-0.5)), CFG) == []
+    (p,) = render_faces(renderer, _view(cam), cam, [face], templates, Occluders(point_cloud=plane(0.4)), CFG)
+    assert p.visible_fraction == 1.0
+
+
+def test_mask_covers_face_with_margin_and_box(renderer, templates, head_pose, make_camera):
+    cam = make_camera()
+    face = synthetic_face_mesh(11, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    (p,) = render_faces(renderer, _view(cam), cam, [face], templates, None, CFG)
+    cover = p.depth_m > 0
+    assert (p.mask >= cover).all() and p.mask.sum() > 1.2 * cover.sum()
+    uv, _ = project_world(cam, face.vertices_world_m)
+    x0, y0, x1, y1 = p.box_xyxy_px
+    assert x0 < uv[:, 0].min() and y0 < uv[:, 1].min() and x1 > uv[:, 0].max() and y1 > uv[:, 1].max()
+    assert p.rgb.shape[:2] == p.mask.shape and p.camera == "cam0" and p.track_id == 11
+
+
+def test_view_of_another_camera_is_rejected(renderer, templates, head_pose, make_camera):
+    from orscene.errors import ShapeError
+
+    cam = make_camera()
+    face = synthetic_face_mesh(1, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    with pytest.raises(ShapeError):
+        render_faces(renderer, _view(make_camera(name="cam1")), cam, [face], templates, None, CFG)
