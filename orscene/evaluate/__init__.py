@@ -1,1 +1,46 @@
-"""orscene.evaluate"""
+"""orscene.evaluate: face-anonymization metrics, annotation importers, 2D baselines and
+``cli.py evaluate``."""
+
+from orscene.evaluate.baselines import BaselineRun, detect_views, run_baseline
+from orscene.evaluate.importers import MvorBoxKind, load_imglab_xml, load_mvor_coco, load_panoptic_faces_json
+from orscene.evaluate.metrics import (
+    EvaluationResult,
+    FaceOutcome,
+    MetricsConfig,
+    ViewScore,
+    box_coverage,
+    evaluate_predictions,
+    iou_matrix,
+    match_view,
+    score_view,
+    summarize,
+)
+from orscene.evaluate.perceptual import perceptual_metrics
+from orscene.evaluate.run import AnnotationFormat, EvaluateConfig, evaluate_session, format_table, load_annotations, run_evaluate
+
+__all__ = [
+    "BaselineRun",
+    "detect_views",
+    "run_baseline",
+    "MvorBoxKind",
+    "load_imglab_xml",
+    "load_mvor_coco",
+    "load_panoptic_faces_json",
+    "EvaluationResult",
+    "FaceOutcome",
+    "MetricsConfig",
+    "ViewScore",
+    "box_coverage",
+    "evaluate_predictions",
+    "iou_matrix",
+    "match_view",
+    "score_view",
+    "summarize",
+    "perceptual_metrics",
+    "AnnotationFormat",
+    "EvaluateConfig",
+    "evaluate_session",
+    "format_table",
+    "load_annotations",
+    "run_evaluate",
+]
