@@ -148,6 +148,45 @@ def camera_from_k4a_calibration(
         raise CalibrationError(f"malformed Azure Kinect calibration ({type(e).__name__}: {e})", path) from None
 
 
+def _read_vint(buf: bytes, pos: int, keep_marker: bool) -> tuple[int, int]:
+    """An EBML variable-length integer at ``pos``: (value, next position); -1 = unknown size."""
+    first = buf[pos]
+    length = 1
+    while length <= 8 and not first & (0x80 >> (length - 1)):
+        length += 1
+    if length > 8 or pos + length > len(buf):
+        raise ValueError("bad EBML variable-length integer")
+    value = first if keep_marker else first & (0xFF >> length)
+    for b in buf[pos + 1 : pos + length]:
+        value = (value << 8) | b
+    if not keep_marker and value == (1 << (7 * length)) - 1:
+        value = -1
+    return value, pos + length
+
+
+def matroska_truncation(path: Path) -> str | None:
+    """A reason why the Matroska file is truncated (its Segment declares more bytes than
+    the file holds), or None when the sizes agree (or the size is 'unknown')."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    try:
+        eid, pos = _read_vint(head, 0, True)
+        if eid != 0x1A45DFA3:
+            return "not a Matroska file (no EBML header)"
+        n, pos = _read_vint(head, pos, False)
+        pos += n
+        eid, pos = _read_vint(head, pos, True)
+        if eid != 0x18538067:
+            return "no Matroska Segment after the EBML header"
+        seg, pos = _read_vint(head, pos, False)
+    except (ValueError, IndexError):
+        return "malformed Matroska header"
+    if seg >= 0 and pos + seg > size:
+        return f"truncated: the Matroska segment declares {pos + seg} bytes, the file has {size}"
+    return None
+
+
 @dataclass(frozen=True)
 class MkvFrame:
     """One capture of an Azure Kinect recording."""
@@ -190,6 +229,12 @@ class MkvReader:
             raise RecordingError("Azure Kinect recording not found", self.path)
         self.broken_at: int | None = None
         """Index of the first damaged capture (None when the file is intact)."""
+        self.truncation = matroska_truncation(self.path)
+        """Why the file looks truncated, or None."""
+        if self.truncation is not None and (strict or "truncated" not in self.truncation):
+            raise RecordingError(self.truncation, self.path)
+        if self.truncation is not None:
+            log.warning("%s: %s; reading the complete captures before the end", self.path, self.truncation)
         try:
             with av.open(str(self.path)) as c:
                 self._read_header(c)
@@ -253,6 +298,8 @@ class MkvReader:
             if strict:
                 raise RecordingError(f"truncated or corrupt after {len(color_pts)} colour frames ({msg})", self.path) from None
             log.warning("%s: truncated or corrupt after %d colour frames (%s); keeping those", self.path, len(color_pts), msg)
+            self.broken_at = len(color_pts)
+        if self.truncation is not None and self.broken_at is None:
             self.broken_at = len(color_pts)
         tb_ns = float(self.time_base) * 1e9
         delay = int(round(self.depth_delay_ns / tb_ns)) if tb_ns else 0
