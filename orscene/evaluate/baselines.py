@@ -1,13 +1,13 @@
 """2D baselines scored by the same code as orscene: a face detector applied per image,
 single view, at its default threshold; its anonymization mask is its boxes (expanded by
-``AnonymizeConfig.margin``), anonymized with the chosen 2D method (blur by default)."""
+``Anonymize2DConfig.margin``), anonymized with the chosen 2D method (blur by default)."""
 
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orscene.anonymize2d import AnonymizeConfig, AnonymizeMethod, FaceDetector, anonymize_regions
+from orscene.anonymize2d import Anonymize2DConfig, AnonymizeMethod, FaceDetector, anonymize_regions
 from orscene.evaluate.metrics import EvaluationResult, ImageLookup, MetricsConfig, score_view, scored_views, summarize
 from orscene.recording.faces import FaceAnnotations, merge_faces
 from orscene.types import FaceBox, FaceSource
@@ -44,7 +44,7 @@ def run_baseline(
     annotations: FaceAnnotations,
     originals: ImageLookup,
     cfg: MetricsConfig = MetricsConfig(),
-    anonymize_cfg: AnonymizeConfig = AnonymizeConfig(margin=0.0),
+    anonymize_cfg: Anonymize2DConfig = Anonymize2DConfig(margin=0.0),
     method: AnonymizeMethod = AnonymizeMethod.BLUR,
     max_frames: int | None = None,
     quality: bool = True,
@@ -69,12 +69,12 @@ def run_baseline(
         n_img += 1
         preds = [FaceBox(frame, cam, -1, d.box_xyxy_px, score=d.score, source=FaceSource.DETECTOR_2D) for d in dets]
         faces += preds
-        anon, mask = anonymize_regions(rgb, [p.box_xyxy_px for p in preds], method, anonymize_cfg)
+        anon, mask = anonymize_regions(rgb, [p.box_xyxy_px for p in preds], anonymize_cfg, method=method)
         scores.append(
             score_view(frame, cam, ann_by.get((frame, cam), []), preds, cfg, mask, rgb if quality else None, anon if quality else None)
         )
     if missing:
-        log.warning("%s baseline: %d annotated views have no image and were not scored", detector.cfg.kind.value, missing)
+        log.warning("%s baseline: %d annotated views have no image and were not scored", detector.cfg.name.value, missing)
     result = summarize(scores, cfg, annotations.cameras)
     preds_ann = merge_faces(annotations.session, annotations.cameras, sorted({v.frame for v in scores}), faces)
     return BaselineRun(result, preds_ann, t_det / max(1, n_img))

@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from orscene.anonymize2d import AnonymizeConfig, AnonymizeMethod, DetectorConfig, DetectorKind, load_detector
+from orscene.anonymize2d import Anonymize2DConfig, AnonymizeMethod, FaceDetectorConfig, FaceDetectorKind, load_face_detector
 from orscene.errors import AnnotationError, ConfigError, ModelFileError, RecordingError
 from orscene.evaluate.baselines import run_baseline
 from orscene.evaluate.importers import MvorBoxKind, load_imglab_xml, load_mvor_coco, load_panoptic_faces_json
@@ -87,7 +87,7 @@ class EvaluateConfig:
     """A box matches an annotated face at IoU >= this."""
     leak_coverage: float = 0.9
     """An annotated face covered by less than this share of the anonymization mask leaks."""
-    baselines: tuple[DetectorKind, ...] = (DetectorKind.CENTERFACE, DetectorKind.BLAZEFACE)
+    baselines: tuple[FaceDetectorKind, ...] = (FaceDetectorKind.CENTERFACE, FaceDetectorKind.BLAZEFACE)
     """2D baselines to run on the original images (none: --baselines with no value)."""
     baseline_method: AnonymizeMethod = AnonymizeMethod.BLUR
     """How the baselines anonymize their boxes (for coverage and SSIM/PSNR)."""
@@ -310,9 +310,9 @@ def evaluate_session(cfg: EvaluateConfig) -> dict:
             notes.append(f"{kind.value}: no images to run on (give --session)")
             results[kind.value] = None
             continue
-        det = load_detector(DetectorConfig(kind=kind, num_threads=cfg.threads))
+        det = load_face_detector(FaceDetectorConfig(name=kind, num_threads=cfg.threads))
         run = run_baseline(
-            det, annotations, originals, mcfg, AnonymizeConfig(margin=cfg.baseline_margin), cfg.baseline_method, cfg.max_frames, cfg.quality
+            det, annotations, originals, mcfg, Anonymize2DConfig(margin=cfg.baseline_margin), cfg.baseline_method, cfg.max_frames, cfg.quality
         )
         results[kind.value] = run.result
         baselines[kind.value] = {**run.result.to_dict(), "seconds_per_image": round(run.seconds_per_view, 4)}

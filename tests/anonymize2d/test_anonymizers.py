@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from orscene.anonymize2d import AnonymizeConfig, AnonymizeMethod, anonymize_regions, box_to_mask
+from orscene.anonymize2d import Anonymize2DConfig, AnonymizeMethod, anonymize_regions, box_to_mask
 from orscene.errors import ConfigError, ShapeError
 
 
@@ -18,7 +18,7 @@ def test_box_to_mask_pixel_edges():
 
 def test_blur_changes_only_the_region(image):
     box = (20.5, 10.5, 40.5, 30.5)
-    out, mask = anonymize_regions(image, [box], AnonymizeMethod.BLUR, AnonymizeConfig(margin=0.0))
+    out, mask = anonymize_regions(image, [box], Anonymize2DConfig(method=AnonymizeMethod.BLUR, margin=0.0))
     assert mask.sum() == 20 * 20 and mask[11:31, 21:41].all()
     assert np.array_equal(out[~mask], image[~mask])
     # random noise blurred with a 61x61 kernel: far smoother than the original inside
@@ -27,7 +27,7 @@ def test_blur_changes_only_the_region(image):
 
 def test_pixelate_blockwise_constant(image):
     box = (7.5, 7.5, 39.5, 39.5)  # 32x32 px -> 8x8 blocks of 4x4
-    out, mask = anonymize_regions(image, [box], AnonymizeMethod.PIXELATE, AnonymizeConfig(margin=0.0))
+    out, mask = anonymize_regions(image, [box], Anonymize2DConfig(method=AnonymizeMethod.PIXELATE, margin=0.0))
     assert mask.sum() == 32 * 32
     face = out[8:40, 8:40].astype(int)
     blocks = face.reshape(8, 4, 8, 4, 3)
@@ -40,14 +40,14 @@ def test_black_zero_inside_unchanged_outside(image):
     region = np.zeros(image.shape[:2], dtype=bool)
     region[5:20, 50:70] = True
     region[40, 3] = True
-    out, mask = anonymize_regions(image, [region], AnonymizeMethod.BLACK)
+    out, mask = anonymize_regions(image, [region], method=AnonymizeMethod.BLACK)
     assert np.array_equal(mask, region)
     assert (out[region] == 0).all()
     assert np.array_equal(out[~region], image[~region])
 
 
 def test_box_margin_expands(image):
-    _, mask = anonymize_regions(image, [(20.5, 20.5, 30.5, 30.5)], AnonymizeMethod.BLACK, AnonymizeConfig(margin=0.2))
+    _, mask = anonymize_regions(image, [(20.5, 20.5, 30.5, 30.5)], Anonymize2DConfig(method=AnonymizeMethod.BLACK, margin=0.2))
     assert mask.sum() == 14 * 14
 
 
@@ -56,7 +56,7 @@ def test_template_poisson_changes_only_mask(image):
     tpl[..., 0] = 200
     tpl[10:20, 5:15] = (30, 30, 220)
     base = np.full((64, 80, 3), 90, dtype=np.uint8)
-    out, mask = anonymize_regions(base, [(20.5, 10.5, 50.5, 50.5)], AnonymizeMethod.TEMPLATE, AnonymizeConfig(margin=0.0), template=tpl)
+    out, mask = anonymize_regions(base, [(20.5, 10.5, 50.5, 50.5)], Anonymize2DConfig(method=AnonymizeMethod.TEMPLATE, margin=0.0), template=tpl)
     assert np.array_equal(out[~mask], base[~mask])
     inside = out[mask].astype(int)
     assert np.abs(inside - 90).max() > 20  # template structure appears inside
@@ -64,15 +64,15 @@ def test_template_poisson_changes_only_mask(image):
 
 def test_errors(image):
     with pytest.raises(ConfigError):
-        anonymize_regions(image, [(1, 1, 5, 5)], AnonymizeMethod.TEMPLATE)
+        anonymize_regions(image, [(1, 1, 5, 5)], method=AnonymizeMethod.TEMPLATE)
     with pytest.raises(ConfigError):
-        anonymize_regions(image, [(1, 1, 5, 5)], AnonymizeMethod.BLUR, AnonymizeConfig(blur_kernel_px=60))
+        anonymize_regions(image, [(1, 1, 5, 5)], Anonymize2DConfig(method=AnonymizeMethod.BLUR, blur_kernel_px=60))
     with pytest.raises(ShapeError):
-        anonymize_regions(image[..., 0], [(1, 1, 5, 5)], AnonymizeMethod.BLACK)
+        anonymize_regions(image[..., 0], [(1, 1, 5, 5)], method=AnonymizeMethod.BLACK)
     with pytest.raises(ShapeError):
-        anonymize_regions(image, [np.zeros((3, 3), bool)], AnonymizeMethod.BLACK)
+        anonymize_regions(image, [np.zeros((3, 3), bool)], method=AnonymizeMethod.BLACK)
 
 
 def test_no_regions_is_identity(image):
-    out, mask = anonymize_regions(image, [], AnonymizeMethod.BLUR)
+    out, mask = anonymize_regions(image, [], method=AnonymizeMethod.BLUR)
     assert np.array_equal(out, image) and not mask.any()

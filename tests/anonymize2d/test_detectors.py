@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from orscene.anonymize2d import DetectorConfig, DetectorKind, load_detector
+from orscene.anonymize2d import FaceDetectorConfig, FaceDetectorKind, load_face_detector
 from orscene.anonymize2d.detectors import blazeface_anchors, nms, weighted_nms
 from orscene.errors import ModelFileError, ShapeError
 from orscene.evaluate.importers import load_imglab_xml, load_panoptic_faces_json
@@ -21,7 +21,7 @@ def _rgb(path):
 
 @pytest.fixture(scope="module")
 def detectors():
-    return {k: load_detector(DetectorConfig(kind=k)) for k in DetectorKind}
+    return {k: load_face_detector(FaceDetectorConfig(name=k)) for k in FaceDetectorKind}
 
 
 def _voc(shared_data):
@@ -34,7 +34,7 @@ def _voc(shared_data):
     return merge_faces("voc", ["img"], [fr for fr, _ in files], faces), files
 
 
-@pytest.mark.parametrize("kind,min_recall,min_precision", [(DetectorKind.CENTERFACE, 0.95, 0.7), (DetectorKind.BLAZEFACE, 0.95, 0.9)])
+@pytest.mark.parametrize("kind,min_recall,min_precision", [(FaceDetectorKind.CENTERFACE, 0.95, 0.7), (FaceDetectorKind.BLAZEFACE, 0.95, 0.9)])
 def test_voc_faces_recall(shared_data, detectors, kind, min_recall, min_precision):
     ann, files = _voc(shared_data)
     assert len(ann.faces) == 43
@@ -47,15 +47,15 @@ def test_voc_faces_recall(shared_data, detectors, kind, min_recall, min_precisio
 @pytest.mark.parametrize(
     "kind,frames,tile,min_recall,min_precision",
     [
-        (DetectorKind.CENTERFACE, (1,), 0, 0.8, 0.8),  # one frame-set: CenterFace is slow on 1080p
-        (DetectorKind.BLAZEFACE, (0, 1), 0, 0.25, 0.7),
-        (DetectorKind.BLAZEFACE, (0, 1), 640, 0.65, 0.7),
+        (FaceDetectorKind.CENTERFACE, (1,), 0, 0.8, 0.8),  # one frame-set: CenterFace is slow on 1080p
+        (FaceDetectorKind.BLAZEFACE, (0, 1), 0, 0.25, 0.7),
+        (FaceDetectorKind.BLAZEFACE, (0, 1), 640, 0.65, 0.7),
     ],
 )
 def test_panoptic_recall(shared_data, detectors, kind, frames, tile, min_recall, min_precision):
     ann, files = load_panoptic_faces_json(shared_data / "panoptic" / "faces_gt.json")
     ann = merge_faces(ann.session, ann.cameras, frames, [f for f in ann.faces if f.frame in frames])
-    det = detectors[kind] if tile == 0 else load_detector(DetectorConfig(kind=kind, tile_px=tile))
+    det = detectors[kind] if tile == 0 else load_face_detector(FaceDetectorConfig(name=kind, tile_px=tile))
     views = [v for v in files if v[0] in frames]
     preds = detect_views(det, views, lambda f, c: _rgb(files[(f, c)]))
     assert all(p.source.value == "detector2d" and 0 < p.score <= 1 for p in preds.faces)
@@ -72,14 +72,14 @@ def test_blank_image_no_faces(detectors):
 
 def test_bad_input_and_missing_model(detectors, tmp_path):
     with pytest.raises(ShapeError):
-        detectors[DetectorKind.CENTERFACE].detect(np.zeros((10, 10), np.uint8))
+        detectors[FaceDetectorKind.CENTERFACE].detect(np.zeros((10, 10), np.uint8))
     with pytest.raises(ModelFileError):
-        load_detector(DetectorConfig(model_path=str(tmp_path / "nope.onnx")))
+        load_face_detector(FaceDetectorConfig(model_path=str(tmp_path / "nope.onnx")))
 
 
 def test_default_thresholds():
-    assert DetectorConfig(kind=DetectorKind.CENTERFACE).effective_threshold == 0.2
-    assert DetectorConfig(kind=DetectorKind.BLAZEFACE).effective_threshold == 0.5
+    assert FaceDetectorConfig(name=FaceDetectorKind.CENTERFACE).effective_threshold == 0.2
+    assert FaceDetectorConfig(name=FaceDetectorKind.BLAZEFACE).effective_threshold == 0.5
 
 
 def test_anchors_and_nms_known_answers():
@@ -93,3 +93,15 @@ def test_anchors_and_nms_known_answers():
     wb, ws = weighted_nms(boxes, scores, 0.3)
     np.testing.assert_allclose(wb[0], [0, 0, 10, (10 * 0.9 + 12 * 0.3) / 1.2])
     np.testing.assert_allclose(ws, [0.9, 0.8])
+
+
+def test_config_accepts_names_and_detection_unpacks(detectors):
+    from orscene.anonymize2d import detect_faces
+    from orscene.errors import ConfigError
+
+    assert FaceDetectorConfig(name="blazeface").name is FaceDetectorKind.BLAZEFACE
+    with pytest.raises(ConfigError):
+        FaceDetectorConfig(name="yolo")
+    img = np.full((64, 64, 3), 100, np.uint8)
+    for box, score in detect_faces(detectors[FaceDetectorKind.BLAZEFACE], img):
+        raise AssertionError(f"unexpected face {box} {score}")
