@@ -30,13 +30,15 @@ LICENCE = "CC0-1.0"
 """Generated procedurally by orscene (no photograph, no real person): public domain."""
 
 LANDMARKS_UV: dict[str, tuple[float, float]] = {
-    "right_eye": (0.31, 0.60),
-    "left_eye": (0.69, 0.60),
-    "nose_tip": (0.50, 0.38),
-    "mouth_center": (0.50, 0.20),
-    "chin": (0.50, 0.02),
+    "right_eye": (0.26, 0.69),
+    "left_eye": (0.74, 0.69),
+    "nose_tip": (0.50, 0.46),
+    "mouth_center": (0.50, 0.27),
+    "chin": (0.50, 0.03),
 }
-"""Where the painted features sit in UV (u right cheek -> left cheek, v chin -> forehead)."""
+"""Where the painted features sit in UV (u right cheek -> left cheek, v chin -> forehead):
+those of the body model's face UVs (``orscene.body.models.derive_face_region`` on anny's
+rest mesh: eyes at u 0.26 / 0.74, v 0.69; nose tip v 0.46; mouth v 0.27)."""
 
 SKIN_TONES_RGB: dict[str, tuple[int, int, int]] = {
     "light": (238, 205, 184),
@@ -133,7 +135,7 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
     # roundness: darker towards the cheeks and chin, a little lighter on forehead and nose ridge
     r2 = ((xx - 0.5) / 0.55) ** 2 + ((yy - 0.45) / 0.75) ** 2
     img *= (1.0 - 0.28 * dark * np.clip(r2, 0, 1.6) ** 1.5)[..., None]
-    ridge = np.exp(-(((xx - 0.5) / 0.05) ** 2)) * np.exp(-(((yy - 0.52) / 0.16) ** 2))
+    ridge = np.exp(-(((xx - 0.5) / 0.05) ** 2)) * np.exp(-(((yy - 0.43) / 0.12) ** 2))
     img += (0.10 * ridge)[..., None] * (255 - img)
     # skin texture (pores) and cheek colour
     noise = cv2.GaussianBlur(rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 1.5)
@@ -148,17 +150,9 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
     brow_rgb = hair * 0.8 if not old else hair * 0.9
     line_rgb = skin * 0.72
 
-    # hairline at the top corners (not under a cap)
-    if not spec.cap:
-        m = _canvas(S)
-        cv2.ellipse(m, px(0.5, 1.23), (int(0.62 * S), int(0.22 * S)), 0, 0, 360, 255, -1)
-        cv2.rectangle(m, (0, 0), (S, int(0.05 * S)), 255, -1)
-        hair_noise = cv2.GaussianBlur(rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 2)
-        _mix(img, hair, np.clip(_soft(m, 6) * (0.9 + 0.1 * hair_noise), 0, 1))
-
     # forehead wrinkles (old)
     if old:
-        for i, v in enumerate((0.85, 0.89, 0.93)):
+        for v in (0.87, 0.91, 0.95):
             m = _canvas(S)
             cv2.ellipse(m, px(0.5, v - 0.25), (int(0.20 * S), int(0.25 * S)), 0, 240, 300, 255, 3)
             _mix(img, line_rgb, 0.45 * _soft(m, 2))
@@ -166,7 +160,7 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
     # eyes
     for side, (eu, ev) in (("right", LANDMARKS_UV["right_eye"]), ("left", LANDMARKS_UV["left_eye"])):
         c = px(eu, ev)
-        ax = (int(0.085 * S), int(0.038 * S))
+        ax = (int(0.09 * S), int(0.04 * S))
         # socket shadow
         m = _canvas(S)
         cv2.ellipse(m, (c[0], c[1] - int(0.01 * S)), (int(0.12 * S), int(0.07 * S)), 0, 0, 360, 255, -1)
@@ -208,23 +202,23 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
         m = _canvas(S)
         bw = 11 if spec.sex == "male" else 6
         arch = int(0.045 * S) if spec.sex == "female" else int(0.025 * S)
-        cv2.ellipse(m, (c[0], c[1] - int(0.055 * S)), (int(0.10 * S), arch), 0, 195, 345, 255, bw)
+        cv2.ellipse(m, (c[0], c[1] - int(0.075 * S)), (int(0.11 * S), arch), 0, 195, 345, 255, bw)
         _mix(img, brow_rgb, 0.85 * _soft(m, 2.5))
 
     if spec.glasses:
         for eu, ev in (LANDMARKS_UV["right_eye"], LANDMARKS_UV["left_eye"]):
             m = _canvas(S)
-            cv2.ellipse(m, px(eu, ev - 0.005), (int(0.13 * S), int(0.085 * S)), 0, 0, 360, 255, 5)
+            cv2.ellipse(m, px(eu, ev - 0.005), (int(0.125 * S), int(0.085 * S)), 0, 0, 360, 255, 5)
             _mix(img, (40, 40, 45), 0.9 * _soft(m, 1))
         m = _canvas(S)
-        cv2.line(m, px(0.44, 0.61), px(0.56, 0.61), 255, 5)
+        cv2.line(m, px(0.385, ev), px(0.615, ev), 255, 5)
         _mix(img, (40, 40, 45), 0.9 * _soft(m, 1))
 
     # nose: side shading, tip highlight, nostrils
     nu, nv = LANDMARKS_UV["nose_tip"]
     for sgn in (-1, 1):
         m = _canvas(S)
-        cv2.line(m, px(0.5 + sgn * 0.045, 0.56), px(0.5 + sgn * 0.06, nv + 0.03), 255, 10)
+        cv2.line(m, px(0.5 + sgn * 0.045, LANDMARKS_UV['left_eye'][1] - 0.08), px(0.5 + sgn * 0.06, nv + 0.03), 255, 10)
         _mix(img, skin * 0.78, 0.45 * _soft(m, 7))
         m = _canvas(S)
         cv2.ellipse(m, px(nu + sgn * 0.04, nv - 0.015), (int(0.022 * S), int(0.011 * S)), sgn * 20, 0, 360, 255, -1)
@@ -240,11 +234,11 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
     mu, mv = LANDMARKS_UV["mouth_center"]
     lip_rgb = skin * np.array([0.85, 0.55, 0.55]) if spec.sex == "female" else skin * np.array([0.80, 0.62, 0.60])
     m = _canvas(S)
-    cv2.ellipse(m, px(mu, mv + 0.012), (int(0.10 * S), int(0.022 * S)), 0, 180, 360, 255, -1)
-    cv2.ellipse(m, px(mu, mv), (int(0.095 * S), int(0.032 * S)), 0, 0, 180, 255, -1)
+    cv2.ellipse(m, px(mu, mv + 0.012), (int(0.12 * S), int(0.022 * S)), 0, 180, 360, 255, -1)
+    cv2.ellipse(m, px(mu, mv), (int(0.115 * S), int(0.032 * S)), 0, 0, 180, 255, -1)
     _mix(img, lip_rgb, 0.9 * _soft(m, 2))
     m = _canvas(S)
-    cv2.ellipse(m, px(mu, mv + 0.004), (int(0.10 * S), int(0.008 * S)), 0, 0, 180, 255, 3)
+    cv2.ellipse(m, px(mu, mv + 0.004), (int(0.12 * S), int(0.008 * S)), 0, 0, 180, 255, 3)
     _mix(img, skin * 0.35, 0.9 * _soft(m, 1.2))
     if old:  # nasolabial folds
         for sgn in (-1, 1):
@@ -252,8 +246,8 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
             cv2.ellipse(m, px(0.5 + sgn * 0.06, nv - 0.02), (int(0.08 * S), int(0.16 * S)), 0, 90 - sgn * 70, 90 - sgn * 20, 255, 3)
             _mix(img, line_rgb, 0.5 * _soft(m, 2.5))
     if spec.sex == "male" and spec.age != "young":  # stubble on the jaw and upper lip
-        beard = np.clip((yy - 0.62) / 0.12, 0, 1) * (1 - np.exp(-(((yy - 0.80) / 0.05) ** 2) - ((xx - 0.5) / 0.25) ** 8))
-        beard = np.clip(beard + 0.7 * np.exp(-(((yy - 0.74) / 0.02) ** 2) - (((xx - 0.5) / 0.09) ** 2)), 0, 1)
+        beard = np.clip((yy - 0.60) / 0.12, 0, 1) * (1 - np.exp(-(((yy - 0.83) / 0.04) ** 2) - ((xx - 0.5) / 0.25) ** 8))
+        beard = np.clip(beard + 0.7 * np.exp(-(((yy - 0.65) / 0.02) ** 2) - (((xx - 0.5) / 0.11) ** 2)), 0, 1)
         dots = (rng.random((S, S)) < 0.25).astype(np.float32)
         _mix(img, hair * 0.7, 0.25 * cv2.GaussianBlur(beard.astype(np.float32), (0, 0), 12) * dots)
 
@@ -261,7 +255,7 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
     if spec.masked:
         colour = np.asarray(SCRUB_COLOURS_RGB[spec.mask_colour], np.float32) * 1.1
         m = _canvas(S)
-        top = 0.52
+        top = LANDMARKS_UV['left_eye'][1] - 0.11
         pts = np.array([px(0.0, top - 0.08), px(0.25, top), px(0.5, top + 0.02), px(0.75, top), px(1.0, top - 0.08),
                         px(1.0, -0.1), px(0.0, -0.1)], np.int32)  # fmt: skip
         cv2.fillPoly(m, [pts], 255)
@@ -269,7 +263,7 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
         fabric = colour * (1.0 - 0.15 * np.clip(r2, 0, 1.5))[..., None]
         fabric = fabric + (cv2.GaussianBlur(rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 1.0) * 3)[..., None]
         img[:] = img * (1 - a[..., None]) + fabric * a[..., None]
-        for v in (0.40, 0.30, 0.20):  # pleats: a dark fold and a light edge
+        for v in (0.45, 0.33, 0.21):  # pleats: a dark fold and a light edge
             m = _canvas(S)
             cv2.ellipse(m, px(0.5, v + 0.55), (int(0.75 * S), int(0.55 * S)), 0, 62, 118, 255, 4)
             _mix(img, colour * 0.7, 0.7 * _soft(m, 2) * a)
@@ -284,14 +278,14 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
     if spec.cap:
         colour = np.asarray(SCRUB_COLOURS_RGB[spec.cap_colour], np.float32)
         m = _canvas(S)
-        cv2.ellipse(m, px(0.5, 1.55), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, -1)
+        cv2.ellipse(m, px(0.5, 1.63), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, -1)
         a = _soft(m, 2.5)
-        fabric = colour * (0.85 + 0.15 * yy / 0.2)[..., None]
+        fabric = colour * (0.85 + 0.15 * np.clip(yy / 0.15, 0, 1))[..., None]
         wr = cv2.GaussianBlur(rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 6)
         fabric = fabric * (1 + 0.10 * wr)[..., None]
         img[:] = img * (1 - a[..., None]) + fabric * a[..., None]
         m = _canvas(S)
-        cv2.ellipse(m, px(0.5, 1.55), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, 8)
+        cv2.ellipse(m, px(0.5, 1.63), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, 8)
         _mix(img, colour * 0.65, 0.8 * _soft(m, 2))
 
     out = np.clip(img, 0, 255)
