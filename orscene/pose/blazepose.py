@@ -1,0 +1,318 @@
+"""Multi-person BlazePose from the TFLite files bundled with mediapipe 0.10.14.
+
+mediapipe's own graph tracks one person; here the two bundled networks are driven
+directly (with ``ai_edge_litert``) so that every person in an image gets a skeleton:
+
+1. **Detector** (``pose_detection.tflite``, 224x224, RGB in ``[-1, 1]``, letterboxed).
+   An SSD head with 2254 anchors. The anchors follow the published configuration of the
+   pose detector: 5 layers, strides ``8, 16, 32, 32, 32``, one aspect ratio 1.0 plus one
+   interpolated scale per layer, all with fixed size 1, centred at ``(i + 0.5) / n``.
+   Each anchor regresses 12 numbers: a box ``(dx, dy, w, h)`` and 4 alignment keypoints
+   (hip centre, a point on the full-body circle, shoulder centre, a point on the
+   upper-body circle), all in input pixels relative to the anchor centre. Scores are
+   logits (clipped to +-100, then a sigmoid). Overlapping detections are merged by
+   weighted non-maximum suppression (IoU > ``nms_iou``).
+2. **Region of interest**: centre = hip centre; side = 2 x |hip centre -> body-circle
+   point| x ``roi_scale``; rotation ``theta = pi/2 - atan2(-(y1 - y0), x1 - x0)`` so that
+   the body points up in the crop.
+3. **Landmarks** (``pose_landmark_full.tflite``, 256x256, RGB in ``[0, 1]``): the rotated
+   square is cut out with ``cv2.warpAffine``; the network returns 39 x (x, y, z,
+   visibility, presence) in crop pixels (the first 33 are the body landmarks), a
+   pose-presence flag, a segmentation mask and heatmaps. Landmarks are mapped back with
+   the inverse affine; a keypoint's confidence is
+   ``sigmoid(visibility) * sigmoid(presence) * pose_flag``.
+4. Skeletons whose keypoint boxes overlap too much (the same person found twice) are
+   reduced to the most confident one; the 33 landmarks are mapped to COCO-17.
+
+Coordinates: the affine maps crop pixel *edges* to image pixel edges; the output follows
+the repo convention (pixel centres at integers).
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from orscene.errors import ModelFileError
+
+__all__ = [
+    "BLAZEPOSE_TO_COCO17",
+    "BlazePoseConfig",
+    "BlazePoseModels",
+    "load_blazepose",
+    "blazepose_anchors",
+    "detect_people",
+    "estimate_blazepose",
+]
+
+log = logging.getLogger(__name__)
+
+BLAZEPOSE_TO_COCO17: tuple[int, ...] = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+"""Index of the BlazePose landmark used for each COCO-17 joint (nose, eyes, ears, ...)."""
+
+_DET_SIZE = 224
+_LMK_SIZE = 256
+
+
+@dataclass(frozen=True)
+class BlazePoseConfig:
+    """Options of the bundled multi-person BlazePose."""
+
+    min_detection_score: float = 0.5
+    """Detector score (after sigmoid) needed to keep a person proposal."""
+    nms_iou: float = 0.3
+    """Detections whose boxes overlap more than this IoU are merged (weighted NMS)."""
+    max_people: int = 12
+    """At most this many people per image (highest detection scores first)."""
+    roi_scale: float = 1.25
+    """Enlargement of the region of interest around the detector's body circle."""
+    min_pose_presence: float = 0.5
+    """The landmark model's pose flag needed to keep a skeleton."""
+    duplicate_iou: float = 0.6
+    """Two skeletons whose keypoint boxes overlap more than this are the same person."""
+    tile_grid: int = 2
+    """Also run the detector on ``tile_grid x tile_grid`` overlapping tiles (in addition
+    to the whole image) to find small people in large images; 1 = whole image only
+    (the detector sees 224x224: on the real test photos tiles raise the people found
+    from 28 to 44)."""
+    num_threads: int = 2
+    """CPU threads given to the TFLite interpreters."""
+
+
+@dataclass(frozen=True)
+class BlazePoseModels:
+    """The two loaded TFLite interpreters (load once, pass to :func:`estimate_blazepose`)."""
+
+    detector: object
+    landmarks: object
+    detector_path: Path
+    landmark_path: Path
+
+
+def _bundled(rel: str) -> Path:
+    try:
+        root = resources.files("mediapipe")
+    except ModuleNotFoundError as e:  # pragma: no cover - depends on the environment
+        raise ModelFileError("mediapipe==0.10.14 is not installed; it ships the BlazePose .tflite files", rel) from e
+    path = Path(str(root.joinpath(rel)))
+    if not path.is_file():
+        raise ModelFileError("bundled BlazePose model file is missing (mediapipe 0.10.14 expected)", path)
+    return path
+
+
+def load_blazepose(cfg: BlazePoseConfig = BlazePoseConfig()) -> BlazePoseModels:
+    """Load the detector and the full landmark model bundled with mediapipe."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    det_path = _bundled("modules/pose_detection/pose_detection.tflite")
+    lmk_path = _bundled("modules/pose_landmark/pose_landmark_full.tflite")
+    det = Interpreter(model_path=str(det_path), num_threads=cfg.num_threads)
+    det.allocate_tensors()
+    lmk = Interpreter(model_path=str(lmk_path), num_threads=cfg.num_threads)
+    lmk.allocate_tensors()
+    return BlazePoseModels(det, lmk, det_path, lmk_path)
+
+
+def blazepose_anchors() -> np.ndarray:
+    """SSD anchor centres of the pose detector, ``(2254, 2)`` in ``[0, 1]`` (x, y).
+
+    Configuration: ``num_layers=5``, ``strides=(8, 16, 32, 32, 32)``, ``aspect_ratios=(1,)``,
+    ``interpolated_scale_aspect_ratio=1`` (2 anchors per layer and cell),
+    ``anchor_offset=0.5``, ``fixed_anchor_size=True`` (width = height = 1), input 224.
+    Consecutive layers with the same stride share one feature map.
+    """
+    strides = (8, 16, 32, 32, 32)
+    out = []
+    layer = 0
+    while layer < len(strides):
+        n_anchors = 0
+        last = layer
+        while last < len(strides) and strides[last] == strides[layer]:
+            n_anchors += 2  # aspect ratio 1.0 + the interpolated scale
+            last += 1
+        n = math.ceil(_DET_SIZE / strides[layer])
+        ys, xs = np.meshgrid((np.arange(n) + 0.5) / n, (np.arange(n) + 0.5) / n, indexing="ij")
+        cells = np.stack([xs.ravel(), ys.ravel()], axis=-1)
+        out.append(np.repeat(cells, n_anchors, axis=0))
+        layer = last
+    return np.concatenate(out).astype(np.float32)
+
+
+_ANCHORS = blazepose_anchors()
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2])
+    y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
+
+
+def _weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_thr: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Weighted NMS: each cluster (IoU > thr with its best member) is averaged by score."""
+    order = np.argsort(-scores, kind="stable")
+    remaining = order
+    out = []
+    while remaining.size:
+        best = remaining[0]
+        ious = _iou(boxes[best], boxes[remaining])
+        cluster = remaining[ious > iou_thr]
+        w = scores[cluster][:, None]
+        box = (boxes[cluster] * w).sum(0) / w.sum()
+        kps = (keypoints[cluster].reshape(len(cluster), -1) * w).sum(0) / w.sum()
+        out.append((box, kps.reshape(-1, 2), float(scores[best])))
+        remaining = remaining[ious <= iou_thr]
+    return out
+
+
+def _run_detector(models: BlazePoseModels, rgb: np.ndarray, cfg: BlazePoseConfig, origin_xy: tuple[float, float] = (0.0, 0.0)):
+    """Detector on one (sub)image: boxes xyxy and 4 keypoints in image pixel-edge coords."""
+    h, w = rgb.shape[:2]
+    scale = _DET_SIZE / max(h, w)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    pad_x, pad_y = (_DET_SIZE - nw) // 2, (_DET_SIZE - nh) // 2
+    canvas = np.zeros((_DET_SIZE, _DET_SIZE, 3), np.float32)
+    resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    canvas[pad_y : pad_y + nh, pad_x : pad_x + nw] = resized.astype(np.float32) / 127.5 - 1.0
+    det = models.detector
+    det.set_tensor(det.get_input_details()[0]["index"], canvas[None])
+    det.invoke()
+    outs = {d["name"]: det.get_tensor(d["index"]) for d in det.get_output_details()}
+    raw = outs["Identity"][0]  # (2254, 12)
+    logits = outs["Identity_1"][0, :, 0]
+    scores = _sigmoid(np.clip(logits, -100.0, 100.0))
+    keep = np.nonzero(scores >= cfg.min_detection_score)[0]
+    if keep.size == 0:
+        return np.zeros((0, 4)), np.zeros((0, 4, 2)), np.zeros(0)
+    raw = raw[keep].astype(np.float64)
+    anc = _ANCHORS[keep].astype(np.float64)
+    cx = raw[:, 0] / _DET_SIZE + anc[:, 0]
+    cy = raw[:, 1] / _DET_SIZE + anc[:, 1]
+    bw = raw[:, 2] / _DET_SIZE
+    bh = raw[:, 3] / _DET_SIZE
+    boxes_n = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=-1)
+    kps_n = raw[:, 4:12].reshape(-1, 4, 2) / _DET_SIZE + anc[:, None, :]
+
+    # letterbox (normalised 224 frame) -> image pixel edges
+    def to_img(xy: np.ndarray) -> np.ndarray:
+        out = np.empty_like(xy)
+        out[..., 0] = (xy[..., 0] * _DET_SIZE - pad_x) / scale + origin_xy[0]
+        out[..., 1] = (xy[..., 1] * _DET_SIZE - pad_y) / scale + origin_xy[1]
+        return out
+
+    boxes = to_img(boxes_n.reshape(-1, 2, 2)).reshape(-1, 4)
+    return boxes, to_img(kps_n), scores[keep]
+
+
+def detect_people(models: BlazePoseModels, rgb: np.ndarray, cfg: BlazePoseConfig = BlazePoseConfig()) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Person detections ``[(box_xyxy (4,), alignment_keypoints (4, 2), score), ...]``.
+
+    Coordinates are image pixel edges (the top-left pixel spans ``[0, 1]``).
+    """
+    h, w = rgb.shape[:2]
+    parts = [_run_detector(models, rgb, cfg)]
+    if cfg.tile_grid > 1:
+        n = cfg.tile_grid
+        tw, th = 2 * w / (n + 1), 2 * h / (n + 1)  # tiles overlap by half
+        for iy in range(n):
+            for ix in range(n):
+                x0, y0 = round(ix * tw / 2), round(iy * th / 2)
+                x1, y1 = min(w, round(x0 + tw)), min(h, round(y0 + th))
+                parts.append(_run_detector(models, np.ascontiguousarray(rgb[y0:y1, x0:x1]), cfg, (x0, y0)))
+    boxes = np.concatenate([p[0] for p in parts])
+    kps = np.concatenate([p[1] for p in parts])
+    scores = np.concatenate([p[2] for p in parts])
+    if scores.size == 0:
+        return []
+    dets = _weighted_nms(boxes, kps, scores, cfg.nms_iou)
+    return dets[: cfg.max_people]
+
+
+def _roi_from_alignment(kps: np.ndarray, scale: float) -> tuple[float, float, float, float]:
+    """Rotated square ROI ``(cx, cy, side, theta_rad)`` from hip centre and body-circle point."""
+    (x0, y0), (x1, y1) = kps[0], kps[1]
+    side = 2.0 * math.hypot(x1 - x0, y1 - y0) * scale
+    theta = math.pi / 2 - math.atan2(-(y1 - y0), x1 - x0)
+    theta = (theta + math.pi) % (2 * math.pi) - math.pi
+    return float(x0), float(y0), float(side), float(theta)
+
+
+def _crop_affine(cx: float, cy: float, side: float, theta: float, size: int) -> np.ndarray:
+    """2x3 affine mapping image pixel-edge coords to crop pixel-edge coords."""
+    c, s = math.cos(theta), math.sin(theta)
+    # crop point (a, b) in [0, size] -> image: centre + R(theta) @ ((a, b)/size - 0.5) * side
+    img_from_crop = np.array(
+        [[c * side / size, -s * side / size, 0.0], [s * side / size, c * side / size, 0.0], [0, 0, 1.0]]
+    )
+    img_from_crop[:2, 2] = np.array([cx, cy]) - img_from_crop[:2, :2] @ np.array([size / 2, size / 2])
+    return np.linalg.inv(img_from_crop)[:2]
+
+
+def _edge_affine_to_center(A: np.ndarray) -> np.ndarray:
+    """Convert an edge-convention affine (x_e = x_c + 0.5) to one for cv2 (pixel centres)."""
+    M = np.vstack([A, [0, 0, 1]])
+    shift = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1.0]])
+    unshift = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1.0]])
+    return (unshift @ M @ shift)[:2]
+
+
+def _run_landmarks(models: BlazePoseModels, rgb: np.ndarray, roi: tuple[float, float, float, float]):
+    A = _crop_affine(*roi, _LMK_SIZE)
+    crop = cv2.warpAffine(
+        rgb, _edge_affine_to_center(A), (_LMK_SIZE, _LMK_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+    lmk = models.landmarks
+    lmk.set_tensor(lmk.get_input_details()[0]["index"], (crop.astype(np.float32) / 255.0)[None])
+    lmk.invoke()
+    outs = {d["name"]: lmk.get_tensor(d["index"]) for d in lmk.get_output_details()}
+    raw = outs["Identity"][0].reshape(39, 5)[:33]
+    flag = float(np.clip(outs["Identity_1"].ravel()[0], 0.0, 1.0))
+    img_from_crop = np.linalg.inv(np.vstack([A, [0, 0, 1]]))
+    xy = raw[:, :2].astype(np.float64) @ img_from_crop[:2, :2].T + img_from_crop[:2, 2]
+    conf = _sigmoid(raw[:, 3].astype(np.float64)) * _sigmoid(raw[:, 4].astype(np.float64)) * flag
+    return xy - 0.5, conf, flag  # pixel edges -> pixel centres
+
+
+def estimate_blazepose(models: BlazePoseModels, rgb: np.ndarray, cfg: BlazePoseConfig = BlazePoseConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """All people in an RGB uint8 image: ``(keypoints_px (P, 17, 2), confidence (P, 17))``
+    in COCO-17 order, float32, pixel centres at integers."""
+    h, w = rgb.shape[:2]
+    people = []
+    for box, kps, score in detect_people(models, rgb, cfg):
+        roi = _roi_from_alignment(kps, cfg.roi_scale)
+        if roi[2] < 8:
+            continue
+        xy, conf, flag = _run_landmarks(models, rgb, roi)
+        if flag < cfg.min_pose_presence:
+            continue
+        # landmarks outside the image are not observations
+        inside = (xy[:, 0] >= -0.5) & (xy[:, 0] <= w - 0.5) & (xy[:, 1] >= -0.5) & (xy[:, 1] <= h - 0.5)
+        conf = np.where(inside, conf, 0.0)
+        people.append((xy, conf, score * flag))
+    # the same person found from two detections: keep the more confident skeleton
+    people.sort(key=lambda p: -p[2])
+    kept: list[tuple[np.ndarray, np.ndarray, float]] = []
+    for xy, conf, s in people:
+        good = conf > 0.3
+        pts = xy[good] if good.sum() >= 3 else xy
+        box = np.array([*pts.min(0), *pts.max(0)])
+        if any(_iou(box, k_box[None])[0] > cfg.duplicate_iou for k_box in (k[3] for k in kept)):
+            continue
+        kept.append((xy, conf, s, box))
+    if not kept:
+        return np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.float32)
+    idx = list(BLAZEPOSE_TO_COCO17)
+    kp = np.stack([k[0][idx] for k in kept]).astype(np.float32)
+    cf = np.stack([k[1][idx] for k in kept]).astype(np.float32)
+    return kp, np.clip(cf, 0.0, 1.0)

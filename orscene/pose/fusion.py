@@ -1,0 +1,500 @@
+"""Multi-view 3D skeletons from per-view 2D keypoints, in the spirit of VoxelPose.
+
+VoxelPose (Tu et al., ECCV 2020) builds a 3D feature volume by projecting a voxel grid of
+the room into every view and sampling 2D joint heatmaps there; a learned 3D CNN finds
+people's roots on a coarse grid, and a second one regresses each joint in a finer cube
+around each root (soft-argmax). Its networks are not available here, so each learned step
+has a non-learned counterpart with the same data flow, vectorized in torch (device from
+``FusionConfig.device``):
+
+1. **Root volume** (coarse grid over the room, ``root_voxel_m``; only the heights where a
+   torso centre can be, ``root_z_range_m``). In each view, every 2D skeleton votes for its
+   torso centre (mean of the shoulders and hips it has) with a Gaussian whose width is
+   ``root_sigma_m`` seen at the voxel's depth. The per-view evidence of a voxel is the
+   strongest vote; the volume sums the evidence over the views (the voxel projections are
+   cached per camera and grid: cameras are static).
+2. **Root proposals**: 3D max-pool non-maximum suppression; a peak needs support from
+   ``min_views`` views. Where a view has depth, a proposal whose torso centre lies in
+   measured free space (the camera sees the surface well *behind* it) is a ghost from
+   crossing rays and is dropped.
+3. **Association** (replaces VoxelPose's learned per-person features): proposals, strongest
+   first, claim in every view the unclaimed 2D skeleton whose torso centre reprojects
+   nearest, within a gate of ``assoc_gate_m`` at the proposal's depth. With depth, a 2D
+   skeleton whose measured torso depth disagrees with the proposal by more than
+   ``depth_gate_m`` cannot be claimed: this separates people standing behind each other.
+   A proposal that claims fewer than ``min_views`` skeletons is dropped. Each person's
+   joints therefore come only from that person's detections, and a false or wrong
+   skeleton in one view stays unclaimed.
+4. **Joint volumes**: a cube of ``cube_size_m`` around each root is projected into the
+   person's views; for joint j the voxel score is the robust log-likelihood
+   ``sum_views log(eps + c_j exp(-d^2 / 2 sigma^2))`` (``d`` the pixel distance to the claimed
+   keypoint, ``c_j`` its confidence, ``eps`` an outlier floor so that one wrong keypoint
+   cannot drag the joint away). Its arg-max starts ``fine_passes`` finer cubes, where the
+   joint is the soft-argmax (posterior mean) of the same score (each fine cube spans two
+   voxels of the previous one; the intermediate cubes re-centre on their arg-max, the
+   last and smallest takes the soft-argmax). A joint that only one view saw lies somewhere on a ray; it
+   is searched again with a prior at its left/right partner.
+5. A joint's confidence is the mean confidence of the views that agree with it
+   (reprojection within ``inlier_px`` or 3 sigma); with fewer than two such views it is 0.
+"""
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from orscene.errors import ShapeError
+from orscene.types import Camera, FrameSet, Keypoints2D
+
+__all__ = ["FusionConfig", "PoseCandidate", "fuse_poses", "room_bounds_from_cameras"]
+
+log = logging.getLogger(__name__)
+
+_TORSO = (5, 6, 11, 12)  # shoulders and hips (COCO-17)
+_PARTNER = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)  # left <-> right
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """Options of the voxel fusion (sizes in metres, pixels where stated)."""
+
+    room_min_m: tuple[float, float, float] | None = None
+    """Lower corner of the room volume (world, metres); None = derived from the cameras."""
+    room_max_m: tuple[float, float, float] | None = None
+    """Upper corner of the room volume; None = derived from the cameras."""
+    max_range_m: float = 8.0
+    """When deriving the room from the view frusta: farthest distance from a camera."""
+    root_voxel_m: float = 0.15
+    """Voxel size of the coarse root grid."""
+    root_z_range_m: tuple[float, float] = (0.2, 1.7)
+    """Heights (world z) where a torso centre can be: lying on a table to standing."""
+    root_sigma_m: float = 0.2
+    """Width of a torso-centre vote, metres at the voxel's depth."""
+    min_views: int = 2
+    """Views that must support a person."""
+    min_keypoint_conf: float = 0.2
+    """Keypoints below this confidence are ignored."""
+    min_root_evidence: float = 0.3
+    """Per-view evidence counted as support for a root voxel."""
+    nms_kernel: int = 3
+    """Side (voxels) of the 3D max-pool window of the root non-maximum suppression."""
+    max_people: int = 20
+    """At most this many root proposals are examined per frame-set."""
+    assoc_gate_m: float = 0.4
+    """Association gate: torso-centre reprojection distance, metres at the proposal's depth."""
+    depth_gate_m: float = 0.5
+    """Association: measured torso depth and proposal depth may differ by at most this."""
+    depth_free_space_m: float = 0.35
+    """A proposal this far in front of the measured surface (in free space) is a ghost."""
+    cube_size_m: float = 2.4
+    """Side of the per-person cube around the root (covers every joint)."""
+    cube_voxel_m: float = 0.2
+    """Voxel size of the per-person cube."""
+    fine_passes: int = 3
+    """Finer cubes per joint after the per-person cube (each spans 2 voxels of the previous)."""
+    fine_voxels: int = 9
+    """Voxels per side of a fine cube."""
+    keypoint_sigma_px: float = 4.0
+    """Expected 2D keypoint error, pixels (width of a keypoint's evidence)."""
+    outlier_floor: float = 0.02
+    """``eps`` of the robust score: evidence a view still gives to a voxel far from its keypoint."""
+    inlier_px: float = 15.0
+    """A view agrees with a 3D joint when the reprojection is within this (or 3 sigma)."""
+    device: str = "cpu"
+    """Torch device ("cpu", "cuda", ...)."""
+
+
+@dataclass(frozen=True)
+class PoseCandidate:
+    """One person's 3D skeleton at one frame-set, before tracking."""
+
+    joints_world_m: np.ndarray
+    """(17, 3) float32, world frame, metres (COCO-17)."""
+    confidence: np.ndarray
+    """(17,) float32 in [0, 1]; 0 = not seen by two agreeing views."""
+    cameras: tuple[str, ...]
+    """Cameras whose 2D skeleton was assigned to this person."""
+    score: float
+    """Root-volume evidence (sum over views, about the number of supporting views)."""
+    detection_index: tuple[int, ...] = ()
+    """Per camera in ``cameras``: the index of the claimed person in its Keypoints2D."""
+
+    def __post_init__(self) -> None:
+        if np.shape(self.joints_world_m) != (17, 3) or np.shape(self.confidence) != (17,):
+            raise ShapeError("PoseCandidate", "joints (17, 3) and confidence (17,)", (np.shape(self.joints_world_m), np.shape(self.confidence)))
+
+
+# ----------------------------------------------------------------------------- projection
+
+
+def _cam_tensors(cam: Camera, device: torch.device) -> tuple[torch.Tensor, ...]:
+    T = torch.as_tensor(cam.cam_from_world, dtype=torch.float64, device=device)
+    K = torch.as_tensor(cam.color.K_px, dtype=torch.float64, device=device)
+    d = torch.as_tensor(cam.color.distortion, dtype=torch.float64, device=device)
+    return T, K, d
+
+
+def _project(cam: Camera, pts_world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Torch version of ``orscene.geometry.camera.project_world`` (same distortion model).
+
+    ``pts_world (..., 3)`` -> ``uv_px (..., 2)``, ``z_m (...)``; points behind get +inf pixels."""
+    T, K, d = _cam_tensors(cam, pts_world.device)
+    T, K, d = T.to(pts_world.dtype), K.to(pts_world.dtype), d.to(pts_world.dtype)
+    p = pts_world @ T[:3, :3].T + T[:3, 3]
+    z = p[..., 2]
+    zs = torch.where(z > 1e-6, z, torch.ones_like(z))
+    x, y = p[..., 0] / zs, p[..., 1] / zs
+    k1, k2, p1, p2, k3, k4, k5, k6 = d.unbind()
+    r2 = x * x + y * y
+    radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    u = K[0, 0] * xd + K[0, 1] * yd + K[0, 2]
+    v = K[1, 1] * yd + K[1, 2]
+    uv = torch.stack([u, v], -1)
+    # far outside the image the rational model folds back: treat as not projecting
+    bad = (z <= 1e-6) | (r2 > 4.0)
+    uv = torch.where(bad[..., None], torch.full_like(uv, float("inf")), uv)
+    return uv, z
+
+
+def _in_image(cam: Camera, uv: torch.Tensor) -> torch.Tensor:
+    w, h = cam.color.width_px, cam.color.height_px
+    return (uv[..., 0] >= -0.5) & (uv[..., 0] <= w - 0.5) & (uv[..., 1] >= -0.5) & (uv[..., 1] <= h - 0.5)
+
+
+def _focal(cam: Camera) -> float:
+    return float(0.5 * (cam.color.K_px[0, 0] + cam.color.K_px[1, 1]))
+
+
+# ----------------------------------------------------------------------------- the room grid
+
+
+def room_bounds_from_cameras(cameras: Mapping[str, Camera], cfg: FusionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Room volume for the root grid: given in the config, or where the view frusta meet the
+    slab of torso heights (``root_z_range_m``), within ``max_range_m`` of a camera."""
+    if cfg.room_min_m is not None and cfg.room_max_m is not None:
+        return np.asarray(cfg.room_min_m, float), np.asarray(cfg.room_max_m, float)
+    from orscene.geometry.camera import unproject_px
+
+    hits = []
+    for cam in cameras.values():
+        w, h = cam.color.width_px, cam.color.height_px
+        us, vs = np.meshgrid(np.linspace(-0.5, w - 0.5, 9), np.linspace(-0.5, h - 0.5, 9))
+        rays_cam = unproject_px(cam.color, np.stack([us.ravel(), vs.ravel()], -1), np.ones(us.size))
+        R, t = cam.world_from_cam[:3, :3], cam.world_from_cam[:3, 3]
+        dirs = rays_cam @ R.T
+        dirs /= np.linalg.norm(dirs, axis=-1, keepdims=True)
+        for zp in cfg.root_z_range_m:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s = (zp - t[2]) / dirs[:, 2]
+            s = np.where(np.isfinite(s) & (s > 0), np.minimum(s, cfg.max_range_m), cfg.max_range_m)
+            hits.append(t + dirs * s[:, None])
+        hits.append(t[None])
+    pts = np.concatenate(hits)
+    lo = np.array([pts[:, 0].min(), pts[:, 1].min(), cfg.root_z_range_m[0]])
+    hi = np.array([pts[:, 0].max(), pts[:, 1].max(), cfg.root_z_range_m[1]])
+    return lo, hi
+
+
+def _root_grid(cameras: Mapping[str, Camera], cfg: FusionConfig) -> tuple[np.ndarray, tuple[int, int, int]]:
+    lo, hi = room_bounds_from_cameras(cameras, cfg)
+    lo = lo.copy()
+    hi = hi.copy()
+    lo[2], hi[2] = max(lo[2], cfg.root_z_range_m[0]), min(hi[2], cfg.root_z_range_m[1])
+    n = np.maximum(1, np.ceil((hi - lo) / cfg.root_voxel_m).astype(int) + 1)
+    axes = [lo[i] + cfg.root_voxel_m * np.arange(n[i]) for i in range(3)]
+    X, Y, Z = np.meshgrid(*axes, indexing="ij")
+    return np.stack([X, Y, Z], -1).reshape(-1, 3), (int(n[0]), int(n[1]), int(n[2]))
+
+
+_GRID_CACHE: dict[tuple, tuple] = {}
+
+
+def _cached_root_projection(cameras: Mapping[str, Camera], cfg: FusionConfig, device: torch.device):
+    """Root grid and its projection into every camera (a pure function of cameras and
+    config, memoised because cameras are static over a session)."""
+    key = (
+        tuple(sorted((n, c.color.K_px.tobytes(), c.color.distortion.tobytes(), c.world_from_cam.tobytes(), c.color.size_wh) for n, c in cameras.items())),
+        cfg.room_min_m, cfg.room_max_m, cfg.max_range_m, cfg.root_voxel_m, cfg.root_z_range_m, str(device),
+    )  # fmt: skip
+    hit = _GRID_CACHE.get(key)
+    if hit is not None:
+        return hit
+    grid_np, shape = _root_grid(cameras, cfg)
+    grid = torch.as_tensor(grid_np, dtype=torch.float32, device=device)
+    proj = {}
+    for name, cam in cameras.items():
+        uv, z = _project(cam, grid.double())
+        inside = _in_image(cam, uv)
+        sigma = (_focal(cam) * cfg.root_sigma_m / z.clamp(min=0.1)).float()
+        proj[name] = (uv.float(), z.float(), inside, sigma)
+    if len(_GRID_CACHE) > 8:
+        _GRID_CACHE.clear()
+    _GRID_CACHE[key] = (grid, shape, proj)
+    return _GRID_CACHE[key]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _torso_centres(kp: Keypoints2D, min_conf: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per 2D skeleton: torso centre (P, 2) and a weight (P,) (0 = no torso keypoint)."""
+    conf = np.where(kp.confidence >= min_conf, kp.confidence, 0.0)
+    tc = conf[:, list(_TORSO)]
+    tk = kp.keypoints_px[:, list(_TORSO)]
+    # pair left/right so that a lone shoulder does not pull the centre sideways
+    sh = (tc[:, 0] > 0) & (tc[:, 1] > 0)
+    hp = (tc[:, 2] > 0) & (tc[:, 3] > 0)
+    mid_sh = 0.5 * (tk[:, 0] + tk[:, 1])
+    mid_hp = 0.5 * (tk[:, 2] + tk[:, 3])
+    centre = np.where((sh & hp)[:, None], 0.5 * (mid_sh + mid_hp), np.where(hp[:, None], mid_hp, mid_sh))
+    weight = np.where(sh & hp, tc.mean(1), np.where(sh | hp, 0.7 * tc.max(1), 0.0))
+    # no left/right pair: the mean of the torso keypoints it has, else of all its keypoints
+    any_t = (tc > 0).any(1)
+    mean_t = (tk * (tc > 0)[..., None]).sum(1) / np.maximum((tc > 0).sum(1), 1)[:, None]
+    ok_all = conf > 0
+    mean_all = (kp.keypoints_px * ok_all[..., None]).sum(1) / np.maximum(ok_all.sum(1), 1)[:, None]
+    lone = weight == 0
+    centre = np.where((lone & any_t)[:, None], mean_t, np.where((lone & ~any_t)[:, None], mean_all, centre))
+    weight = np.where(lone & any_t, 0.5 * tc.max(1), np.where(lone & (ok_all.sum(1) >= 3), 0.3 * conf.max(1), weight))
+    return centre.astype(np.float32), weight.astype(np.float32)
+
+
+def _sample_depth(depth: np.ndarray, uv: np.ndarray, r: int = 2) -> np.ndarray:
+    """Median of the valid depths in a (2r+1)^2 window around each pixel (0 = none)."""
+    h, w = depth.shape
+    out = np.zeros(len(uv), np.float32)
+    for i, (u, v) in enumerate(uv):
+        if not (np.isfinite(u) and np.isfinite(v)):
+            continue
+        x, y = int(round(u)), int(round(v))
+        if x < 0 or y < 0 or x >= w or y >= h:
+            continue
+        win = depth[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
+        win = win[win > 0]
+        if win.size:
+            out[i] = float(np.median(win))
+    return out
+
+
+def _cube(centres: torch.Tensor, size_m: float, n: int) -> torch.Tensor:
+    """Voxel centres of cubes around ``centres (..., 3)``: ``(..., n^3, 3)``."""
+    ax = (torch.arange(n, device=centres.device, dtype=centres.dtype) - (n - 1) / 2) * (size_m / n)
+    X, Y, Z = torch.meshgrid(ax, ax, ax, indexing="ij")
+    offs = torch.stack([X, Y, Z], -1).reshape(-1, 3)
+    return centres[..., None, :] + offs
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def fuse_poses(
+    keypoints: Mapping[str, Keypoints2D],
+    cameras: Mapping[str, Camera],
+    frames: FrameSet | None,
+    cfg: FusionConfig = FusionConfig(),
+) -> list[PoseCandidate]:
+    """3D COCO-17 skeletons of the people seen in one frame-set (see the module docstring).
+
+    ``keypoints``: camera name -> 2D skeletons of that view (views may be missing);
+    ``cameras``: calibration of (at least) those cameras; ``frames``: the frame-set, used
+    for the views' depth maps when present (None = no depth)."""
+    device = torch.device(cfg.device)
+    names = [n for n in keypoints if n in cameras and keypoints[n].n_persons > 0]
+    missing = [n for n in keypoints if n not in cameras]
+    if missing:
+        raise ShapeError("fuse_poses.keypoints", f"cameras that are calibrated ({sorted(cameras)})", missing)
+    for n in names:
+        if tuple(keypoints[n].joint_names) != tuple(keypoints[names[0]].joint_names) or len(keypoints[n].joint_names) != 17:
+            raise ShapeError(f"fuse_poses.keypoints[{n}]", "COCO-17 keypoints", keypoints[n].joint_names)
+    if len(names) < cfg.min_views:
+        return []
+    depth = {}
+    if frames is not None:
+        for n in names:
+            v = frames.views.get(n)
+            if v is not None and v.depth_m is not None:
+                depth[n] = v.depth_m
+    grid, shape, proj = _cached_root_projection({n: cameras[n] for n in sorted(cameras)}, cfg, device)
+
+    # 1. root volume ------------------------------------------------------------------
+    centres, weights = {}, {}
+    evidence = torch.zeros(grid.shape[0], device=device)
+    support = torch.zeros(grid.shape[0], device=device)
+    for n in names:
+        c_np, w_np = _torso_centres(keypoints[n], cfg.min_keypoint_conf)
+        centres[n], weights[n] = c_np, w_np
+        ok = w_np > 0
+        if not ok.any():
+            continue
+        uv, z, inside, sigma = proj[n]
+        c = torch.as_tensor(c_np[ok], device=device)
+        w = torch.as_tensor(w_np[ok], device=device)
+        sel = inside.nonzero().squeeze(1)
+        d2 = ((uv[sel, None, :] - c[None]) ** 2).sum(-1)  # (N_in, P)
+        e = (w[None] * torch.exp(-0.5 * d2 / sigma[sel, None] ** 2)).amax(1)
+        evidence[sel] += e
+        support[sel] += (e > cfg.min_root_evidence).float()
+    vol = torch.where(support >= cfg.min_views, evidence, torch.zeros_like(evidence)).reshape(shape)
+    k = cfg.nms_kernel
+    pooled = torch.nn.functional.max_pool3d(vol[None, None], k, stride=1, padding=k // 2)[0, 0]
+    peaks = ((vol == pooled) & (vol > 0)).reshape(-1).nonzero().squeeze(1)
+    if peaks.numel() == 0:
+        return []
+    order = torch.argsort(evidence[peaks], descending=True)[: cfg.max_people * 3]
+    peaks = peaks[order]
+    # sub-voxel root: evidence-weighted mean over the 3x3x3 neighbourhood
+    nx, ny, nz = shape
+    idx3 = torch.stack([peaks // (ny * nz), (peaks // nz) % ny, peaks % nz], -1)
+    offs = torch.stack(torch.meshgrid(*(torch.arange(-1, 2, device=device),) * 3, indexing="ij"), -1).reshape(-1, 3)
+    nb = idx3[:, None, :] + offs[None]
+    nb = torch.maximum(torch.minimum(nb, torch.tensor([nx - 1, ny - 1, nz - 1], device=device)), torch.zeros(3, dtype=torch.long, device=device))
+    flat = nb[..., 0] * ny * nz + nb[..., 1] * nz + nb[..., 2]
+    w_nb = vol.reshape(-1)[flat]
+    roots = (grid[flat] * w_nb[..., None]).sum(1) / w_nb.sum(1, keepdim=True).clamp(min=1e-9)
+    root_scores = evidence[peaks].cpu().numpy()
+    roots_np = roots.double().cpu().numpy()
+
+    # 2.-3. ghost rejection with depth, then association ------------------------------
+    from orscene.geometry.camera import project_world
+
+    det_depth = {}
+    for n in depth:
+        kp = keypoints[n]
+        det_depth[n] = np.array(
+            [np.median(d[d > 0]) if (d := _sample_depth(depth[n], kp.keypoints_px[p, list(_TORSO)][kp.confidence[p, list(_TORSO)] >= cfg.min_keypoint_conf])).size and (d > 0).any() else 0.0 for p in range(kp.n_persons)]
+        )
+    claimed = {n: np.zeros(keypoints[n].n_persons, bool) for n in names}
+    people: list[tuple[np.ndarray, dict[str, int], float]] = []
+    for r, score in zip(roots_np, root_scores):
+        if len(people) >= cfg.max_people:
+            break
+        ghost_votes, depth_views = 0, 0
+        for n in depth:
+            uv, z = project_world(cameras[n], r[None])
+            if not np.isfinite(uv).all() or z[0] <= 0:
+                continue
+            meas = _sample_depth(depth[n], uv, r=3)[0]
+            if meas > 0:
+                depth_views += 1
+                ghost_votes += int(meas > z[0] + cfg.depth_free_space_m)
+        if depth_views and ghost_votes * 2 > depth_views:
+            log.debug("root %s rejected: in free space for %d of %d depth views", r.round(2), ghost_votes, depth_views)
+            continue
+        claim: dict[str, int] = {}
+        for n in names:
+            cam = cameras[n]
+            uv, z = project_world(cam, r[None])
+            if not np.isfinite(uv).all() or z[0] <= 0:
+                continue
+            free = (~claimed[n]) & (weights[n] > 0)
+            if not free.any():
+                continue
+            d = np.linalg.norm(centres[n] - uv[0], axis=-1)
+            gate = _focal(cam) * cfg.assoc_gate_m / z[0]
+            d = np.where(free & (d <= gate), d, np.inf)
+            if n in det_depth:
+                dd = det_depth[n]
+                d = np.where((dd > 0) & (np.abs(dd - z[0]) > cfg.depth_gate_m), np.inf, d)
+            best = int(np.argmin(d))
+            if np.isfinite(d[best]):
+                claim[n] = best
+        if len(claim) < cfg.min_views:
+            continue
+        for n, p in claim.items():
+            claimed[n][p] = True
+        people.append((r, claim, float(score)))
+    if not people:
+        return []
+
+    # 4. joint volumes ----------------------------------------------------------------
+    K = len(people)
+    J = 17
+    roots_t = torch.as_tensor(np.stack([p[0] for p in people]), dtype=torch.float32, device=device)
+    views = [n for n in names if any(n in p[1] for p in people)]
+    kp_t, cf_t = {}, {}
+    for n in views:
+        kp = np.zeros((K, J, 2), np.float32)
+        cf = np.zeros((K, J), np.float32)
+        for i, (_, claim, _) in enumerate(people):
+            if n in claim:
+                kp[i] = keypoints[n].keypoints_px[claim[n]]
+                c = keypoints[n].confidence[claim[n]]
+                cf[i] = np.where(c >= cfg.min_keypoint_conf, c, 0.0)
+        kp_t[n] = torch.as_tensor(kp, device=device)
+        cf_t[n] = torch.as_tensor(cf, device=device)
+    log_eps = math.log(cfg.outlier_floor)
+
+    def score_points(pts: torch.Tensor, vox_m: float) -> torch.Tensor:
+        """Robust log-likelihood of joint positions ``pts (K, J or 1, M, 3)`` -> (K, J, M)."""
+        total = torch.zeros(pts.shape[0], J, pts.shape[2], device=device)
+        for n in views:
+            cam = cameras[n]
+            uv, z = _project(cam, pts)
+            inside = _in_image(cam, uv)
+            sig = torch.clamp(_focal(cam) * 0.5 * vox_m / z.clamp(min=0.1), min=cfg.keypoint_sigma_px)
+            d2 = ((uv - kp_t[n][:, :, None, :]) ** 2).sum(-1)  # (K, J, M)
+            g = cf_t[n][:, :, None] * torch.exp(-0.5 * d2 / sig**2)
+            g = torch.where(inside, g, torch.zeros_like(g))
+            total += torch.log(cfg.outlier_floor + g) - log_eps
+        return total
+
+    def search(centres: torch.Tensor, size_m: float, prior_m: torch.Tensor, prior_w: float) -> torch.Tensor:
+        """Arg-max of the joint score (plus a Gaussian prior of width 1 m x ``1/prior_w``
+        at ``prior_m (K, J, 3)``) over a cube around ``centres (K, 1 or J, 3)``, then soft-argmax
+        in ``fine_passes`` finer cubes (the prior stays in the score)."""
+        n_c = max(2, int(round(size_m / cfg.cube_voxel_m)))
+        cube = _cube(centres, size_m, n_c)  # (K, 1|J, M, 3)
+        s = score_points(cube, size_m / n_c)
+        s = s - prior_w * ((cube - prior_m[:, :, None, :]) ** 2).sum(-1) / 2
+        best = s.argmax(-1)  # (K, J)
+        joints = torch.gather(cube.expand(-1, J, -1, -1), 2, best[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
+        vox = size_m / n_c
+        for i in range(cfg.fine_passes):
+            size = vox * 2.0  # the optimum is within half a voxel of the arg-max; keep margin
+            vox = size / cfg.fine_voxels
+            pts = _cube(joints, size, cfg.fine_voxels)  # (K, J, M, 3)
+            sc = score_points(pts, vox) - prior_w * ((pts - prior_m[:, :, None, :]) ** 2).sum(-1) / 2
+            if i + 1 < cfg.fine_passes:  # re-centre on the arg-max (no truncation bias)
+                best = sc.argmax(-1)
+                joints = torch.gather(pts, 2, best[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
+            else:  # the last, smallest cube: soft-argmax
+                joints = (torch.softmax(sc, dim=-1)[..., None] * pts).sum(2)
+        return joints
+
+    def agreement(joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        agree = torch.zeros(K, J, device=device)
+        conf_sum = torch.zeros(K, J, device=device)
+        for n in views:
+            uv, _ = _project(cameras[n], joints[:, :, None, :])
+            d = (uv[:, :, 0] - kp_t[n]).norm(dim=-1)
+            ok = (cf_t[n] > 0) & (d <= max(cfg.inlier_px, 3 * cfg.keypoint_sigma_px))
+            agree += ok.float()
+            conf_sum += torch.where(ok, cf_t[n], torch.zeros_like(cf_t[n]))
+        return agree, conf_sum
+
+    # a weak prior towards the root keeps every joint inside the body's reach
+    joints = search(roots_t[:, None], cfg.cube_size_m, roots_t[:, None].expand(-1, J, -1), 0.1)
+    agree, conf_sum = agreement(joints)
+    # joints seen by fewer than two agreeing views lie somewhere on one ray: take the point
+    # of the ray nearest to their left/right partner (when that one is well seen)
+    partner = torch.as_tensor(_PARTNER, device=device)
+    weak = (agree < 2) & (agree[:, partner] >= 2)
+    if bool(weak.any()):
+        prior = joints[:, partner]
+        redo = search(prior, 1.2, prior, 1.0 / 0.25**2)
+        joints = torch.where(weak[..., None], redo, joints)
+
+    # 5. confidences ---------------------------------------------------------------------
+    conf = torch.where(agree >= 2, conf_sum / agree.clamp(min=1), torch.zeros_like(conf_sum))
+    joints_np = joints.cpu().numpy().astype(np.float32)
+    conf_np = conf.cpu().numpy().astype(np.float32)
+    out = []
+    for i, (_, claim, score) in enumerate(people):
+        cams = tuple(sorted(claim))
+        out.append(PoseCandidate(joints_np[i], conf_np[i], cams, score, tuple(claim[c] for c in cams)))
+    return out

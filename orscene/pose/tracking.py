@@ -1,0 +1,150 @@
+"""Identities over time for per-frame 3D skeletons, with gap filling and smoothing.
+
+``track(candidates_per_frame, frame_indices, cfg)`` is a pure, deterministic function:
+
+1. **Assignment**: frame by frame, the live tracks (seen within ``max_gap_frames``) and the
+   frame's candidates are matched by the Hungarian algorithm (``scipy``) on the mean
+   distance of the joints both have (confidence > 0), falling back to the distance of
+   their confident-joint centroids. A pair is accepted only within the gate
+   ``gate_m + gate_growth_m_per_frame * (frames since the track was last seen - 1)``;
+   unmatched candidates open new tracks.
+2. Tracks observed in fewer than ``min_track_frames`` frame-sets are dropped (spurious).
+3. **Gaps** (frame-sets without an observation, up to ``max_gap_frames``) are linearly
+   interpolated, confidence 0. Joints missing at an observed frame (confidence 0) are
+   interpolated from the same joint's confident neighbours in time (confidence stays 0).
+4. **Smoothing**: each joint trajectory is filtered with a confidence-weighted Gaussian
+   over the whole chunk (``smoothing_sigma_frames``; zero phase, i.e. forward and backward
+   alike).
+
+``poses_at(tracks, frame_index, cfg)`` gives the poses at one frame-set;
+``PersonPose.settled`` is False during a track's first ``settle_frames`` frame-sets.
+Track ids are numbered ``0..n-1`` in order of first appearance.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.optimize import linear_sum_assignment
+
+from orscene.errors import ShapeError
+from orscene.pose.fusion import PoseCandidate
+from orscene.types import PersonPose, PersonTrack
+
+__all__ = ["TrackingConfig", "track", "poses_at", "pose_distance_m"]
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Options of the tracker (distances in metres, durations in frame-sets)."""
+
+    gate_m: float = 0.5
+    """Largest mean joint distance between consecutive observations of one person."""
+    gate_growth_m_per_frame: float = 0.1
+    """Extra distance allowed per missed frame-set."""
+    max_gap_frames: int = 10
+    """A track not seen for more frame-sets than this ends (gaps up to this are filled)."""
+    min_track_frames: int = 5
+    """Tracks observed in fewer frame-sets are dropped."""
+    smoothing_sigma_frames: float = 1.0
+    """Width of the Gaussian smoothing of joint trajectories (0 = none)."""
+    settle_frames: int = 3
+    """``PersonPose.settled`` is False for this many frame-sets after a track starts."""
+
+
+def pose_distance_m(a_joints: np.ndarray, a_conf: np.ndarray, b_joints: np.ndarray, b_conf: np.ndarray) -> float:
+    """Mean distance of the joints confident in both; else of the confident centroids."""
+    both = (a_conf > 0) & (b_conf > 0)
+    if both.sum() >= 3:
+        return float(np.linalg.norm(a_joints[both] - b_joints[both], axis=-1).mean())
+    ca = a_joints[a_conf > 0].mean(0) if (a_conf > 0).any() else a_joints.mean(0)
+    cb = b_joints[b_conf > 0].mean(0) if (b_conf > 0).any() else b_joints.mean(0)
+    return float(np.linalg.norm(ca - cb))
+
+
+def _fill_joint(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Linearly interpolate ``values (T, 3)`` where ``known`` is False (hold at the ends)."""
+    if known.all() or not known.any():
+        return values
+    t = np.arange(len(values))
+    out = values.copy()
+    for k in range(values.shape[1]):
+        out[~known, k] = np.interp(t[~known], t[known], values[known, k])
+    return out
+
+
+def track(
+    candidates_per_frame: Sequence[Sequence[PoseCandidate]], frame_indices: Sequence[int], cfg: TrackingConfig = TrackingConfig()
+) -> list[PersonTrack]:
+    """Link per-frame skeletons into tracks (see the module docstring)."""
+    frames = np.asarray(frame_indices, dtype=np.int64)
+    if len(frames) != len(candidates_per_frame):
+        raise ShapeError("track.frame_indices", f"one index per frame ({len(candidates_per_frame)})", len(frames))
+    if len(frames) > 1 and np.any(np.diff(frames) <= 0):
+        raise ShapeError("track.frame_indices", "strictly increasing frame indices", frames.tolist())
+    # observations per raw track: list of (frame, joints, conf)
+    raw: list[list[tuple[int, np.ndarray, np.ndarray]]] = []
+    live: list[int] = []
+    for f, cands in zip(frames.tolist(), candidates_per_frame):
+        live = [t for t in live if f - raw[t][-1][0] <= cfg.max_gap_frames + 1]
+        cand = list(cands)
+        matched_c: set[int] = set()
+        if live and cand:
+            cost = np.full((len(live), len(cand)), 1e6)
+            for i, t in enumerate(live):
+                lf, lj, lc = raw[t][-1]
+                gate = cfg.gate_m + cfg.gate_growth_m_per_frame * max(0, f - lf - 1)
+                for j, c in enumerate(cand):
+                    d = pose_distance_m(lj, lc, c.joints_world_m, c.confidence)
+                    if d <= gate:
+                        cost[i, j] = d
+            rows, cols = linear_sum_assignment(cost)
+            for r, c in zip(rows, cols):
+                if cost[r, c] < 1e6:
+                    raw[live[r]].append((f, np.asarray(cand[c].joints_world_m, np.float64), np.asarray(cand[c].confidence, np.float64)))
+                    matched_c.add(int(c))
+        for j, c in enumerate(cand):
+            if j not in matched_c:
+                raw.append([(f, np.asarray(c.joints_world_m, np.float64), np.asarray(c.confidence, np.float64))])
+                live.append(len(raw) - 1)
+
+    tracks = []
+    for obs in raw:
+        if len(obs) < cfg.min_track_frames:
+            continue
+        f0, f1 = obs[0][0], obs[-1][0]
+        span = np.arange(f0, f1 + 1)
+        J = obs[0][1].shape[0]
+        joints = np.zeros((len(span), J, 3))
+        conf = np.zeros((len(span), J))
+        seen = np.zeros(len(span), bool)
+        for f, jt, cf in obs:
+            joints[f - f0], conf[f - f0], seen[f - f0] = jt, cf, True
+        for j in range(J):
+            known = seen & (conf[:, j] > 0)
+            if not known.any():  # never confident: interpolate its raw positions over gaps
+                known = seen
+            joints[:, j] = _fill_joint(joints[:, j], known)
+        if cfg.smoothing_sigma_frames > 0 and len(span) > 1:
+            w = np.where(conf > 0, conf, 1e-3)[..., None]
+            num = gaussian_filter1d(joints * w, cfg.smoothing_sigma_frames, axis=0, mode="nearest")
+            den = gaussian_filter1d(np.broadcast_to(w, joints.shape).copy(), cfg.smoothing_sigma_frames, axis=0, mode="nearest")
+            joints = num / den
+        keep = np.isin(span, frames)  # report only the chunk's frame-sets (it may be strided)
+        tracks.append((f0, span[keep], joints[keep].astype(np.float32), conf[keep].astype(np.float32)))
+    tracks.sort(key=lambda t: t[0])
+    return [PersonTrack(i, fi, jt, cf) for i, (_, fi, jt, cf) in enumerate(tracks)]
+
+
+def poses_at(tracks: Sequence[PersonTrack], frame_index: int, cfg: TrackingConfig = TrackingConfig()) -> list[PersonPose]:
+    """The tracked poses at one frame-set (``settled`` False in a track's first frames)."""
+    out = []
+    for t in tracks:
+        hit = np.nonzero(t.frame_indices == frame_index)[0]
+        if hit.size == 0:
+            continue
+        i = int(hit[0])
+        settled = bool(frame_index - int(t.frame_indices[0]) >= cfg.settle_frames)
+        out.append(PersonPose(t.track_id, t.joints_world_m[i], t.confidence[i], settled, t.joint_names))
+    return out
