@@ -8,7 +8,7 @@ one)::
 
 Lengths in the JSON are millimetres (``"units": "m"`` at top level switches to metres);
 :class:`BoardSpec` holds metres. ``aruco_dict_name`` is OpenCV's predefined dictionary id
-(6 = ``DICT_5X5_1000``) or its name (``"DICT_5X5_1000"``).
+(6 = ``DICT_5X5_250``) or its name (``"DICT_5X5_250"``).
 
 Board frame (OpenCV's): origin at the outer corner of the first square, x along the
 ``squares_x`` direction, y along ``squares_y`` (down the printed image), z = x cross y,
@@ -239,18 +239,22 @@ def detect_charuco(image: np.ndarray, spec: BoardSpec, cfg: DetectConfig = Detec
 
 
 def _auto_window(ids: np.ndarray, pts: np.ndarray, spec: BoardSpec) -> int:
-    """cornerSubPix half-window ~ a tenth of the median square size in pixels (3..11): big
-    enough to hold the corner's X pattern, small enough to keep the marker edges out."""
+    """cornerSubPix half-window: 80 % of the gap between a corner and the nearest marker edge
+    (``(square - marker) / 2``), in pixels at the board's foreshortened scale (the 25th
+    percentile of neighbouring-corner distances along rows and columns), in 2..11. Larger
+    windows take in marker edges and bias the corners."""
     if ids.size < 2:
-        return 3
+        return 2
     nx = spec.squares_x - 1
-    col, row = ids % nx, ids // nx
-    d = []
     lookup = {int(i): k for k, i in enumerate(ids)}
+    d = []
     for k, i in enumerate(ids):
-        j = int(i) + 1
-        if col[k] + 1 < nx and j in lookup:
-            d.append(np.linalg.norm(pts[lookup[j]] - pts[k]))
+        i = int(i)
+        if i % nx + 1 < nx and i + 1 in lookup:
+            d.append(np.linalg.norm(pts[lookup[i + 1]] - pts[k]))
+        if i + nx in lookup:
+            d.append(np.linalg.norm(pts[lookup[i + nx]] - pts[k]))
     if not d:
-        return 3
-    return int(np.clip(round(np.median(d) * 0.1), 3, 11))
+        return 2
+    gap = 0.5 * (1.0 - spec.marker_length_m / spec.square_length_m)
+    return int(np.clip(np.floor(0.8 * gap * np.percentile(d, 25)), 2, 11))

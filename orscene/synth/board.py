@@ -49,26 +49,38 @@ def _floor_texture(rng: np.random.Generator, size: int = 512) -> np.ndarray:
     return np.clip(grey[..., None] * tint, 0, 255)
 
 
-def _bilinear(tex: np.ndarray, u: np.ndarray, v: np.ndarray, wrap: bool) -> np.ndarray:
-    """Sample ``tex`` (H, W[, C]) at continuous texel coordinates (centres at integers)."""
-    h, w = tex.shape[:2]
-    if wrap:
-        u = np.mod(u, w)
-        v = np.mod(v, h)
-    u0 = np.floor(u).astype(np.int64)
-    v0 = np.floor(v).astype(np.int64)
-    fu, fv = (u - u0).astype(np.float32), (v - v0).astype(np.float32)
-    if wrap:
-        u1, v1 = (u0 + 1) % w, (v0 + 1) % h
-        u0, v0 = u0 % w, v0 % h
-    else:
-        u0, v0 = np.clip(u0, 0, w - 1), np.clip(v0, 0, h - 1)
-        u1, v1 = np.clip(u0 + 1, 0, w - 1), np.clip(v0 + 1, 0, h - 1)
-    if tex.ndim == 3:
-        fu, fv = fu[..., None], fv[..., None]
-    top = tex[v0, u0] * (1 - fu) + tex[v0, u1] * fu
-    bot = tex[v1, u0] * (1 - fu) + tex[v1, u1] * fu
-    return top * (1 - fv) + bot * fv
+def _sample(tex: np.ndarray, u: np.ndarray, v: np.ndarray, wrap: bool) -> np.ndarray:
+    """Bilinear sample of ``tex`` (H, W[, C]) float32 at texel coordinates (centres at
+    integers), via cv2.remap (replicated border, or wrapped for tiling textures)."""
+    n = u.size
+    cols = 4096
+    rows = -(-n // cols)
+    mu = np.zeros(rows * cols, np.float32)
+    mv = np.zeros(rows * cols, np.float32)
+    mu[:n], mv[:n] = u, v
+    if wrap:  # tile: bring coordinates into [0, size) first
+        mu[:n], mv[:n] = np.mod(u, tex.shape[1]), np.mod(v, tex.shape[0])
+    border = cv2.BORDER_WRAP if wrap else cv2.BORDER_REPLICATE
+    out = cv2.remap(tex, mu.reshape(rows, cols), mv.reshape(rows, cols), cv2.INTER_LINEAR, borderMode=border)
+    return out.reshape(rows * cols, *tex.shape[2:])[:n]
+
+
+def _rays(intr, s: int, cache: dict) -> np.ndarray:
+    """Undistorted rays ``(x, y, 1)`` of ``s x s`` samples per pixel, (H, W, s*s, 3) float32."""
+    key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px, s)
+    if key in cache:
+        return cache[key]
+    H, W = intr.height_px, intr.width_px
+    offs = (np.arange(s) + 0.5) / s - 0.5
+    us = (np.arange(W)[None, :, None, None] + offs[None, None, None, :]).astype(np.float64)
+    vs = (np.arange(H)[:, None, None, None] + offs[None, None, :, None]).astype(np.float64)
+    uv = np.stack(np.broadcast_arrays(us, vs), axis=-1).reshape(-1, 1, 2)
+    und = cv2.undistortPointsIter(
+        uv, intr.K_px, intr.distortion, None, None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-10)
+    ).reshape(H, W, s * s, 2)
+    rays = np.concatenate([und, np.ones(und.shape[:-1] + (1,))], axis=-1).astype(np.float32)
+    cache[key] = rays
+    return rays
 
 
 def render_board_views(
@@ -93,20 +105,11 @@ def render_board_views(
     th, tw = tex.shape
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     s = int(supersample)
-    offs = (np.arange(s) + 0.5) / s - 0.5
+    ray_cache: dict = {}
     for name, cam in cameras.items():
         intr = cam.color
-        H, W = intr.height_px, intr.width_px
-        us = (np.arange(W)[None, :, None, None] + offs[None, None, None, :]).astype(np.float64)
-        vs = (np.arange(H)[:, None, None, None] + offs[None, None, :, None]).astype(np.float64)
-        uv = np.stack(np.broadcast_arrays(us, vs), axis=-1).reshape(H, W, s * s, 2)
-        und = cv2.undistortPointsIter(
-            uv.reshape(-1, 1, 2), intr.K_px, intr.distortion, None, None,
-            (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-10),
-        ).reshape(H, W, s * s, 2)
-        rays_cam = np.concatenate([und, np.ones(und.shape[:-1] + (1,))], axis=-1)  # (H, W, S, 3), z = 1
+        rays_cam = _rays(intr, s, ray_cache)  # (H, W, S, 3), unit camera z
         R, c = cam.world_from_cam[:3, :3], cam.world_from_cam[:3, 3]
-        rays_cam = rays_cam.astype(np.float32)
         # floor z = 0: c_z + t d_z = 0, with d the world direction per unit camera z
         d_z = rays_cam @ R[2].astype(np.float32)
         # board plane in board coordinates: q(t) = board_from_cam @ (t * ray); plane q_z = 0
@@ -127,12 +130,12 @@ def render_board_views(
         use_floor = ~use_board & np.isfinite(t_floor)
         color = np.full(t_board.shape + (3,), 60.0, dtype=np.float32)  # background (nothing hit)
         if use_board.any():
-            g = _bilinear(tex, tu[use_board], tv[use_board], wrap=False)
+            g = _sample(tex, tu[use_board], tv[use_board], wrap=False)
             color[use_board] = (25.0 + g * (210.0 / 255.0))[:, None]
         if use_floor.any():
             d_w = rays_cam[use_floor] @ R[:2].T.astype(np.float32)
             hf = c[:2].astype(np.float32) + t_floor[use_floor][:, None] * d_w
-            color[use_floor] = _bilinear(floor_tex, hf[:, 0] / 0.01, hf[:, 1] / 0.01, wrap=True)
+            color[use_floor] = _sample(floor_tex, hf[:, 0] / 0.01, hf[:, 1] / 0.01, wrap=True)
         rgb = color.mean(axis=2) * float(rng.uniform(0.9, 1.05))
         rgb = rgb + rng.normal(0.0, noise_std, rgb.shape)
         # depth: camera z of the hit = t (rays have unit camera z), averaged over the samples
