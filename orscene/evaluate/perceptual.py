@@ -1,6 +1,6 @@
 """LPIPS and FID of anonymized face crops, only with networks the user points to.
 
-orscene never downloads weights. The user passes TorchScript files (``torch.jit.save``):
+orscene never downloads weights. The user passes TorchScript files (``torch.jit.save``) or ``torch.export`` archives (``.pt2``):
 
 * LPIPS: ``model(a, b)`` with ``a, b`` float32 ``(N, 3, 64, 64)`` in ``[-1, 1]`` returns
   ``(N,)`` (or ``(N, 1, 1, 1)``) distances; reported as their mean.
@@ -34,11 +34,15 @@ def load_torchscript(path: str | Path):
     if not path.is_file():
         raise ModelFileError("network file not found (orscene never downloads weights)", path)
     try:
-        model = torch.jit.load(str(path), map_location="cpu")
+        if path.suffix == ".pt2":  # torch.export archive
+            model = torch.export.load(str(path)).module()
+        else:
+            model = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:  # torch raises RuntimeError/ValueError with long messages
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFileError(f"not a loadable TorchScript file: {first}", path) from None
-    model.eval()
+    if hasattr(model, "eval"):
+        model.eval()
     return model
 
 

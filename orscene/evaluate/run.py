@@ -280,6 +280,12 @@ def evaluate_session(cfg: EvaluateConfig) -> dict:
         raise ConfigError(f"predictions folder has no faces.json: {pred_dir}")
     if pred_dir is not None and (pred_dir / "faces.json").is_file():
         predictions = load_faces(pred_dir / "faces.json")
+        unscored = sorted(set(annotations.frames) - set(predictions.frames))
+        if unscored:
+            notes.append(f"{len(unscored)} annotated frame-sets are not in the predictions (first {unscored[:3]}): orscene not scored there")
+        missing_cams = sorted(set(annotations.cameras) - set(predictions.cameras))
+        if missing_cams:
+            notes.append(f"cameras {missing_cams} are annotated but absent from the predictions: their faces count as missed")
     else:
         notes.append("no predictions found: only the baselines were evaluated")
 
