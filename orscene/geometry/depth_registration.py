@@ -87,19 +87,18 @@ def register_depth_to_color(
         raise ShapeError("depth image", f"shape {(dep.height_px, dep.width_px)} of the depth sensor", depth_m.shape)
     z = depth_m.reshape(-1)
     if np.issubdtype(z.dtype, np.integer):
-        valid = np.flatnonzero(z)
-        zz = z[valid].astype(np.float32) * np.float32(1e-3)
+        zz = z.astype(np.float32) * np.float32(1e-3)  # z_m = d_mm / 1000
     else:
-        valid = np.flatnonzero(z > 0)
-        zz = z[valid].astype(np.float32)
-    dirs = reg.dirs_cam[:, valid]  # (3, N): rotated ray of each valid pixel
-    t = reg.t_m
-    # p_cam = R (z x_u, z y_u, z) + t = z (R (x_u, y_u, 1)) + t
-    x = zz * dirs[0] + t[0]
-    y = zz * dirs[1] + t[1]
+        zz = np.where(z > 0, z, 0).astype(np.float32)
+    dirs, t = reg.dirs_cam, reg.t_m
+    # p_cam = R (z x_u, z y_u, z) + t = z (R (x_u, y_u, 1)) + t, for all pixels at once (no gather);
+    # invalid pixels (z = 0) land at p_cam = t, nearer than min_depth_m, and are dropped here
     zc = zz * dirs[2] + t[2]
-    keep = zc > cfg.min_depth_m
-    x, y, zc = x[keep], y[keep], zc[keep]
+    keep = (zc > cfg.min_depth_m) & (zz > 0)
+    zz_k = zz[keep]
+    x = zz_k * dirs[0][keep] + t[0]
+    y = zz_k * dirs[1][keep] + t[1]
+    zc = zc[keep]
     xn = x / zc
     yn = y / zc
     k1, k2, p1, p2, k3, k4, k5, k6 = (np.float32(c) for c in col.distortion)
@@ -138,15 +137,19 @@ def _fill_single_pixel_gaps(d: np.ndarray) -> np.ndarray:
     """Fill zero pixels whose left and right (or upper and lower) neighbours are both valid,
     with the nearer of the pair (so a gap inside a surface closes and edges do not grow)."""
     hole = d == 0
-    d_inf = np.where(hole, np.float32(np.inf), d)
+    d_inf = d.copy()
+    d_inf[hole] = np.inf
     hole_u8 = hole.view(np.uint8)
     out = d.copy()
+    cur_inf = d_inf
     for k in (_K_H, _K_V):
-        pair_min = cv2.erode(d_inf, k, borderType=cv2.BORDER_CONSTANT, borderValue=float("inf"))
+        # a hole whose two neighbours along k are both valid: dilating the hole mask with k
+        # leaves it 0 exactly there
         pair_bad = cv2.dilate(hole_u8, k, borderType=cv2.BORDER_CONSTANT, borderValue=1)
-        ok = hole & (pair_bad == 0)
-        cur = out[ok]
-        out[ok] = np.where(cur > 0, np.minimum(cur, pair_min[ok]), pair_min[ok])
+        mask = hole_u8 > pair_bad
+        pair_min = cv2.erode(d_inf, k, borderType=cv2.BORDER_CONSTANT, borderValue=float("inf"))
+        np.copyto(out, np.minimum(cur_inf, pair_min), where=mask)  # nearer of the pair (and of a previous fill)
+        cur_inf = np.where(out > 0, out, np.float32(np.inf))
     return out
 
 
