@@ -5,6 +5,8 @@ from orscene.recording.faces import FaceAnnotations, load_faces, save_faces
 from orscene.recording.folder import FolderSource
 from orscene.recording.mkv import MkvFrame, MkvReader, camera_from_k4a_calibration
 from orscene.recording.reader import SessionReader, group_by_timestamp, open_session
+from orscene.recording.importers import ImportConfig, load_panoptic_faces, run_import
+from orscene.recording.info import InfoConfig, run_info
 from orscene.recording.writers import Mp4Writer, write_image, write_mp4, write_mp4_from_images
 from orscene.recording.session import (
     Calibration,
@@ -42,4 +44,9 @@ __all__ = [
     "write_image",
     "write_mp4",
     "write_mp4_from_images",
+    "ImportConfig",
+    "run_import",
+    "load_panoptic_faces",
+    "InfoConfig",
+    "run_info",
 ]
