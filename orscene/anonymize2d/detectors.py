@@ -77,6 +77,9 @@ class FaceDetectorConfig:
     overlapping square tiles of this size (BlazeFace sees small faces better in tiles)."""
     num_threads: int = 1
     """CPU threads for the runtime."""
+    max_side_px: int = 0
+    """CenterFace only: 0 = native resolution (baseline); >0 = downscale images whose longer
+    side exceeds this before detection (faster, loses the smallest faces)."""
 
     def __post_init__(self) -> None:
         try:
@@ -275,7 +278,8 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) ->
 
 def _centerface(rgb: np.ndarray, session, cfg: FaceDetectorConfig) -> tuple[np.ndarray, np.ndarray]:
     h, w = rgb.shape[:2]
-    h32, w32 = int(np.ceil(h / 32) * 32), int(np.ceil(w / 32) * 32)
+    s = min(1.0, cfg.max_side_px / max(h, w)) if cfg.max_side_px > 0 else 1.0
+    h32, w32 = int(np.ceil(h * s / 32) * 32), int(np.ceil(w * s / 32) * 32)
     img = rgb if (h32, w32) == (h, w) else cv2.resize(rgb, (w32, h32), interpolation=cv2.INTER_LINEAR)
     blob = np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32))
     heat, log_size, offset, _landmarks = session.run(None, {session.get_inputs()[0].name: blob})

@@ -45,17 +45,18 @@ def test_voc_faces_recall(shared_data, detectors, kind, min_recall, min_precisio
 
 
 @pytest.mark.parametrize(
-    "kind,frames,tile,min_recall,min_precision",
+    "kind,frames,options,min_recall,min_precision",
     [
-        (FaceDetectorKind.CENTERFACE, (1,), 0, 0.8, 0.8),  # one frame-set: CenterFace is slow on 1080p
-        (FaceDetectorKind.BLAZEFACE, (0, 1), 0, 0.25, 0.7),
-        (FaceDetectorKind.BLAZEFACE, (0, 1), 640, 0.65, 0.7),
+        (FaceDetectorKind.CENTERFACE, (1,), {}, 0.8, 0.8),  # one frame-set: CenterFace is slow on 1080p
+        (FaceDetectorKind.CENTERFACE, (1,), {"max_side_px": 960}, 0.8, 0.6),
+        (FaceDetectorKind.BLAZEFACE, (0, 1), {}, 0.25, 0.7),
+        (FaceDetectorKind.BLAZEFACE, (0, 1), {"tile_px": 640}, 0.65, 0.7),
     ],
 )
-def test_panoptic_recall(shared_data, detectors, kind, frames, tile, min_recall, min_precision):
+def test_panoptic_recall(shared_data, detectors, kind, frames, options, min_recall, min_precision):
     ann, files = load_panoptic_faces_json(shared_data / "panoptic" / "faces_gt.json")
     ann = merge_faces(ann.session, ann.cameras, frames, [f for f in ann.faces if f.frame in frames])
-    det = detectors[kind] if tile == 0 else load_face_detector(FaceDetectorConfig(name=kind, tile_px=tile))
+    det = load_face_detector(FaceDetectorConfig(name=kind, **options)) if options else detectors[kind]
     views = [v for v in files if v[0] in frames]
     preds = detect_views(det, views, lambda f, c: _rgb(files[(f, c)]))
     assert all(p.source.value == "detector2d" and 0 < p.score <= 1 for p in preds.faces)
