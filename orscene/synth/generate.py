@@ -1,0 +1,341 @@
+"""``cli.py synth``: generate a synthetic multi-view OR session with exact ground truth.
+
+Library entry point: :func:`generate_session` (returns the session folder); the CLI calls
+:func:`run_synth`. The session is written into a temporary folder beside the target and
+renamed into place when complete, so a session folder is never half-written.
+
+Output (the project's session format, ``orscene.recording.session``)::
+
+    <recordings>/<session>/session.yaml
+    calibration.json               world_from_cam, colour and depth-sensor intrinsics, cam_from_depth
+    camN/color/NNNNNN.jpg          colour, JPEG quality 90
+    camN/depth/NNNNNN.png          uint16 mm in the depth sensor's own grid (RGB-D cameras)
+    camN/timestamps.csv            frame,timestamp_ns (device-like offsets and jitter)
+    annotations/faces.json         visible face boxes per frame, camera and person
+    annotations/groundtruth.npz    3D joints, head frames, 2D keypoints (orscene.synth.groundtruth)
+    preview.jpg                    with --preview: contact sheet of all views with the GT boxes
+"""
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from orscene.errors import ConfigError, SessionError
+from orscene.recording.faces import FaceAnnotations, save_faces
+from orscene.recording.session import (
+    Calibration,
+    CameraSource,
+    SessionManifest,
+    SourceKind,
+    default_recordings_root,
+    save_calibration,
+    save_manifest,
+    session_dir,
+)
+from orscene.synth.annotate import FaceAnnotationConfig, annotate_faces, annotate_keypoints, face_triangles
+from orscene.synth.depth_model import DepthNoiseConfig, kinect_depth_mm
+from orscene.synth.groundtruth import SessionGroundTruth, save_groundtruth
+from orscene.synth.meshes import concat_meshes
+from orscene.synth.people import BodyModel, PosedPeople, Role, load_body_model, pose_people
+from orscene.synth.raster import PersonDraw, RenderOutput, SceneRenderer
+from orscene.synth.rig import make_or_rig
+from orscene.synth.scene import Scenario, SceneSpec, build_scene_spec, lights_mesh, patient_drape_mesh, static_room_mesh
+from orscene.types import Camera, FaceBox, FaceSource
+
+__all__ = ["SynthConfig", "Scenario", "generate_session", "run_synth", "FrameRender", "SynthWorld", "make_world", "render_frame"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Generate a synthetic multi-view operating-room session with ground truth."""
+
+    session: str
+    """Session name (folder under the recordings root)."""
+    recordings: Path = field(default_factory=default_recordings_root)
+    """Recordings root ($ORSCENE_RECORDINGS or ./recordings)."""
+    scenario: Scenario = Scenario.MEDIUM
+    """easy: <=4 people in scrubs and masks; medium: 5-6 people, lights sometimes in the way;
+    hard: 4 people in caps, masks and gowns, lights often hiding faces in the two high views."""
+    seconds: float = 10.0
+    """Duration in seconds."""
+    fps: float = 15.0
+    """Frame-sets per second."""
+    seed: int = 0
+    """Random seed: the same seed gives the same session, byte for byte."""
+    cameras: int = 4
+    """Number of cameras: two high 'surgical' views, two room-corner 'workflow' views, more on a ring."""
+    rgb_only: int = 0
+    """How many of the cameras (the last ones) have no depth sensor."""
+    width: int = 1280
+    """Colour image width in pixels (the depth grid scales along: 640x576 at 1280)."""
+    height: int = 720
+    """Colour image height in pixels."""
+    people: int | None = None
+    """Number of staff (not counting the patient); default depends on the scenario."""
+    patient_face_covered: bool = True
+    """Cover the patient's face with a drape (no face box for the patient)."""
+    preview: bool = False
+    """Also write <session>/preview.jpg: all views of a middle frame with GT boxes and ids."""
+    board: Path | None = None
+    """Board JSON: instead of an OR scene, write a short calibration session of this ChArUco
+    board lying on the table (and floor), no people."""
+    force: bool = False
+    """Overwrite an existing session of the same name."""
+    backend: str = "egl"
+    """moderngl context backend ('egl' for headless; '' for the platform default)."""
+    jpeg_quality: int = 90
+    """JPEG quality of the colour images."""
+
+
+@dataclass
+class SynthWorld:
+    """What stays fixed over a session: scene spec, cameras, body model, renderer."""
+
+    spec: SceneSpec
+    cameras: dict[str, Camera]
+    body: BodyModel
+    renderer: SceneRenderer
+    face_tris: np.ndarray
+
+
+@dataclass(frozen=True)
+class FrameRender:
+    """One rendered frame-set: per camera the colour render (and the depth sensor's)."""
+
+    t_s: float
+    posed: PosedPeople
+    color: Mapping[str, RenderOutput]
+    depth: Mapping[str, RenderOutput]
+
+
+def make_world(spec: SceneSpec, cameras: dict[str, Camera], body: BodyModel | None = None, backend: str = "egl") -> SynthWorld:
+    """Prepare rendering of ``spec`` seen by ``cameras`` (loads anny unless ``body`` is given)."""
+    body = body if body is not None else load_body_model()
+    renderer = SceneRenderer(body.faces, body.face_vertex_ids, backend=backend)
+    posed0 = pose_people(body, spec.people, 0.0, spec.duration_s)
+    head_xy = (-0.8, 0.0)
+    for i, pid in enumerate(posed0.person_ids):
+        if spec.people[int(pid)].role is Role.PATIENT:
+            head_xy = tuple(float(v) for v in posed0.world_from_head[i, :2, 3])
+    renderer.set_static(concat_meshes([static_room_mesh(spec), patient_drape_mesh(spec, head_xy)]))
+    return SynthWorld(spec, cameras, body, renderer, face_triangles(body.faces, body.face_vertex_ids))
+
+
+def _draws(world: SynthWorld, posed: PosedPeople) -> list[PersonDraw]:
+    fid = world.body.face_vertex_ids
+    out = []
+    for i, pid in enumerate(posed.person_ids):
+        spec = world.spec.people[int(pid)]
+        chin = float(posed.rest_vertices_m[i][fid][:, 2].min())
+        out.append(PersonDraw(int(pid), posed.vertices_world_m[i], posed.normals_world[i], posed.rest_vertices_m[i],
+                              posed.rest_landmarks_m[i], chin, spec.outfit))  # fmt: skip
+    return out
+
+
+def render_frame(world: SynthWorld, t_s: float, with_depth: bool = True) -> FrameRender:
+    """Pose everyone at ``t_s`` and render every camera (and its depth sensor)."""
+    posed = pose_people(world.body, world.spec.people, t_s, world.spec.duration_s)
+    world.renderer.set_frame(_draws(world, posed), lights_mesh(world.spec.lights, t_s))
+    color, depth = {}, {}
+    for name, cam in world.cameras.items():
+        color[name] = world.renderer.render(cam.color, cam.world_from_cam)
+        if with_depth and cam.depth is not None:
+            depth[name] = world.renderer.render(cam.depth, cam.world_from_cam @ cam.cam_from_depth)
+    return FrameRender(t_s, posed, color, depth)
+
+
+def _finish_rgb(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Camera look: slight optical blur and sensor noise."""
+    img = cv2.GaussianBlur(rgb, (0, 0), 0.6).astype(np.float32)
+    img += rng.normal(0.0, 2.0, img.shape).astype(np.float32)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def _timestamps(n_frames: int, fps: float, cam_index: int, rng: np.random.Generator) -> np.ndarray:
+    """Device-like timestamps: nominal period, a per-device sync offset (subordinate delay
+    160 us per device), jitter of ~0.2 ms."""
+    t = np.round(np.arange(n_frames) * 1e9 / fps).astype(np.int64)
+    t += cam_index * 160_000 + np.round(rng.normal(0, 200_000, n_frames)).astype(np.int64)
+    return np.maximum.accumulate(np.maximum(t, 0))
+
+
+def _prepare_target(cfg: SynthConfig) -> Path:
+    target = session_dir(cfg.recordings, cfg.session)
+    if target.exists():
+        if not cfg.force:
+            raise SessionError("session already exists (use --force to overwrite)", target)
+        if target.is_dir() and any(target.iterdir()) and not (target / "session.yaml").exists():
+            raise SessionError("refusing to overwrite a folder that is not a session (no session.yaml)", target)
+    return target
+
+
+def _validate(cfg: SynthConfig) -> None:
+    if cfg.seconds <= 0 or cfg.fps <= 0:
+        raise ConfigError(f"--seconds and --fps must be positive, got {cfg.seconds} and {cfg.fps}")
+    if cfg.width < 16 or cfg.height < 16:
+        raise ConfigError(f"image size {cfg.width}x{cfg.height} is too small (at least 16x16)")
+    if not 1 <= cfg.jpeg_quality <= 100:
+        raise ConfigError(f"--jpeg-quality must be in 1..100, got {cfg.jpeg_quality}")
+
+
+def generate_session(cfg: SynthConfig, body: BodyModel | None = None) -> Path:
+    """Write the session ``cfg.session`` under ``cfg.recordings``; returns its folder.
+
+    ``body`` (from ``orscene.synth.people.load_body_model``) can be passed to reuse a loaded
+    anny model across calls. Deterministic in ``cfg`` (same seed -> identical files).
+    """
+    _validate(cfg)
+    target = _prepare_target(cfg)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{cfg.session}.tmp-"))
+    try:
+        if cfg.board is not None:
+            _write_board_session(cfg, tmp)
+        else:
+            _write_or_session(cfg, tmp, body)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _seeds(seed: int, n: int) -> list[np.random.Generator]:
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> None:
+    t_start = time.perf_counter()
+    rig_rng, scene_rng, noise_rng, ts_rng, img_rng = _seeds(cfg.seed, 5)
+    cameras = make_or_rig(cfg.cameras, cfg.rgb_only, cfg.width, cfg.height, rig_rng)
+    names = list(cameras)
+    spec = build_scene_spec(cfg.scenario, cfg.seconds, scene_rng, cfg.patient_face_covered, cfg.people)
+    world = make_world(spec, cameras, body, cfg.backend)
+    T = max(1, int(round(cfg.seconds * cfg.fps)))
+    P = len(spec.people)
+    C = len(names)
+    nan = np.nan
+    gt = {
+        "present": np.zeros((T, P), bool),
+        "joints_world_m": np.full((T, P, 17, 3), nan),
+        "world_from_head": np.full((T, P, 4, 4), nan),
+        "world_from_body": np.full((T, P, 4, 4), nan),
+        "pose_parameters": np.full((T, P, 104, 4, 4), nan, np.float32),
+        "keypoints_px": np.full((T, C, P, 17, 2), nan, np.float32),
+        "keypoint_visibility": np.zeros((T, C, P, 17), np.int8),
+        "face_visible_fraction": np.full((T, C, P), nan),
+    }
+    faces: list[FaceBox] = []
+    for name in names:
+        (out / name / "color").mkdir(parents=True)
+        if cameras[name].depth is not None:
+            (out / name / "depth").mkdir(parents=True)
+    face_cfg = FaceAnnotationConfig()
+    noise_cfg = DepthNoiseConfig()
+    preview_frame = T // 2
+    preview_imgs: dict[str, np.ndarray] = {}
+    t_render = 0.0
+    for i in range(T):
+        t_s = i / cfg.fps
+        t0 = time.perf_counter()
+        fr = render_frame(world, t_s)
+        t_render += time.perf_counter() - t0
+        posed = fr.posed
+        idx = posed.person_ids
+        gt["present"][i, idx] = True
+        gt["joints_world_m"][i, idx] = posed.joints_world_m
+        gt["world_from_head"][i, idx] = posed.world_from_head
+        gt["world_from_body"][i, idx] = posed.world_from_body
+        gt["pose_parameters"][i, idx] = posed.pose_parameters
+        for c, name in enumerate(names):
+            cam = cameras[name]
+            ro = fr.color[name]
+            rgb = _finish_rgb(ro.rgb, img_rng)
+            ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+            (out / name / "color" / f"{i:06d}.jpg").write_bytes(jpg.tobytes())
+            if i == preview_frame:
+                preview_imgs[name] = rgb
+            if name in fr.depth:
+                d = fr.depth[name]
+                mm = kinect_depth_mm(d.z_m, d.albedo, d.ids[..., 3], noise_rng, noise_cfg)
+                ok, png = cv2.imencode(".png", mm)
+                (out / name / "depth" / f"{i:06d}.png").write_bytes(png.tobytes())
+            boxes, fracs = annotate_faces(cam, ro.ids, idx, posed.vertices_world_m, posed.world_from_head, world.face_tris, face_cfg)
+            gt["face_visible_fraction"][i, c, idx] = fracs
+            for b in boxes:
+                faces.append(FaceBox(i, name, b.person_id, b.box_xyxy_px, 1.0, b.visible_fraction, b.ignore, FaceSource.GROUND_TRUTH))
+            uv, vis = annotate_keypoints(cam, ro.ids, ro.z_m, idx, posed.joints_world_m)
+            gt["keypoints_px"][i, c, idx] = uv
+            gt["keypoint_visibility"][i, c, idx] = vis
+        if (i + 1) % max(1, T // 10) == 0:
+            log.info("frame %d/%d (%.2f s render per frame-set)", i + 1, T, t_render / (i + 1))
+    world.renderer.release()
+
+    timestamps = {}
+    for c, name in enumerate(names):
+        ts = _timestamps(T, cfg.fps, c, ts_rng)
+        timestamps[name] = ts
+        lines = ["frame,timestamp_ns"] + [f"{k},{int(v)}" for k, v in enumerate(ts)]
+        (out / name / "timestamps.csv").write_text("\n".join(lines) + "\n")
+    save_calibration(out / "calibration.json", Calibration(cameras=cameras))
+    ann = FaceAnnotations(cfg.session, tuple(names), tuple(range(T)), tuple(sorted(faces, key=lambda f: (f.frame, f.camera, f.person))))
+    (out / "annotations").mkdir()
+    save_faces(out / "annotations" / "faces.json", ann)
+    wfh = gt["world_from_head"]
+    save_groundtruth(
+        out / "annotations" / "groundtruth.npz",
+        SessionGroundTruth(
+            frames=np.arange(T, dtype=np.int64),
+            timestamps_ns=np.round(np.arange(T) * 1e9 / cfg.fps).astype(np.int64),
+            person_ids=np.array([p.person_id for p in spec.people], np.int64),
+            roles=tuple(p.role.value for p in spec.people),
+            present=gt["present"],
+            joints_world_m=gt["joints_world_m"],
+            world_from_head=wfh,
+            face_center_world_m=wfh[..., :3, 3].copy(),
+            world_from_body=gt["world_from_body"],
+            pose_parameters=gt["pose_parameters"],
+            phenotype=np.array([p.phenotype for p in spec.people], np.float64),
+            camera_names=tuple(names),
+            keypoints_px=gt["keypoints_px"],
+            keypoint_visibility=gt["keypoint_visibility"],
+            face_visible_fraction=gt["face_visible_fraction"],
+            face_vertex_ids=world.body.face_vertex_ids.astype(np.int64),
+        ),
+    )
+    manifest = SessionManifest(
+        name=cfg.session,
+        cameras=tuple(CameraSource(n, SourceKind.FOLDER, n) for n in names),
+        fps=float(cfg.fps),
+        annotations={"faces": "annotations/faces.json", "groundtruth": "annotations/groundtruth.npz"},
+        description=f"synthetic OR, scenario {cfg.scenario.value}, seed {cfg.seed}, {T} frame-sets, {len(spec.people) - 1} staff + patient",
+    )
+    save_manifest(out, manifest)
+    if cfg.preview:
+        from orscene.synth.preview import contact_sheet
+
+        sheet = contact_sheet(preview_imgs, [f for f in faces if f.frame == preview_frame], title=f"{cfg.session} frame {preview_frame}")
+        ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        (out / "preview.jpg").write_bytes(jpg.tobytes())
+    log.info("wrote %d frame-sets x %d cameras in %.1f s (render %.2f s per frame-set)", T, C, time.perf_counter() - t_start, t_render / T)
+
+
+def _write_board_session(cfg: SynthConfig, out: Path) -> None:
+    raise ConfigError("--board is not available yet")
+
+
+def run_synth(cfg: SynthConfig) -> int:
+    path = generate_session(cfg)
+    log.info("session written to %s", path)
+    return 0

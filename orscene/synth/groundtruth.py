@@ -1,0 +1,122 @@
+"""Ground truth of a synthetic session: ``annotations/groundtruth.npz``.
+
+Written by ``orscene.synth.generate``; read with :func:`load_groundtruth`. Arrays are
+indexed ``[T frames, P persons]`` (and ``C`` cameras for the 2D keypoints); entries of a
+person absent at a frame (outside the room) are NaN. World frame: metres, z up.
+
+Keys of the .npz (all plain numpy, no pickles):
+
+=======================  ==================  ==============================================
+``frames``               (T,) int64          frame-set indices 0..T-1
+``timestamps_ns``        (T,) int64          nominal frame-set times (cameras jitter < 1 ms)
+``person_ids``           (P,) int64          ids used in ``faces.json``
+``roles``                (P,) str            surgeon, assistant, anesthetist, nurse, circulator, patient
+``present``              (T, P) bool         the person is in the room
+``joints_world_m``       (T, P, 17, 3)       COCO-17 joints (anny's COCO regressor)
+``world_from_head``      (T, P, 4, 4)        origin at the face centre, +x the person's left, +y up, +z out of the face
+``face_center_world_m``  (T, P, 3)           centroid of the posed face region (= ``world_from_head[..., :3, 3]``)
+``world_from_body``      (T, P, 4, 4)        anny body frame to world
+``pose_parameters``      (T, P, 104, 4, 4)   anny 'local-ref' bone deltas (float32); with ``phenotype`` and ``world_from_body`` they reproduce the exact mesh
+``phenotype``            (P, 6)              anny gender, age, muscle, weight, height, proportions
+``camera_names``         (C,) str
+``keypoints_px``         (T, C, P, 17, 2)    COCO-17 joints projected with the lens distortion
+``keypoint_visibility``  (T, C, P, 17) int8  COCO flags: 0 outside the image/absent, 1 inside but occluded, 2 visible
+``face_visible_fraction`` (T, C, P)          share of the face's front-facing area visible in the view (NaN if absent)
+``face_vertex_ids``      (Vf,) int64         ``orscene.synth.face_region.anny_face_vertex_ids``
+=======================  ==================  ==============================================
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from orscene.errors import AnnotationError
+from orscene.recording.session import atomic_write_bytes
+
+__all__ = ["SessionGroundTruth", "load_groundtruth", "save_groundtruth", "GROUNDTRUTH_KEYS"]
+
+GROUNDTRUTH_KEYS = (
+    "frames", "timestamps_ns", "person_ids", "roles", "present", "joints_world_m", "world_from_head",
+    "face_center_world_m", "world_from_body", "pose_parameters", "phenotype", "camera_names", "keypoints_px",
+    "keypoint_visibility", "face_visible_fraction", "face_vertex_ids",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SessionGroundTruth:
+    """Exact ground truth of a synthetic session (see the module docstring for shapes)."""
+
+    frames: np.ndarray
+    timestamps_ns: np.ndarray
+    person_ids: np.ndarray
+    roles: tuple[str, ...]
+    present: np.ndarray
+    joints_world_m: np.ndarray
+    world_from_head: np.ndarray
+    face_center_world_m: np.ndarray
+    world_from_body: np.ndarray
+    pose_parameters: np.ndarray
+    phenotype: np.ndarray
+    camera_names: tuple[str, ...]
+    keypoints_px: np.ndarray
+    keypoint_visibility: np.ndarray
+    face_visible_fraction: np.ndarray
+    face_vertex_ids: np.ndarray
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def n_persons(self) -> int:
+        return int(self.person_ids.shape[0])
+
+    def person_index(self, person_id: int) -> int:
+        hit = np.nonzero(self.person_ids == person_id)[0]
+        if hit.size == 0:
+            raise KeyError(f"no person with id {person_id}")
+        return int(hit[0])
+
+    def camera_index(self, camera: str) -> int:
+        return self.camera_names.index(camera)
+
+    def staff_mask(self) -> np.ndarray:
+        """(P,) bool: everyone but the patient."""
+        return np.array([r != "patient" for r in self.roles])
+
+
+def save_groundtruth(path: str | Path, gt: SessionGroundTruth) -> Path:
+    import io
+
+    path = Path(path)
+    arrays = {k: getattr(gt, k) for k in GROUNDTRUTH_KEYS}
+    arrays["roles"] = np.array(gt.roles, dtype=np.str_)
+    arrays["camera_names"] = np.array(gt.camera_names, dtype=np.str_)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def load_groundtruth(path: str | Path) -> SessionGroundTruth:
+    """Read ``groundtruth.npz`` (a file, or a session folder holding ``annotations/groundtruth.npz``)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "annotations" / "groundtruth.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in GROUNDTRUTH_KEYS if k not in z.files]
+            if missing:
+                raise AnnotationError(f"ground truth lacks {missing}", path)
+            d = {k: z[k] for k in GROUNDTRUTH_KEYS}
+    except FileNotFoundError:
+        raise AnnotationError("ground truth file not found", path) from None
+    except (ValueError, OSError) as e:
+        raise AnnotationError(f"cannot read ground truth: {e}", path) from None
+    d["roles"] = tuple(str(r) for r in d["roles"])
+    d["camera_names"] = tuple(str(c) for c in d["camera_names"])
+    T, P = d["present"].shape
+    if d["joints_world_m"].shape != (T, P, 17, 3):
+        raise AnnotationError(f"joints_world_m has shape {d['joints_world_m'].shape}, expected {(T, P, 17, 3)}", path)
+    return SessionGroundTruth(**d)

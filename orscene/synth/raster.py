@@ -1,0 +1,392 @@
+"""Headless OpenGL rendering of the synthetic OR through a distorted (Brown-Conrady) lens.
+
+Each view is rendered by moderngl (EGL: Mesa llvmpipe on a CPU, the GPU where there is one)
+as a pinhole image over a field of view slightly larger than the lens's, then resampled
+onto the distorted pixel grid with precomputed maps (``cv2.remap``): exact per pixel, since
+the pinhole image is rendered at the lens's centre focal length. Four buffers come back on
+the distorted grid:
+
+* ``rgb``   uint8 (H, W, 3), shaded and textured (bilinear resampling);
+* ``ids``   uint8 (H, W, 4): person id + 1 (0 = nobody), face flag, object id, material
+  (nearest resampling);
+* ``z_m``   float32 (H, W): depth along the camera's +z axis, 0 = nothing (nearest);
+* ``albedo`` float32 (H, W): surface reflectance, for the depth sensor's dark-surface dropout.
+
+People are painted procedurally in the fragment shader from their rest-pose body
+coordinates (clothes by body region, face with eyes, brows, nose, mouth or mask), so the
+face has pixel-exact structure at any resolution without a texture atlas.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from orscene.errors import ConfigError
+from orscene.synth.meshes import Material, Mesh
+from orscene.synth.people import Outfit
+from orscene.types import Intrinsics
+
+__all__ = ["RenderOutput", "SceneRenderer", "PinholeWarp", "pinhole_warp", "PersonDraw"]
+
+_VS = """
+#version 330
+uniform mat4 u_cam_from_world;
+uniform vec4 u_k;      // fx fy cx cy of the pinhole render
+uniform vec2 u_size;   // width height of the pinhole render
+uniform vec2 u_nf;
+in vec3 in_pos; in vec3 in_normal; in vec3 in_color; in vec3 in_rest; in vec4 in_attr;
+out vec3 v_world; out vec3 v_normal; out vec3 v_color; out vec3 v_rest; out float v_face;
+flat out vec4 v_attr;
+void main() {
+    vec4 pc = u_cam_from_world * vec4(in_pos, 1.0);
+    float z = pc.z;
+    float n = u_nf.x, f = u_nf.y;
+    // OpenCV pixels (centres at integers, row 0 at the top) -> clip space; framebuffer
+    // row r then holds image row r.
+    gl_Position = vec4((2.0 * u_k.x / u_size.x) * pc.x + (2.0 * (u_k.z + 0.5) / u_size.x - 1.0) * z,
+                       (2.0 * u_k.y / u_size.y) * pc.y + (2.0 * (u_k.w + 0.5) / u_size.y - 1.0) * z,
+                       (f + n) / (f - n) * z - 2.0 * f * n / (f - n), z);
+    v_world = in_pos; v_normal = in_normal; v_color = in_color; v_rest = in_rest;
+    v_face = in_attr.y; v_attr = in_attr;
+}
+"""
+
+_FS = """
+#version 330
+uniform mat4 u_cam_from_world;
+uniform vec3 u_cam_pos;
+uniform int u_person;            // 1 while drawing a person
+uniform vec3 u_eyeL; uniform vec3 u_eyeR; uniform vec3 u_nose;
+uniform float u_chin_z; uniform float u_ear_y; uniform float u_shoulder_z; uniform float u_hip_z;
+uniform float u_knee_z; uniform float u_ankle_z; uniform float u_elbow_x; uniform float u_wrist_x;
+uniform vec3 c_skin; uniform vec3 c_top; uniform vec3 c_pants; uniform vec3 c_hair; uniform vec3 c_shoes;
+uniform vec3 c_cap; uniform vec3 c_mask; uniform vec3 c_gloves; uniform vec3 c_iris;
+uniform int f_cap; uniform int f_mask; uniform int f_gloves; uniform int f_gown;
+in vec3 v_world; in vec3 v_normal; in vec3 v_color; in vec3 v_rest; in float v_face;
+flat in vec4 v_attr;
+layout(location = 0) out vec4 o_color;
+layout(location = 1) out vec4 o_id;
+layout(location = 2) out vec2 o_aux;
+
+vec3 head_albedo(vec3 r) {
+    float eye_z = 0.5 * (u_eyeL.z + u_eyeR.z);
+    bool front = r.y < u_ear_y - 0.012;
+    float hairline = eye_z + 0.6 * (eye_z - u_chin_z);
+    if (f_cap == 1 && (r.z > hairline - 0.008 || (!front && r.z > eye_z - 0.015)))
+        return c_cap * (0.94 + 0.06 * sin(r.x * 260.0 + r.z * 90.0));
+    if (f_cap == 0 && (r.z > hairline + 0.004 || (r.y > u_ear_y + 0.01 && r.z > u_chin_z + 0.02)))
+        return c_hair * (0.85 + 0.15 * sin(r.x * 900.0 + r.y * 400.0));
+    if (r.z < u_chin_z - 0.004) {
+        if (f_gown == 1 && r.z < u_chin_z - 0.05) return c_top;
+        return c_skin * 0.93;
+    }
+    if (f_mask == 1 && r.z < u_nose.z - 0.004 && r.z > u_chin_z - 0.02 && r.y < u_ear_y - 0.005)
+        return c_mask * (0.9 + 0.1 * step(0.5, fract(r.z * 110.0)));
+    if (f_mask == 1 && abs(r.z - (u_nose.z - 0.012)) < 0.0025 && r.y < u_ear_y + 0.02)
+        return vec3(0.95);  // ear loop
+    for (int i = 0; i < 2; i++) {
+        vec3 e = i == 0 ? u_eyeL : u_eyeR;
+        float dx = r.x - e.x, dz = r.z - e.z;
+        float q = (dx * dx) / (0.0150 * 0.0150) + (dz * dz) / (0.0072 * 0.0072);
+        if (q < 1.0 && r.y < e.y + 0.012) {
+            float ri = (dx * dx + dz * dz) / (0.0056 * 0.0056);
+            if (ri < 0.22) return vec3(0.02);
+            if (ri < 1.0) return c_iris;
+            return vec3(0.9, 0.88, 0.85);
+        }
+        if (q < 1.9 && dz > 0.0 && r.y < e.y + 0.015) return c_skin * 0.35;  // upper lid and lashes
+        if (q < 2.6 && r.y < e.y + 0.015) return c_skin * 0.78;              // eye socket shadow
+        float bz = e.z + 0.0175 + 0.004 * (1.0 - (dx * dx) / (0.021 * 0.021));
+        if (abs(dz + e.z - bz) < 0.0033 && abs(dx) < 0.021 && r.y < e.y + 0.02)
+            return mix(c_hair, vec3(0.05), 0.5);
+    }
+    if (f_mask == 0) {
+        float nz = u_nose.z - 0.011;
+        float nx = (abs(r.x) - 0.0085) / 0.0045, nzz = (r.z - nz) / 0.0028;
+        if (nx * nx + nzz * nzz < 1.0) return c_skin * 0.3;
+        float mz = u_chin_z + 0.42 * (u_nose.z - u_chin_z);
+        float w = 0.026;
+        float h = 0.0055 * max(0.0, 1.0 - (r.x * r.x) / (w * w));
+        if (abs(r.z - mz) < h && r.y < u_nose.y + 0.03) return abs(r.z - mz) < 0.0009 ? c_skin * 0.25 : c_skin * vec3(0.78, 0.5, 0.5);
+    }
+    return c_skin;
+}
+
+vec3 person_albedo(vec3 r) {
+    float ax = abs(r.x);
+    if (ax > u_wrist_x - 0.03 && r.z < u_shoulder_z) return f_gloves == 1 ? c_gloves : c_skin;
+    if (r.z > u_shoulder_z + 0.02 && ax < 0.14) return head_albedo(r);
+    if (r.z < u_ankle_z + 0.035) return c_shoes;
+    bool gown_here = f_gown == 1 && r.z > u_knee_z - 0.15;
+    if (r.z < u_hip_z - 0.05 && !gown_here && ax < 0.3) return c_pants * (0.93 + 0.07 * sin(r.z * 200.0));
+    float sleeve = f_gown == 1 ? u_wrist_x - 0.06 : u_elbow_x - 0.08;
+    if (ax > sleeve) return c_skin;
+    // scrub top / gown with a V neck and a pocket seam
+    if (f_gown == 0 && r.z > u_shoulder_z - 0.06 + 2.0 * ax - 0.02 && r.y < 0.0) return c_skin;
+    return c_top * (0.95 + 0.05 * sin(r.x * 150.0));
+}
+
+void main() {
+    int mat = int(v_attr.w + 0.5);
+    vec3 albedo = v_color;
+    if (u_person == 1) albedo = person_albedo(v_rest);
+    if (mat == 1) {  // vinyl floor tiles 0.6 m
+        vec2 g = abs(fract(v_world.xy / 0.6 + 0.5) - 0.5);
+        float line = step(0.485, max(g.x, g.y));
+        albedo = v_color * (1.0 - 0.18 * line) * (0.96 + 0.04 * sin(v_world.x * 7.0) * sin(v_world.y * 5.0));
+    }
+    vec3 n = normalize(v_normal);
+    vec3 view = normalize(u_cam_pos - v_world);
+    if (dot(n, view) < 0.0) n = -n;
+    vec3 L1 = normalize(vec3(0.3, 0.2, 1.0));
+    vec3 L2 = normalize(vec3(-0.6, -0.4, 0.5));
+    float diff = 0.42 + 0.45 * max(dot(n, L1), 0.0) + 0.22 * max(dot(n, L2), 0.0);
+    vec3 h = normalize(L1 + view);
+    float spec = (mat == 4 ? 0.6 : (u_person == 1 ? 0.06 : 0.1)) * pow(max(dot(n, h), 0.0), mat == 4 ? 40.0 : 16.0);
+    o_color = vec4(clamp(albedo * diff + spec, 0.0, 1.0), 1.0);
+    float face = (u_person == 1 && v_face > 0.5) ? 1.0 : 0.0;
+    o_id = vec4(v_attr.x, face, v_attr.z, v_attr.w) / 255.0;
+    float z = (u_cam_from_world * vec4(v_world, 1.0)).z;
+    o_aux = vec2(z, dot(albedo, vec3(0.299, 0.587, 0.114)));
+}
+"""
+
+
+@dataclass(frozen=True)
+class PinholeWarp:
+    """Maps from the distorted image grid into an oversized pinhole render."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    map_x: np.ndarray
+    """(H, W) float32 pinhole column of every distorted pixel."""
+    map_y: np.ndarray
+    map_fixed: tuple[np.ndarray, np.ndarray]
+    """The same maps in cv2's fixed-point form (fast bilinear remap)."""
+
+
+def pinhole_warp(intr: Intrinsics, margin_px: int = 2) -> PinholeWarp:
+    """The pinhole render (same fx, fy) covering every ray of the distorted image."""
+    W, H = intr.width_px, intr.height_px
+    us, vs = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
+    pts = np.stack([us.ravel(), vs.ravel()], axis=-1)[:, None, :]
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
+    xy = cv2.undistortPointsIter(pts, intr.K_px, intr.distortion, None, None, crit).reshape(H, W, 2)
+    fx, fy = float(intr.K_px[0, 0]), float(intr.K_px[1, 1])
+    x0, x1 = xy[..., 0].min(), xy[..., 0].max()
+    y0, y1 = xy[..., 1].min(), xy[..., 1].max()
+    if not np.all(np.isfinite([x0, x1, y0, y1])) or max(x1 - x0, y1 - y0) > 6:
+        raise ConfigError("lens distortion does not map the image onto a bounded field of view")
+    cx = -fx * x0 + margin_px
+    cy = -fy * y0 + margin_px
+    width = int(np.ceil(fx * (x1 - x0))) + 2 * margin_px + 1
+    height = int(np.ceil(fy * (y1 - y0))) + 2 * margin_px + 1
+    map_x = (fx * xy[..., 0] + cx).astype(np.float32)
+    map_y = (fy * xy[..., 1] + cy).astype(np.float32)
+    fixed = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
+    return PinholeWarp(fx, fy, cx, cy, width, height, map_x, map_y, fixed)
+
+
+@dataclass(frozen=True)
+class RenderOutput:
+    rgb: np.ndarray
+    ids: np.ndarray
+    z_m: np.ndarray
+    albedo: np.ndarray
+
+
+@dataclass(frozen=True)
+class PersonDraw:
+    """One person to draw this frame: posed world vertices/normals, rest coordinates,
+    the landmarks and outfit that the shader paints with."""
+
+    person_id: int
+    vertices_world_m: np.ndarray
+    normals_world: np.ndarray
+    rest_vertices_m: np.ndarray
+    rest_landmarks_m: np.ndarray
+    """(17, 3) COCO-17 rest-pose joints, body frame."""
+    chin_z_m: float
+    outfit: Outfit
+
+
+class SceneRenderer:
+    """Holds the GL context, shader and the uploaded scene; ``render`` is the work.
+
+    A thin holder (GL state cannot be a pure function): ``set_static``, then per frame
+    ``set_frame`` (people and moving objects), then ``render`` per camera.
+    """
+
+    def __init__(self, faces: np.ndarray, face_vertex_ids: np.ndarray, backend: str = "egl") -> None:
+        import moderngl
+
+        try:
+            self.ctx = moderngl.create_standalone_context(backend=backend) if backend else moderngl.create_standalone_context()
+        except Exception as e:  # noqa: BLE001 - moderngl raises plain Exceptions
+            raise ConfigError(f"cannot create a headless OpenGL context (backend {backend!r}): {e}") from None
+        self.prog = self.ctx.program(vertex_shader=_VS, fragment_shader=_FS)
+        self._faces = np.ascontiguousarray(faces, dtype=np.int32)
+        self._ibo = self.ctx.buffer(self._faces.tobytes())
+        self._face_flag = np.zeros(int(self._faces.max()) + 1, np.float32)
+        self._face_flag[face_vertex_ids] = 1.0
+        self._static = None
+        self._dynamic = None
+        self._people: list[tuple[PersonDraw, object, list]] = []
+        self._person_buffers: dict[int, tuple] = {}
+        self._fbos: dict[tuple[int, int], tuple] = {}
+        self._warps: dict[tuple, PinholeWarp] = {}
+        self._static_cache: dict[tuple, tuple] = {}
+
+    # -- scene upload --------------------------------------------------------
+    def _mesh_vao(self, mesh: Mesh):
+        V = len(mesh.positions)
+        data = np.concatenate([mesh.positions, mesh.normals, mesh.colors, np.zeros((V, 3), np.float32), mesh.attrs], axis=1)
+        vbo = self.ctx.buffer(np.ascontiguousarray(data, np.float32).tobytes())
+        ibo = self.ctx.buffer(np.ascontiguousarray(mesh.triangles, np.int32).tobytes())
+        vao = self.ctx.vertex_array(self.prog, [(vbo, "3f 3f 3f 3f 4f", "in_pos", "in_normal", "in_color", "in_rest", "in_attr")], ibo)
+        return vao, (vbo, ibo)
+
+    def _release(self, item) -> None:
+        if item is not None:
+            vao, bufs = item
+            vao.release()
+            for b in bufs:
+                b.release()
+
+    def set_static(self, mesh: Mesh) -> None:
+        """Upload the scene's static part (rendered once per camera and cached)."""
+        self._release(self._static)
+        self._static = self._mesh_vao(mesh)
+        for fb in self._static_cache.values():
+            for obj in fb:
+                obj.release()
+        self._static_cache = {}
+
+    def set_frame(self, people: list[PersonDraw], moving: Mesh | None) -> None:
+        self._release(self._dynamic)
+        self._dynamic = self._mesh_vao(moving) if moving is not None and len(moving.positions) else None
+        self._people = []
+        for p in people:
+            V = p.vertices_world_m.shape[0]
+            bufs = self._person_buffers.get(p.person_id)
+            if bufs is None:
+                static = np.zeros((V, 3 + 3 + 4), np.float32)
+                dyn = self.ctx.buffer(reserve=V * 6 * 4)
+                sbo = self.ctx.buffer(reserve=static.nbytes)
+                vao = self.ctx.vertex_array(
+                    self.prog,
+                    [(dyn, "3f 3f", "in_pos", "in_normal"), (sbo, "3f 3f 4f", "in_color", "in_rest", "in_attr")],
+                    self._ibo,
+                )
+                bufs = self._person_buffers[p.person_id] = (vao, dyn, sbo, None)
+            vao, dyn, sbo, rest_key = bufs
+            key = (p.rest_vertices_m.shape, float(p.rest_vertices_m[0, 0]), float(p.rest_vertices_m[-1, 2]))
+            if rest_key != key:
+                st = np.zeros((V, 10), np.float32)
+                st[:, 3:6] = p.rest_vertices_m
+                st[:, 6] = p.person_id + 1
+                st[:, 7] = self._face_flag[:V]
+                st[:, 9] = Material.PERSON
+                sbo.write(st.tobytes())
+                self._person_buffers[p.person_id] = (vao, dyn, sbo, key)
+            dyn.write(np.ascontiguousarray(np.concatenate([p.vertices_world_m, p.normals_world], axis=1), np.float32).tobytes())
+            self._people.append((p, vao))
+
+    # -- rendering ------------------------------------------------------------
+    def _new_fbo(self, w: int, h: int):
+        col = self.ctx.texture((w, h), 4)
+        ids = self.ctx.texture((w, h), 4)
+        aux = self.ctx.texture((w, h), 2, dtype="f4")
+        dep = self.ctx.depth_renderbuffer((w, h))
+        return (self.ctx.framebuffer([col, ids, aux], dep), col, ids, aux, dep)
+
+    def _fbo(self, w: int, h: int):
+        fb = self._fbos.get((w, h))
+        if fb is None:
+            fb = self._fbos[(w, h)] = self._new_fbo(w, h)
+        return fb
+
+    def warp_for(self, intr: Intrinsics) -> PinholeWarp:
+        key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px)
+        w = self._warps.get(key)
+        if w is None:
+            w = self._warps[key] = pinhole_warp(intr)
+        return w
+
+    def _set_person_uniforms(self, p: PersonDraw | None) -> None:
+        u = self.prog
+        if p is None:
+            u["u_person"].value = 0
+            return
+        lm = p.rest_landmarks_m
+        o = p.outfit
+        u["u_person"].value = 1
+        u["u_eyeL"].value = tuple(lm[1])
+        u["u_eyeR"].value = tuple(lm[2])
+        u["u_nose"].value = tuple(lm[0])
+        u["u_chin_z"].value = float(p.chin_z_m)
+        u["u_ear_y"].value = float(0.5 * (lm[3, 1] + lm[4, 1]))
+        u["u_shoulder_z"].value = float(0.5 * (lm[5, 2] + lm[6, 2]))
+        u["u_hip_z"].value = float(0.5 * (lm[11, 2] + lm[12, 2]))
+        u["u_knee_z"].value = float(0.5 * (lm[13, 2] + lm[14, 2]))
+        u["u_ankle_z"].value = float(0.5 * (lm[15, 2] + lm[16, 2]))
+        u["u_elbow_x"].value = float(0.5 * (lm[7, 0] - lm[8, 0]))
+        u["u_wrist_x"].value = float(0.5 * (lm[9, 0] - lm[10, 0]))
+        for name, val in (("c_skin", o.skin), ("c_top", o.top), ("c_pants", o.pants), ("c_hair", o.hair), ("c_shoes", o.shoes),
+                          ("c_cap", o.cap or (0, 0, 0)), ("c_mask", o.mask or (0, 0, 0)), ("c_gloves", o.gloves or (0, 0, 0)),
+                          ("c_iris", o.iris)):  # fmt: skip
+            u[name].value = tuple(float(c) for c in val)
+        u["f_cap"].value = int(o.cap is not None)
+        u["f_mask"].value = int(o.mask is not None)
+        u["f_gloves"].value = int(o.gloves is not None)
+        u["f_gown"].value = int(o.gown)
+
+    def render(self, intr: Intrinsics, world_from_cam: np.ndarray, near_m: float = 0.05, far_m: float = 30.0) -> RenderOutput:
+        """Render the current frame into the distorted image grid of ``intr``."""
+        import moderngl
+
+        warp = self.warp_for(intr)
+        fbo, col, ids, aux, _ = self._fbo(warp.width, warp.height)
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        self.ctx.disable(moderngl.CULL_FACE)
+        cam_from_world = np.linalg.inv(world_from_cam)
+        u = self.prog
+        u["u_cam_from_world"].write(cam_from_world.T.astype(np.float32).tobytes())
+        u["u_k"].value = (warp.fx, warp.fy, warp.cx, warp.cy)
+        u["u_size"].value = (float(warp.width), float(warp.height))
+        u["u_nf"].value = (near_m, far_m)
+        u["u_cam_pos"].value = tuple(float(c) for c in world_from_cam[:3, 3])
+        self._set_person_uniforms(None)
+        # the static scene is drawn once per camera pose and copied (colour, ids, depth)
+        key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px, np.asarray(world_from_cam).tobytes())
+        cached = self._static_cache.get(key)
+        if cached is None:
+            cached = self._static_cache[key] = self._new_fbo(warp.width, warp.height)
+            cached[0].use()
+            cached[0].clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            if self._static is not None:
+                self._static[0].render(moderngl.TRIANGLES)
+        self.ctx.copy_framebuffer(fbo, cached[0])
+        fbo.use()
+        if self._dynamic is not None:
+            self._dynamic[0].render(moderngl.TRIANGLES)
+        for p, vao in self._people:
+            self._set_person_uniforms(p)
+            vao.render(moderngl.TRIANGLES)
+        h, w = warp.height, warp.width
+        rgba = np.frombuffer(col.read(), np.uint8).reshape(h, w, 4)
+        idb = np.frombuffer(ids.read(), np.uint8).reshape(h, w, 4)
+        ax = np.frombuffer(aux.read(), np.float32).reshape(h, w, 2)
+        m1, m2 = warp.map_fixed
+        rgb = cv2.remap(rgba[..., :3], m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        id_out = cv2.remap(idb, warp.map_x, warp.map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        aux_out = cv2.remap(ax, warp.map_x, warp.map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        return RenderOutput(rgb=rgb, ids=id_out, z_m=np.ascontiguousarray(aux_out[..., 0]), albedo=np.ascontiguousarray(aux_out[..., 1]))
+
+    def release(self) -> None:
+        self.ctx.release()
