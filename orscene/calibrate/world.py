@@ -187,6 +187,7 @@ def floor_alignment(
     camera_up_world: np.ndarray,
     distance_threshold_m: float = 0.02,
     n_planes: int = 3,
+    max_points: int = 20000,
     min_alignment: float = 0.5,
     seed: int = 0,
 ) -> tuple[np.ndarray, int]:
@@ -197,7 +198,8 @@ def floor_alignment(
     ``acos(min_alignment)`` of the cameras' mean up direction (``camera_up_world``, unit,
     usually ``-y`` of the cameras) and that has all camera centres on one side. The
     normal is oriented towards the cameras; x keeps the old x direction projected onto the
-    floor. Returns the transform and the number of floor inliers; raises CalibrationError
+    floor. At most ``max_points`` (a seeded random subset) enter the RANSAC.
+    Returns the transform and the number of floor inliers; raises CalibrationError
     if no plane qualifies.
     """
     import open3d as o3d
@@ -205,6 +207,8 @@ def floor_alignment(
     pts = np.asarray(points_world_m, dtype=np.float64).reshape(-1, 3)
     if pts.shape[0] < 100:
         raise CalibrationError(f"only {pts.shape[0]} depth points to find the floor")
+    if pts.shape[0] > max_points:  # RANSAC on a seeded random subset
+        pts = pts[np.random.default_rng(seed).choice(pts.shape[0], max_points, replace=False)]
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
     o3d.utility.random.seed(seed)
     up = np.asarray(camera_up_world, dtype=np.float64)

@@ -1,0 +1,80 @@
+"""End to end: `cli.py calibrate` on an image-folder session of a rendered board."""
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from orscene.calibrate.run import CalibrateConfig, run_calibrate
+from orscene.errors import CalibrationError, ConfigError
+from orscene.recording.session import Calibration, load_calibration, save_calibration
+from orscene.types import Camera
+
+
+@pytest.fixture(scope="module")
+def board_session(tmp_path_factory, rig, rendered):
+    """recordings/CALIB_01: three folder cameras, one frame each, depth on the colour grid;
+    the calibration file knows the intrinsics but no poses."""
+    root = tmp_path_factory.mktemp("recordings")
+    s = root / "CALIB_01"
+    for n, (rgb, depth) in rendered.items():
+        (s / n / "color").mkdir(parents=True)
+        (s / n / "depth").mkdir()
+        cv2.imwrite(str(s / n / "color" / "000000.png"), rgb[..., ::-1])
+        cv2.imwrite(str(s / n / "depth" / "000000.png"), np.round(depth * 1000).astype(np.uint16))
+    (s / "session.yaml").write_text(
+        yaml.safe_dump(
+            {"format": "orscene-session", "version": 1, "name": "CALIB_01", "fps": 15.0, "calibration": "calibration.json",
+             "cameras": [{"name": n, "source": "folder", "path": n} for n in rendered]}
+        )
+    )  # fmt: skip
+    save_calibration(s / "calibration.json", Calibration({}, {n: Camera(n, c.color) for n, c in rig.items()}))
+    return root
+
+
+def test_run_calibrate_writes_floor_aligned_calibration(board_session, big_board_json, rig, tmp_path):
+    out = tmp_path / "room.json"
+    cfg = CalibrateConfig(session="CALIB_01", board=big_board_json, recordings=board_session, output=out)
+    assert run_calibrate(cfg) == 0
+    calib = load_calibration(out)
+    assert set(calib.cameras) == set(rig) and not calib.uncalibrated
+    for n, cam in rig.items():
+        est = calib.cameras[n].world_from_cam
+        assert calib.residuals[n] < 0.5
+        # floor at z = 0, z up: heights and tilts of the cameras as in the truth
+        assert est[2, 3] == pytest.approx(cam.world_from_cam[2, 3], abs=0.005)
+        assert est[2, 2] == pytest.approx(cam.world_from_cam[2, 2], abs=0.0035)
+        assert np.allclose(calib.cameras[n].color.K_px, cam.color.K_px)
+    # relative poses within 5 mm and 0.2 degrees
+    from orscene.calibrate import compare_transforms
+
+    for a, b in (("cam0", "cam1"), ("cam0", "cam2")):
+        est = np.linalg.inv(calib.cameras[a].world_from_cam) @ calib.cameras[b].world_from_cam
+        truth = np.linalg.inv(rig[a].world_from_cam) @ rig[b].world_from_cam
+        d_t, d_r = compare_transforms(est, truth)
+        assert d_t < 0.005 and d_r < 0.2
+
+
+def test_run_calibrate_into_session_with_camera_world(board_session, big_board_json, rig, tmp_path):
+    s = tmp_path / "recs"
+    shutil.copytree(board_session, s)
+    cfg = CalibrateConfig(session="CALIB_01", board=big_board_json, recordings=s, write_session=True, world="cam2", floor=False)
+    assert run_calibrate(cfg) == 0
+    calib = load_calibration(s / "CALIB_01" / "calibration.json")
+    assert np.allclose(calib.cameras["cam2"].world_from_cam, np.eye(4))
+    from orscene.recording.reader import open_session
+
+    assert set(open_session(s / "CALIB_01").calibration.cameras) == set(rig)  # the session is now calibrated
+
+
+def test_run_calibrate_errors(board_session, big_board_json, tmp_path):
+    with pytest.raises(ConfigError, match="--world 'nope'"):
+        run_calibrate(CalibrateConfig(session="CALIB_01", board=big_board_json, recordings=board_session, world="nope", output=tmp_path / "x.json"))
+    # blank out one camera's view: the error names it
+    s = tmp_path / "recs"
+    shutil.copytree(board_session, s)
+    cv2.imwrite(str(s / "CALIB_01" / "cam1" / "color" / "000000.png"), np.full((480, 640, 3), 90, np.uint8))
+    with pytest.raises(CalibrationError, match="^camera 'cam1': never sees the calibration board"):
+        run_calibrate(CalibrateConfig(session="CALIB_01", board=big_board_json, recordings=s, output=tmp_path / "y.json"))
