@@ -27,9 +27,17 @@ def test_mvor_counts(shared_data):
     assert len(head.faces) == 4699
     heads = [f for f in head.faces if not f.ignore]
     assert len(heads) > 2000
-    # head boxes are far smaller than person boxes and lie at the top of them
-    by_id = {(f.frame, f.camera, f.person, i): f for i, f in enumerate(person.faces)}
-    assert sum(f.area_px for f in heads) / len(heads) < 0.2 * sum(f.area_px for f in by_id.values()) / len(by_id)
+    # head boxes are far smaller than person boxes and centred in the top third of one of them
+    persons = {}
+    for f in person.faces:
+        persons.setdefault((f.frame, f.camera, f.person), []).append(f.box_xyxy_px)
+    mean_person_area = sum(f.area_px for f in person.faces) / len(person.faces)
+    assert sum(f.area_px for f in heads) / len(heads) < 0.1 * mean_person_area
+    in_top = 0
+    for f in heads:
+        cx, cy = (f.box_xyxy_px[0] + f.box_xyxy_px[2]) / 2, (f.box_xyxy_px[1] + f.box_xyxy_px[3]) / 2
+        in_top += any(x0 <= cx <= x1 and y0 <= cy <= y0 + (y1 - y0) / 3 for x0, y0, x1, y1 in persons[(f.frame, f.camera, f.person)])
+    assert in_top >= 0.95 * len(heads)
 
 
 def test_panoptic(shared_data):
