@@ -253,7 +253,8 @@ class MkvReader:
         self.color_codec: str = color.codec_context.name
         self.color_wh = (int(color.codec_context.width), int(color.codec_context.height))
         if depth is not None:
-            tag = depth.codec_context.codec_tag if hasattr(depth.codec_context, "codec_tag") else ""
+            # k4arecorder writes the tag b16g; remuxers may drop it (empty): read as b16g either way
+            tag = (getattr(depth.codec_context, "codec_tag", "") or "").strip("\x00 ")
             if depth.codec_context.name != "rawvideo" or tag not in ("b16g", ""):
                 raise RecordingError(f"DEPTH track has codec {depth.codec_context.name}/{tag}, expected rawvideo b16g", self.path)
             self.depth_wh: tuple[int, int] | None = (int(depth.codec_context.width), int(depth.codec_context.height))

@@ -69,3 +69,53 @@ def make_folder_session(root: Path, name: str = "T1", cam1_missing: tuple[int, .
 @pytest.fixture
 def folder_session(tmp_path) -> Path:
     return make_folder_session(tmp_path)
+
+
+def make_multi_capture_mkv(src: Path, dst: Path, n: int, period_us: int = 33_333) -> Path:
+    """An Azure-Kinect-like .mkv with ``n`` captures, remuxed from the real one-capture
+    recording: same tracks (COLOR MJPEG, DEPTH big-endian 16-bit), metadata and
+    calibration attachment; capture k has its top-left 40x40 colour block set to 25 k and
+    k mm added to every valid depth pixel, so tests can tell the captures apart."""
+    import av
+    from fractions import Fraction
+
+    with av.open(str(src)) as c:
+        color = next(s for s in c.streams if s.metadata.get("title") == "COLOR")
+        depth = next(s for s in c.streams if s.metadata.get("title") == "DEPTH")
+        att = next(s for s in c.streams if s.type == "attachment")
+        packets = {p.stream.index: (bytes(p), p.pts) for p in c.demux([color, depth]) if p.size}
+        # matroska holds raw 16-bit video only in VFW mode (k4arecorder writes it the same way)
+        out = av.open(str(dst), "w", format="matroska", options={"allow_raw_vfw": "1"})
+        oc, od = out.add_stream_from_template(color), out.add_stream_from_template(depth)
+        for s, o in ((color, oc), (depth, od)):
+            for k, v in s.metadata.items():
+                o.metadata[k] = v
+        for k, v in c.metadata.items():
+            out.metadata[k] = v
+        out.add_attachment("calibration.json", "application/octet-stream", bytes(att.data))
+        jpg, pts0 = packets[color.index]
+        raw, _ = packets[depth.index]
+        rgb = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR)
+        d = np.frombuffer(raw, ">u2").reshape(576, 640)
+        for k in range(n):
+            img = rgb.copy()
+            img[:40, :40] = 25 * k
+            buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+            dk = np.where(d > 0, d + k, 0).astype(">u2").tobytes()
+            for stream, data in ((oc, buf), (od, dk)):
+                p = av.Packet(data)
+                p.stream = stream
+                p.pts = p.dts = pts0 + k * period_us
+                p.time_base = Fraction(1, 1_000_000)
+                p.is_keyframe = True
+                out.mux(p)
+        out.close()
+    return dst
+
+
+@pytest.fixture(scope="session")
+def multi_mkv(shared_data, tmp_path_factory) -> Path:
+    """A read-only 6-capture recording (make copies before damaging it)."""
+    return make_multi_capture_mkv(
+        shared_data / "azure_kinect" / "recording.mkv", tmp_path_factory.mktemp("mkv") / "multi.mkv", 6
+    )
