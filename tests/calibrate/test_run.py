@@ -78,3 +78,19 @@ def test_run_calibrate_errors(board_session, big_board_json, tmp_path):
     cv2.imwrite(str(s / "CALIB_01" / "cam1" / "color" / "000000.png"), np.full((480, 640, 3), 90, np.uint8))
     with pytest.raises(CalibrationError, match="^camera 'cam1': never sees the calibration board"):
         run_calibrate(CalibrateConfig(session="CALIB_01", board=big_board_json, recordings=s, output=tmp_path / "y.json"))
+
+
+def test_mkv_session_without_calibration_file(shared_data, tmp_path, big_board_json):
+    """A fresh .mkv calibration session (no calibration file yet): intrinsics come from the
+    recording; this real recording shows a desk, not the board, so the error names the camera."""
+    s = tmp_path / "CALIB_MKV"
+    s.mkdir()
+    (s / "session.yaml").write_text(
+        yaml.safe_dump(
+            {"format": "orscene-session", "version": 1, "name": "CALIB_MKV", "fps": 30.0,
+             "cameras": [{"name": "kinect_a", "source": "mkv", "path": str(shared_data / "azure_kinect" / "recording.mkv")}]}
+        )
+    )  # fmt: skip
+    with pytest.raises(CalibrationError, match="^camera 'kinect_a': never sees the calibration board"):
+        run_calibrate(CalibrateConfig(session="CALIB_MKV", board=big_board_json, recordings=tmp_path, output=tmp_path / "o.json"))
+    assert not (s / "calibration.json").exists() and not (tmp_path / "o.json").exists()
