@@ -187,6 +187,147 @@ def matroska_truncation(path: Path) -> str | None:
     return None
 
 
+_ID_SEGMENT, _ID_INFO, _ID_TIMECODE_SCALE = 0x18538067, 0x1549A966, 0x2AD7B1
+_ID_TRACKS, _ID_TRACK_ENTRY, _ID_TRACK_NUMBER, _ID_TRACK_NAME = 0x1654AE6B, 0xAE, 0xD7, 0x536E
+_ID_CLUSTER, _ID_CLUSTER_TIMECODE, _ID_SIMPLE_BLOCK, _ID_BLOCK_GROUP, _ID_BLOCK = 0x1F43B675, 0xE7, 0xA3, 0xA0, 0xA1
+
+
+class _Ebml:
+    """Minimal reader of EBML element headers from a file (sizes let us skip payloads)."""
+
+    def __init__(self, f, file_size: int) -> None:
+        self.f, self.size = f, file_size
+
+    def vint(self, keep_marker: bool) -> int:
+        first = self.f.read(1)
+        if not first:
+            raise EOFError
+        b = first[0]
+        length = 1
+        while length <= 8 and not b & (0x80 >> (length - 1)):
+            length += 1
+        if length > 8:
+            raise ValueError("bad EBML variable-length integer")
+        rest = self.f.read(length - 1)
+        if len(rest) != length - 1:
+            raise EOFError
+        value = b if keep_marker else b & (0xFF >> length)
+        for x in rest:
+            value = (value << 8) | x
+        if not keep_marker and value == (1 << (7 * length)) - 1:
+            return -1  # unknown size
+        return value
+
+    def header(self) -> tuple[int, int, int]:
+        """(element id, payload size or -1, payload start)."""
+        eid = self.vint(True)
+        size = self.vint(False)
+        return eid, size, self.f.tell()
+
+    def uint(self, n: int) -> int:
+        return int.from_bytes(self.f.read(n), "big")
+
+    def string(self, n: int) -> str:
+        return self.f.read(n).decode("utf-8", "replace").rstrip("\x00")
+
+
+def matroska_block_index(path: Path) -> tuple[dict[str, list[tuple[int, int]]], int, bool] | None:
+    """Index a Matroska file from its element headers only (payloads are skipped).
+
+    Returns ``({track name: [(timestamp in timecode units, block payload bytes)]},
+    timecode_scale_ns, complete)``, where ``complete`` is False when the file ends inside
+    an element (truncated), or None when the layout needs a full demuxer (unknown-size
+    clusters, laced blocks, no track names).
+    """
+    file_size = path.stat().st_size
+    with open(path, "rb") as f:
+        e = _Ebml(f, file_size)
+        try:
+            eid, size, body = e.header()
+            f.seek(body + size)
+            eid, seg_size, seg_body = e.header()
+            if eid != _ID_SEGMENT:
+                return None
+            seg_end = file_size if seg_size < 0 else min(file_size, seg_body + seg_size)
+            scale = 1_000_000
+            names: dict[int, str] = {}
+            blocks: dict[int, list[tuple[int, int]]] = {}
+            complete = seg_size < 0 or seg_body + seg_size <= file_size
+            while f.tell() < seg_end:
+                eid, size, body = e.header()
+                if size < 0:
+                    return None
+                if body + size > file_size:
+                    complete = False
+                end = min(body + size, file_size)
+                if eid == _ID_INFO:
+                    while f.tell() < end:
+                        cid, csz, cbody = e.header()
+                        if cid == _ID_TIMECODE_SCALE:
+                            scale = e.uint(csz)
+                        f.seek(cbody + csz)
+                elif eid == _ID_TRACKS:
+                    while f.tell() < end:
+                        cid, csz, cbody = e.header()
+                        if cid == _ID_TRACK_ENTRY:
+                            number, name = None, None
+                            while f.tell() < cbody + csz:
+                                tid, tsz, tbody = e.header()
+                                if tid == _ID_TRACK_NUMBER:
+                                    number = e.uint(tsz)
+                                elif tid == _ID_TRACK_NAME:
+                                    name = e.string(tsz)
+                                f.seek(tbody + tsz)
+                            if number is not None and name:
+                                names[number] = name
+                        f.seek(cbody + csz)
+                elif eid == _ID_CLUSTER:
+                    tc = 0
+                    while f.tell() < end:
+                        cid, csz, cbody = e.header()
+                        if csz < 0:
+                            return None
+                        if cid == _ID_CLUSTER_TIMECODE:
+                            tc = e.uint(csz)
+                        elif cid in (_ID_SIMPLE_BLOCK, _ID_BLOCK_GROUP):
+                            if cid == _ID_BLOCK_GROUP:  # find its Block
+                                bsz = -1
+                                while f.tell() < cbody + csz:
+                                    bid, bsz_, bbody = e.header()
+                                    if bid == _ID_BLOCK:
+                                        bsz = bsz_
+                                        break
+                                    f.seek(bbody + bsz_)
+                                if bsz < 0:
+                                    f.seek(cbody + csz)
+                                    continue
+                                block_start, block_size = f.tell(), bsz
+                            else:
+                                block_start, block_size = cbody, csz
+                            track = e.vint(False)
+                            head = f.read(3)
+                            if len(head) < 3:
+                                complete = False
+                                break
+                            if head[2] & 0x06:
+                                return None  # laced
+                            rel = int.from_bytes(head[:2], "big", signed=True)
+                            payload = block_size - (f.tell() - block_start)
+                            if block_start + block_size > file_size:
+                                complete = False
+                                break
+                            blocks.setdefault(track, []).append((tc + rel, payload))
+                        f.seek(cbody + csz)
+                f.seek(body + size)
+        except (EOFError, ValueError):
+            complete = False
+        except OSError:
+            return None
+    if not names:
+        return None
+    return {names[t]: b for t, b in blocks.items() if t in names}, scale, complete
+
+
 @dataclass(frozen=True)
 class MkvFrame:
     """One capture of an Azure Kinect recording."""
@@ -281,6 +422,29 @@ class MkvReader:
 
     def _index(self, c, strict: bool) -> None:
         depth_size = None if self.depth_wh is None else self.depth_wh[0] * self.depth_wh[1] * 2
+        tb_ns = float(self.time_base) * 1e9
+        fast = matroska_block_index(self.path)
+        if fast is not None and "COLOR" in fast[0]:
+            blocks, scale, complete = fast
+            color_pts = [round(t * scale / tb_ns) for t, n in blocks["COLOR"] if n > 0]
+            depth_pts = []
+            for t, n in blocks.get("DEPTH", []) if depth_size is not None else []:
+                if n == 0:
+                    continue
+                if n != depth_size:
+                    complete = False
+                    break
+                depth_pts.append(round(t * scale / tb_ns))
+            if not complete:
+                self.broken_at = len(color_pts)
+                if strict:
+                    raise RecordingError(f"truncated or corrupt after {len(color_pts)} colour frames", self.path)
+                log.warning("%s: truncated or corrupt after %d colour frames; keeping those", self.path, len(color_pts))
+            self._finish_index(color_pts, depth_pts, tb_ns)
+            return
+        self._index_by_demux(c, strict, depth_size, tb_ns)
+
+    def _index_by_demux(self, c, strict: bool, depth_size: int | None, tb_ns: float) -> None:
         color_pts: list[int] = []
         depth_pts: list[int] = []
         streams = [c.streams[self._color_index]] + ([c.streams[self._depth_index]] if self._depth_index is not None else [])
@@ -302,7 +466,11 @@ class MkvReader:
             self.broken_at = len(color_pts)
         if self.truncation is not None and self.broken_at is None:
             self.broken_at = len(color_pts)
-        tb_ns = float(self.time_base) * 1e9
+        self._finish_index(color_pts, depth_pts, tb_ns)
+
+    def _finish_index(self, color_pts: list[int], depth_pts: list[int], tb_ns: float) -> None:
+        if self.truncation is not None and self.broken_at is None:
+            self.broken_at = len(color_pts)
         delay = int(round(self.depth_delay_ns / tb_ns)) if tb_ns else 0
         dset = {p - delay: p for p in depth_pts}
         half = int(round(1e9 / 30 / 2 / tb_ns))  # tolerance for matching colour and depth pts

@@ -81,3 +81,22 @@ def test_truncated_file_keeps_complete_captures_in_a_session(multi_mkv, tmp_path
     assert all("good" in fs.views for fs in sets)
     assert any("truncated" in rec.message for rec in caplog.records)
     assert multi_mkv.read_bytes() == data  # inputs untouched
+
+
+@pytest.mark.parametrize("which", ["real", "multi"])
+def test_header_index_agrees_with_demuxer(which, multi_mkv, shared_data):
+    """The header-only Matroska index (no payload read) gives the demuxer's packets."""
+    import av
+
+    from orscene.recording.mkv import matroska_block_index
+
+    path = multi_mkv if which == "multi" else shared_data / "azure_kinect" / "recording.mkv"
+    blocks, scale_ns, complete = matroska_block_index(path)
+    assert complete
+    with av.open(str(path)) as c:
+        for title in ("COLOR", "DEPTH"):
+            s = next(s for s in c.streams if s.metadata.get("title") == title)
+            tb_ns = float(s.time_base) * 1e9
+            demuxed = [(int(p.pts), p.size) for p in c.demux(s) if p.size]
+            c.seek(0)
+            assert [(round(t * scale_ns / tb_ns), n) for t, n in blocks[title]] == demuxed
