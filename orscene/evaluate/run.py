@@ -321,8 +321,14 @@ def evaluate_session(cfg: EvaluateConfig) -> dict:
             det, annotations, originals, mcfg, Anonymize2DConfig(margin=cfg.baseline_margin), cfg.baseline_method, cfg.max_frames, cfg.quality
         )
         results[kind.value] = run.result
-        baselines[kind.value] = {**run.result.to_dict(), "seconds_per_image": round(run.seconds_per_view, 4)}
+        baselines[kind.value] = {
+            **run.result.to_dict(),
+            "seconds_per_image": round(run.seconds_per_view, 4),
+            "framesets_per_s": None if run.framesets_per_s is None else round(run.framesets_per_s, 3),
+        }
 
+    if not results:
+        notes.append("nothing evaluated: no predictions and no baselines")
     out = main_result.to_dict() if main_result is not None else {
         k: None for k in ("recall", "precision", "f1", "holistic_recall", "leak_rate", "framesets_with_leak", "per_camera")
     }

@@ -93,6 +93,7 @@ def test_cli_evaluate_end_to_end(tiny):
     assert set(res["baselines"]) == {"centerface", "blazeface"}
     for b in res["baselines"].values():
         assert b["recall"] >= 0.75 and b["n_faces"] == 8  # two clear frontal faces per image
+        assert b["framesets_per_s"] > 0 and b["seconds_per_image"] > 0
     assert "orscene" in r.stdout and "centerface" in r.stdout and "blazeface" in r.stdout
 
 
