@@ -119,3 +119,49 @@ def multi_mkv(shared_data, tmp_path_factory) -> Path:
     return make_multi_capture_mkv(
         shared_data / "azure_kinect" / "recording.mkv", tmp_path_factory.mktemp("mkv") / "multi.mkv", 6
     )
+
+
+def make_raw_color_mkv(src: Path, dst: Path, fmt: str) -> tuple[Path, np.ndarray]:
+    """The real capture with its colour re-stored as raw ``bgra`` or ``nv12`` (the Azure
+    Kinect's uncompressed colour formats). Returns (path, the MJPEG frame as RGB)."""
+    import av
+    from fractions import Fraction
+
+    with av.open(str(src)) as c:
+        color = next(s for s in c.streams if s.metadata.get("title") == "COLOR")
+        depth = next(s for s in c.streams if s.metadata.get("title") == "DEPTH")
+        att = next(s for s in c.streams if s.type == "attachment")
+        ci, di = color.index, depth.index
+        packets = {p.stream.index: (bytes(p), p.pts) for p in c.demux([color, depth]) if p.size}
+        jpg, pts0 = packets[ci]
+        bgr = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR)
+        h, w = bgr.shape[:2]
+        if fmt == "bgra":
+            data = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA).tobytes()
+        else:  # NV12: full Y plane, then interleaved U, V at half resolution
+            i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+            u = i420[h : h + h // 4].reshape(h // 2, w // 2)
+            v = i420[h + h // 4 :].reshape(h // 2, w // 2)
+            data = np.concatenate([i420[:h], np.stack([u, v], -1).reshape(h // 2, w)]).tobytes()
+        out = av.open(str(dst), "w", format="matroska", options={"allow_raw_vfw": "1"})
+        oc = out.add_stream("rawvideo", rate=30)
+        oc.width, oc.height, oc.pix_fmt = w, h, fmt
+        oc.metadata["title"] = "COLOR"
+        od = out.add_stream_from_template(depth)
+        od.metadata["title"] = "DEPTH"
+        out.add_attachment("calibration.json", "application/octet-stream", bytes(att.data))
+        for stream, payload in ((oc, data), (od, packets[di][0])):
+            p = av.Packet(payload)
+            p.stream = stream
+            p.pts = p.dts = pts0
+            p.time_base = Fraction(1, 1_000_000)
+            p.is_keyframe = True
+            out.mux(p)
+        out.close()
+    return dst, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture
+def raw_color_mkv():
+    """The :func:`make_raw_color_mkv` helper."""
+    return make_raw_color_mkv

@@ -100,3 +100,12 @@ def test_header_index_agrees_with_demuxer(which, multi_mkv, shared_data):
             demuxed = [(int(p.pts), p.size) for p in c.demux(s) if p.size]
             c.seek(0)
             assert [(round(t * scale_ns / tb_ns), n) for t, n in blocks[title]] == demuxed
+
+
+@pytest.mark.parametrize("fmt,tol", [("bgra", 0.0), ("nv12", 1.5)])
+def test_raw_colour_formats(fmt, tol, shared_data, tmp_path, raw_color_mkv):
+    path, ref = raw_color_mkv(shared_data / "azure_kinect" / "recording.mkv", tmp_path / f"{fmt}.mkv", fmt)
+    f = MkvReader(path).read(0)
+    assert f.rgb.shape == ref.shape
+    assert np.abs(f.rgb.astype(int) - ref).mean() <= tol  # NV12 loses a little to chroma subsampling
+    assert f.depth_mm.shape == (576, 640)
