@@ -189,3 +189,16 @@ def test_mkv_session_truncated_file(tmp_path, shared_data):
     with pytest.raises(RecordingError) as e:
         open_session(_mkv_session(tmp_path, cut, {}))
     _one_line(e.value, cut)
+
+
+def test_mkv_session_calibration_resolution_mismatch(tmp_path, shared_data):
+    wrong = {
+        "color": {"K": [[600, 0, 319.5], [0, 600, 239.5], [0, 0, 1]], "distortion": [0, 0, 0, 0], "width": 640, "height": 480},
+        "depth": {"K": [[504, 0, 320], [0, 504, 288], [0, 0, 1]], "distortion": [0, 0, 0, 0], "width": 640, "height": 576},
+        "cam_from_depth": np.eye(4).tolist(),
+        "world_from_cam": np.eye(4).tolist(),
+    }
+    s = _mkv_session(tmp_path, shared_data / "azure_kinect" / "recording.mkv", {"kinect": wrong})
+    with pytest.raises(CalibrationError, match=r"colour resolution \(640, 480\) does not match the recording's \(1280, 720\)") as e:
+        open_session(s)
+    _one_line(e.value, s / "calibration.json")
