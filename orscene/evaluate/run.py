@@ -311,6 +311,15 @@ def evaluate_session(cfg: EvaluateConfig) -> dict:
         results["orscene"] = main_result
 
     baselines: dict[str, dict] = {}
+    baseline_ann = annotations
+    if predictions is not None:  # score the baselines on exactly the frame-sets orscene is scored on
+        keep = set(predictions.frames)
+        baseline_ann = FaceAnnotations(
+            annotations.session,
+            annotations.cameras,
+            tuple(f for f in annotations.frames if f in keep),
+            tuple(f for f in annotations.faces if f.frame in keep),
+        )
     for kind in dict.fromkeys(cfg.baselines):
         if originals is None:
             notes.append(f"{kind.value}: no images to run on (give --session)")
@@ -318,7 +327,7 @@ def evaluate_session(cfg: EvaluateConfig) -> dict:
             continue
         det = load_face_detector(FaceDetectorConfig(name=kind, num_threads=cfg.threads))
         run = run_baseline(
-            det, annotations, originals, mcfg, Anonymize2DConfig(margin=cfg.baseline_margin), cfg.baseline_method, cfg.max_frames, cfg.quality
+            det, baseline_ann, originals, mcfg, Anonymize2DConfig(margin=cfg.baseline_margin), cfg.baseline_method, cfg.max_frames, cfg.quality
         )
         results[kind.value] = run.result
         baselines[kind.value] = {

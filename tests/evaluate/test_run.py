@@ -115,3 +115,20 @@ def test_format_table():
     lines = text.splitlines()
     assert lines[0] == "T" and lines[1].split()[:3] == ["method", "recall", "holistic"]
     assert "(not evaluated)" in lines[-1] and lines[3].split()[1] == "-"
+
+
+def test_baselines_scored_on_the_predicted_frames(tiny):
+    from orscene.anonymize2d import FaceDetectorKind
+    from orscene.evaluate.run import EvaluateConfig, evaluate_session
+    from orscene.recording.faces import load_faces
+
+    root, pred, tmp = tiny
+    p = load_faces(pred / "faces.json")
+    save_faces(pred / "faces.json", FaceAnnotations(p.session, p.cameras, (0,), tuple(f for f in p.faces if f.frame == 0)))
+    out = evaluate_session(
+        EvaluateConfig(session="TINY", recordings=str(root), predictions=str(pred), baselines=(FaceDetectorKind.BLAZEFACE,), quality=False)
+    )
+    assert out["n_faces"] == 4 and out["recall"] == 1.0 and out["fp"] == 1
+    assert out["baselines"]["blazeface"]["n_faces"] == 4
+    assert out["ssim"] is None
+    assert any("not in the predictions" in n for n in out["notes"])
