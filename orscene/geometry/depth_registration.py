@@ -111,22 +111,25 @@ def register_depth_to_color(
     u = np.float32(K[0, 0]) * xd + np.float32(K[0, 1]) * yd + np.float32(K[0, 2])
     v = np.float32(K[1, 1]) * yd + np.float32(K[1, 2])
     W, H = col.width_px, col.height_px
+    # z-buffer with a 1-pixel border (index (v + 1) * (W + 2) + (u + 1)), cropped at the end,
+    # so that one bounds test per point covers all its splat offsets
+    Wp = W + 2
     if cfg.splat_2x2:
-        # the 2x2 pixel centres surrounding (u, v): columns floor(u), floor(u)+1
+        # the 2x2 pixel centres surrounding (u, v): columns floor(u), floor(u)+1, rows likewise
         u0 = np.floor(u).astype(np.intp)
         v0 = np.floor(v).astype(np.intp)
-        offsets = ((0, 0), (1, 0), (0, 1), (1, 1))
+        offsets = (0, 1, Wp, Wp + 1)
     else:
         u0 = np.rint(u).astype(np.intp)
         v0 = np.rint(v).astype(np.intp)
-        offsets = ((0, 0),)
-    buf = np.full(H * W, np.inf, dtype=np.float32)
-    for du, dv in offsets:
-        uu = u0 + du
-        vv = v0 + dv
-        inside = (uu >= 0) & (uu < W) & (vv >= 0) & (vv < H)
-        np.minimum.at(buf, vv[inside] * W + uu[inside], zc[inside])
-    out = buf.reshape(H, W)
+        offsets = (0,)
+    inside = (u0 >= -1) & (u0 < W) & (v0 >= -1) & (v0 < H)
+    idx = (v0[inside] + 1) * Wp + (u0[inside] + 1)
+    zin = zc[inside]
+    buf = np.full((H + 2) * Wp, np.inf, dtype=np.float32)
+    for off in offsets:
+        np.minimum.at(buf, idx + off if off else idx, zin)
+    out = np.ascontiguousarray(buf.reshape(H + 2, Wp)[1:-1, 1:-1])
     out[np.isinf(out)] = 0.0
     if cfg.fill_gaps:
         out = _fill_single_pixel_gaps(out)
