@@ -49,7 +49,8 @@ from orscene.synth.rig import make_or_rig
 from orscene.synth.scene import Scenario, SceneSpec, build_scene_spec, lights_mesh, patient_drape_mesh, static_room_mesh
 from orscene.types import Camera, FaceBox, FaceSource
 
-__all__ = ["SynthConfig", "Scenario", "generate_session", "run_synth", "FrameRender", "SynthWorld", "make_world", "render_frame"]
+__all__ = ["SynthConfig", "Scenario", "generate_session", "run_synth", "FrameRender", "SynthWorld", "make_world", "render_frame",
+           "session_world"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def render_frame(world: SynthWorld, t_s: float, with_depth: bool = True) -> Fram
     for name, cam in world.cameras.items():
         color[name] = world.renderer.render(cam.color, cam.world_from_cam)
         if with_depth and cam.depth is not None:
-            depth[name] = world.renderer.render(cam.depth, cam.world_from_cam @ cam.cam_from_depth)
+            depth[name] = world.renderer.render(cam.depth, cam.world_from_cam @ cam.cam_from_depth, rgb=False, albedo=True)
     return FrameRender(t_s, posed, color, depth)
 
 
@@ -215,13 +216,22 @@ def _seeds(seed: int, n: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
+def session_world(cfg: SynthConfig, body: BodyModel | None = None) -> SynthWorld:
+    """The cameras, cast and renderer that ``generate_session(cfg)`` uses (for checks that
+    re-render a session's geometry exactly)."""
+    _validate(cfg)
+    rig_rng, scene_rng = _seeds(cfg.seed, 5)[:2]
+    cameras = make_or_rig(cfg.cameras, cfg.rgb_only, cfg.width, cfg.height, rig_rng)
+    spec = build_scene_spec(cfg.scenario, cfg.seconds, scene_rng, cfg.patient_face_covered, cfg.people)
+    return make_world(spec, cameras, body, cfg.backend)
+
+
 def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> None:
     t_start = time.perf_counter()
-    rig_rng, scene_rng, noise_rng, ts_rng, img_rng = _seeds(cfg.seed, 5)
-    cameras = make_or_rig(cfg.cameras, cfg.rgb_only, cfg.width, cfg.height, rig_rng)
+    noise_rng, ts_rng, img_rng = _seeds(cfg.seed, 5)[2:]
+    world = session_world(cfg, body)
+    cameras, spec = world.cameras, world.spec
     names = list(cameras)
-    spec = build_scene_spec(cfg.scenario, cfg.seconds, scene_rng, cfg.patient_face_covered, cfg.people)
-    world = make_world(spec, cameras, body, cfg.backend)
     T = max(1, int(round(cfg.seconds * cfg.fps)))
     P = len(spec.people)
     C = len(names)

@@ -168,6 +168,8 @@ class PinholeWarp:
     map_y: np.ndarray
     map_fixed: tuple[np.ndarray, np.ndarray]
     """The same maps in cv2's fixed-point form (fast bilinear remap)."""
+    map_nearest: np.ndarray
+    """(H, W, 2) int16 nearest pinhole pixel (fast nearest remap)."""
 
 
 def pinhole_warp(intr: Intrinsics, margin_px: int = 2) -> PinholeWarp:
@@ -189,15 +191,18 @@ def pinhole_warp(intr: Intrinsics, margin_px: int = 2) -> PinholeWarp:
     map_x = (fx * xy[..., 0] + cx).astype(np.float32)
     map_y = (fy * xy[..., 1] + cy).astype(np.float32)
     fixed = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
-    return PinholeWarp(fx, fy, cx, cy, width, height, map_x, map_y, fixed)
+    nearest, _ = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2, nninterpolation=True)
+    return PinholeWarp(fx, fy, cx, cy, width, height, map_x, map_y, fixed, nearest)
 
 
 @dataclass(frozen=True)
 class RenderOutput:
-    rgb: np.ndarray
+    """Buffers on the distorted grid; ``rgb`` and ``albedo`` are None when not requested."""
+
     ids: np.ndarray
     z_m: np.ndarray
-    albedo: np.ndarray
+    rgb: np.ndarray | None = None
+    albedo: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -346,8 +351,10 @@ class SceneRenderer:
         u["f_gloves"].value = int(o.gloves is not None)
         u["f_gown"].value = int(o.gown)
 
-    def render(self, intr: Intrinsics, world_from_cam: np.ndarray, near_m: float = 0.05, far_m: float = 30.0) -> RenderOutput:
-        """Render the current frame into the distorted image grid of ``intr``."""
+    def render(self, intr: Intrinsics, world_from_cam: np.ndarray, rgb: bool = True, albedo: bool = False,
+               near_m: float = 0.05, far_m: float = 30.0) -> RenderOutput:  # fmt: skip
+        """Render the current frame into the distorted image grid of ``intr`` (ids and z
+        always; colour and albedo on request)."""
         import moderngl
 
         warp = self.warp_for(intr)
@@ -379,14 +386,22 @@ class SceneRenderer:
             self._set_person_uniforms(p)
             vao.render(moderngl.TRIANGLES)
         h, w = warp.height, warp.width
-        rgba = np.frombuffer(col.read(), np.uint8).reshape(h, w, 4)
+        nearest = warp.map_nearest
         idb = np.frombuffer(ids.read(), np.uint8).reshape(h, w, 4)
+        id_out = cv2.remap(idb, nearest, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
         ax = np.frombuffer(aux.read(), np.float32).reshape(h, w, 2)
-        m1, m2 = warp.map_fixed
-        rgb = cv2.remap(rgba[..., :3], m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        id_out = cv2.remap(idb, warp.map_x, warp.map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-        aux_out = cv2.remap(ax, warp.map_x, warp.map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-        return RenderOutput(rgb=rgb, ids=id_out, z_m=np.ascontiguousarray(aux_out[..., 0]), albedo=np.ascontiguousarray(aux_out[..., 1]))
+        aux_out = cv2.remap(ax, nearest, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        rgb_out = None
+        if rgb:
+            rgba = np.frombuffer(col.read(), np.uint8).reshape(h, w, 4)
+            m1, m2 = warp.map_fixed
+            rgb_out = cv2.remap(rgba[..., :3], m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return RenderOutput(
+            ids=id_out,
+            z_m=np.ascontiguousarray(aux_out[..., 0]),
+            rgb=rgb_out,
+            albedo=np.ascontiguousarray(aux_out[..., 1]) if albedo else None,
+        )
 
     def release(self) -> None:
         self.ctx.release()
