@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+
 from orscene.recording.info import InfoConfig, format_mkv_info, format_session_info, run_info
 from orscene.recording.mkv import MkvReader
 from orscene.recording.reader import open_session
@@ -34,6 +35,17 @@ def test_session_summary(folder_session):
 def test_run_info_prints(folder_session, capsys):
     assert run_info(InfoConfig(session=folder_session.name, recordings=folder_session.parent)) == 0
     assert "camera cam1" in capsys.readouterr().out
+
+
+def test_run_info_errors(folder_session):
+    from orscene.errors import ConfigError, SessionError
+
+    with pytest.raises(SessionError, match="invalid session name"):
+        run_info(InfoConfig(session="a/b", recordings=folder_session.parent))
+    with pytest.raises(SessionError, match="session folder not found"):
+        run_info(InfoConfig(session="missing", recordings=folder_session.parent))
+    with pytest.raises(ConfigError, match="exactly one"):
+        run_info(InfoConfig(recordings=folder_session.parent))
 
 
 def _cli(*args, cwd=None):
@@ -65,8 +77,6 @@ def test_cli_truncated_mkv(shared_data, tmp_path):
 def test_cli_bad_inputs(folder_session, tmp_path):
     rec = str(folder_session.parent)
     _assert_one_line_error(_cli("info", "--session", "../etc", "--recordings", rec), "invalid session name")
-    _assert_one_line_error(_cli("info", "--session", "a/b", "--recordings", rec), "invalid session name")
-    _assert_one_line_error(_cli("info", "--session", "missing", "--recordings", rec), "session folder not found")
     (folder_session / "calibration.json").write_text("{ not json")
     _assert_one_line_error(_cli("info", "--session", folder_session.name, "--recordings", rec), "calibration.json", "malformed")
     (folder_session / "session.yaml").write_text("name: [\n")

@@ -1,7 +1,6 @@
 """Seeking, streaming and damage in a multi-capture recording (remuxed from the real one)."""
 
 import logging
-import shutil
 
 import numpy as np
 import pytest
