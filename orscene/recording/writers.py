@@ -6,8 +6,8 @@ Image sequences: ``<dir>/NNNNNN.jpg|png`` per frame-set index, each written atom
 MP4: H.264 (``libx264``, else ``libopenh264``; ``mpeg4`` with a logged warning when the
 PyAV wheel has neither), ``yuv420p``, even dimensions (an odd last row/column is dropped,
 never resampled), and the source's timing: each frame's pts is its ``timestamp_ns``
-relative to the first frame in a 1/90000 s time base (the MPEG standard clock), so frame
-drops and jitter of the recording are kept. Written to a temporary file in the same folder
+relative to the first frame in a 1/90000 s time base (the MPEG standard clock; 1/30000 s
+for the mpeg4 fallback), so frame drops and jitter of the recording are kept. Written to a temporary file in the same folder
 and renamed when complete.
 """
 
@@ -113,12 +113,14 @@ class Mp4Writer:
         self._stream = self._container.add_stream(codec, rate=rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
-        self._stream.time_base = MP4_TIME_BASE
-        self._stream.codec_context.time_base = MP4_TIME_BASE
+        # MPEG-4 part 2 allows time-base denominators < 2^16 only
+        self.time_base = MP4_TIME_BASE if codec != "mpeg4" else Fraction(1, 30000)
+        self._stream.time_base = self.time_base
+        self._stream.codec_context.time_base = self.time_base
         if codec in ("libx264", "h264"):
             self._stream.options = {"crf": str(crf), "preset": "veryfast"}
         elif codec == "mpeg4":
-            self._stream.options = {"qscale": "3"}
+            self._stream.bit_rate = 8_000_000
         self._t0: int | None = None
         self._last_pts = -1
         self.n_frames = 0
@@ -130,12 +132,12 @@ class Mp4Writer:
             raise ShapeError("MP4 frame", f"at least {self.width}x{self.height}", rgb.shape)
         if self._t0 is None:
             self._t0 = int(timestamp_ns)
-        pts = int(round((int(timestamp_ns) - self._t0) * 1e-9 / MP4_TIME_BASE))
+        pts = int(round((int(timestamp_ns) - self._t0) * 1e-9 / self.time_base))
         if pts <= self._last_pts:
             raise RecordingError(f"MP4 frame timestamps must increase: {timestamp_ns} ns after pts {self._last_pts}", self.path)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: self.height, : self.width]), format="rgb24")
         frame.pts = pts
-        frame.time_base = MP4_TIME_BASE
+        frame.time_base = self.time_base
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         self._last_pts = pts

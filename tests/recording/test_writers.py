@@ -85,3 +85,19 @@ def test_mp4_errors_leave_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(RecordingError, match="no frames"):
         write_mp4(tmp_path / "y.mp4", [])
+
+
+def test_mpeg4_fallback_when_no_h264(tmp_path, monkeypatch, caplog):
+    """A PyAV build without an H.264 encoder still writes a playable MP4 (MPEG-4 part 2)."""
+    import orscene.recording.writers as w
+
+    monkeypatch.setattr(w, "h264_encoder", lambda: None)
+    ts = [round(k * 1e9 / 15) for k in range(4)]
+    p = write_mp4(tmp_path / "m.mp4", [(np.full((32, 48, 3), 60 * k, np.uint8), t) for k, t in enumerate(ts)], fps=15)
+    assert any("mpeg4" in r.message for r in caplog.records)
+    with av.open(str(p)) as c:
+        s = c.streams.video[0]
+        assert s.codec_context.name == "mpeg4"
+        frames = list(c.decode(s))
+    assert len(frames) == 4
+    np.testing.assert_allclose([float(f.pts * f.time_base) for f in frames], [t / 1e9 for t in ts], atol=1e-4)
