@@ -8,7 +8,7 @@ code scores every data set.
   frame (in file order); boxes ``top/left/width/height`` cover pixel columns
   ``left..left+width-1``, i.e. ``x0 = left - 0.5``, ``x1 = left + width - 0.5``.
   ``ignore='1'`` boxes become ``ignore=True``. Persons are unknown (-1).
-* CMU Panoptic ``faces_gt.json``: cameras are the view names (``00_03``...), frames are the
+* CMU Panoptic ``faces_gt.json`` (annotations via ``orscene.recording.importers.load_panoptic_faces``): cameras are the view names (``00_03``...), frames are the
   sorted distinct frame numbers (index 0, 1, ...), persons ``P<n>`` become ``n``; boxes
   ``[x1, y1, x2, y2]`` are taken as pixel edges. The ``ignore`` regions become
   ``ignore=True`` boxes with person -1 (detections there count neither way).
@@ -24,7 +24,6 @@ code scores every data set.
 
 import enum
 import json
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -85,34 +84,22 @@ def load_imglab_xml(path: str | Path, camera: str = "img") -> tuple[FaceAnnotati
 
 
 def load_panoptic_faces_json(path: str | Path) -> tuple[FaceAnnotations, dict[tuple[int, str], Path]]:
-    """CMU Panoptic ``faces_gt.json`` -> (annotations, images)."""
+    """CMU Panoptic ``faces_gt.json`` -> (annotations, images).
+
+    The annotations come from ``orscene.recording.importers.load_panoptic_faces`` (frame-set
+    ``k`` = the k-th sorted frame id, ``P<n>`` -> person ``n``, ``ignore`` regions -> ignore
+    boxes); this adds the image file of each (frame, view)."""
+    from orscene.recording.importers import load_panoptic_faces
+
     path = Path(path)
+    ann = load_panoptic_faces(path)
     data = _read_json(path)
     try:
-        frame_names = sorted({str(i["frame"]) for i in data["images"]})
-        frame_of = {name: k for k, name in enumerate(frame_names)}
-        cameras = sorted({str(i["view"]) for i in data["images"]})
-        files = {(frame_of[str(i["frame"])], str(i["view"])): path.parent / i["file"] for i in data["images"]}
-        faces = []
-        for f in data["faces"]:
-            m = re.fullmatch(r"P(\d+)", str(f.get("person", "")))
-            faces.append(
-                FaceBox(
-                    frame=frame_of[str(f["frame"])],
-                    camera=str(f["view"]),
-                    person=int(m.group(1)) if m else -1,
-                    box_xyxy_px=tuple(float(v) for v in f["box"]),
-                    visible_fraction=0.5 if f.get("partial") else 1.0,
-                )
-            )
-        for f in data.get("ignore", []):
-            faces.append(
-                FaceBox(frame=frame_of[str(f["frame"])], camera=str(f["view"]), person=-1,
-                        box_xyxy_px=tuple(float(v) for v in f["box"]), ignore=True)
-            )
+        ids = sorted({int(i["frame"]) for i in data["images"]})
+        files = {(ids.index(int(i["frame"])), str(i["view"])): path.parent / i["file"] for i in data["images"]}
     except (KeyError, TypeError, ValueError) as e:
         raise AnnotationError(f"unexpected Panoptic faces_gt structure: {type(e).__name__} {e}", path) from None
-    return merge_faces("panoptic", cameras, range(len(frame_names)), faces), files
+    return ann, files
 
 
 class MvorBoxKind(enum.Enum):
