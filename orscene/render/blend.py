@@ -8,6 +8,7 @@ import numpy as np
 import scipy.fft
 
 from orscene.errors import ShapeError
+from orscene.render._fill import push_pull_fill
 from orscene.render.config import BlendMode, RenderConfig
 from orscene.types import FacePatch
 
@@ -57,7 +58,13 @@ def solve_poisson(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndar
 
 
 def _poisson(dst: np.ndarray, patch: FacePatch, x0: int, y0: int, use_opencv: bool) -> np.ndarray:
-    """Poisson-clone ``patch`` into ``dst`` (RGB), returning the new colours of the patch window."""
+    """Poisson-clone ``patch`` into ``dst`` (RGB), returning the new colours of the patch window.
+
+    Where the patch says a surrounding pixel must not anchor the colours (background,
+    occluders: ``RenderedFacePatch.anchor``), its boundary value is replaced by the template
+    colour plus the colour offset interpolated from the anchoring boundary pixels, so the
+    face takes the tone of the skin around it, not of the wall behind it.
+    """
     H, W = dst.shape[:2]
     h, w = patch.mask.shape
     P = _PAD
@@ -67,15 +74,27 @@ def _poisson(dst: np.ndarray, patch: FacePatch, x0: int, y0: int, use_opencv: bo
     crop = dst[cy0:cy1, cx0:cx1]
     crop = cv2.copyMakeBorder(crop, cy0 - ay0, ay1 - cy1, cx0 - ax0, ax1 - cx1, cv2.BORDER_REFLECT)
     src = cv2.copyMakeBorder(patch.rgb, P, P, P, P, cv2.BORDER_REPLICATE)
-    mask = cv2.copyMakeBorder(patch.mask.astype(np.uint8) * 255, P, P, P, P, cv2.BORDER_CONSTANT, value=0)
+    mask = cv2.copyMakeBorder(patch.mask.astype(np.uint8), P, P, P, P, cv2.BORDER_CONSTANT, value=0) > 0
+    anchor = getattr(patch, "anchor", None)
+    if anchor is not None:
+        anchor = cv2.copyMakeBorder(anchor.astype(np.uint8), P, P, P, P, cv2.BORDER_REPLICATE) > 0
+        ring = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~mask
+        known = ring & anchor
+        free = ~mask & ~anchor
+        if free.any():
+            diff = crop.astype(np.float32) - src.astype(np.float32)
+            offset = push_pull_fill(diff, known) if known.any() else np.zeros_like(diff)
+            crop = crop.copy()
+            crop[free] = np.clip(src[free] + offset[free], 0, 255).round().astype(np.uint8)
     if not use_opencv:
-        out = solve_poisson(src, crop, mask > 0)
+        out = solve_poisson(src, crop, mask)
         return np.clip(out[P : P + h, P : P + w], 0, 255).round().astype(np.uint8)
-    bx, by, bw, bh = cv2.boundingRect(mask)
+    mask_u8 = mask.astype(np.uint8) * 255
+    bx, by, bw, bh = cv2.boundingRect(mask_u8)
     # seamlessClone places the mask's bounding box centred on `center` (integer halves)
     center = (bx + bw // 2, by + bh // 2)
     out = cv2.seamlessClone(
-        np.ascontiguousarray(src[..., ::-1]), np.ascontiguousarray(crop[..., ::-1]), mask, center, cv2.NORMAL_CLONE
+        np.ascontiguousarray(src[..., ::-1]), np.ascontiguousarray(crop[..., ::-1]), mask_u8, center, cv2.NORMAL_CLONE
     )
     return out[P : P + h, P : P + w, ::-1]
 

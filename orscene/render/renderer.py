@@ -25,6 +25,7 @@ Method, per view and face:
    image content of its own.
 """
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,12 +35,13 @@ import moderngl
 import numpy as np
 
 from orscene.errors import ConfigError, ShapeError
-from orscene.geometry.camera import project_cam, transform_points
+from orscene.geometry.camera import project_cam, undistort_normalized
+from orscene.render._fill import push_pull_fill
 from orscene.render.config import RenderConfig
 from orscene.render.templates import FaceTemplate, TemplateSet, choose_template
-from orscene.types import BodyFit, Camera, FacePatch, FaceMesh, FaceSource, PointCloud, View
+from orscene.types import BodyFit, Camera, FacePatch, FaceMesh, FaceSource, Intrinsics, PointCloud, View
 
-__all__ = ["Occluders", "FaceRenderer", "create_renderer", "render_faces", "render_mesh_patch"]
+__all__ = ["Occluders", "FaceRenderer", "RenderedFacePatch", "create_renderer", "render_faces", "render_mesh_patch"]
 
 log = logging.getLogger(__name__)
 
@@ -213,36 +215,62 @@ def render_mesh_patch(
     return rgb, z.reshape(h, w).copy()
 
 
-def _project_vertices(camera: Camera, vertices_world_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(pix_z (V, 3) float32, z_m (V,))`` of world vertices in ``camera``'s colour image."""
-    pts_cam = transform_points(camera.cam_from_world, np.asarray(vertices_world_m, dtype=np.float64))
-    uv, z = project_cam(camera.color, pts_cam)
-    pix_z = np.empty((uv.shape[0], 3), np.float32)
-    pix_z[:, :2] = uv
-    pix_z[:, 2] = z
-    return pix_z, z
+def _valid_r2(intr: Intrinsics) -> float:
+    return _valid_r2_cached(intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px)
 
 
-def _push_pull_fill(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Fill the pixels outside ``known`` smoothly from the known ones (push-pull pyramid)."""
-    if known.all() or not known.any():
-        return rgb
-    levels_c = [rgb.astype(np.float32) * known[..., None]]
-    levels_w = [known.astype(np.float32)]
-    while min(levels_w[-1].shape) > 1:
-        c, wgt = levels_c[-1], levels_w[-1]
-        size = (max(1, (c.shape[1] + 1) // 2), max(1, (c.shape[0] + 1) // 2))
-        levels_c.append(cv2.resize(c, size, interpolation=cv2.INTER_AREA))
-        levels_w.append(cv2.resize(wgt, size, interpolation=cv2.INTER_AREA))
-    filled = levels_c[-1] / np.maximum(levels_w[-1], 1e-6)[..., None]
-    for c, wgt in zip(reversed(levels_c[:-1]), reversed(levels_w[:-1])):
-        up = cv2.resize(filled, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
-        a = np.clip(wgt * 4.0, 0.0, 1.0)[..., None]  # partially covered coarse cells count as known
-        own = c / np.maximum(wgt, 1e-6)[..., None]
-        filled = own * a + up * (1.0 - a)
-    out = rgb.copy()
-    out[~known] = np.clip(filled[~known], 0, 255).round().astype(np.uint8)
+@functools.lru_cache(maxsize=32)
+def _valid_r2_cached(K_bytes: bytes, dist_bytes: bytes, W: int, H: int) -> float:
+    """Largest squared undistorted radius ``(X/Z)^2 + (Y/Z)^2`` seen by the image (x 1.2).
+
+    Beyond it the rational distortion model is not fitted and can fold far-away points back
+    into the image, so projected points outside it are dropped.
+    """
+    K = np.frombuffer(K_bytes, np.float64).reshape(3, 3)
+    dist = np.frombuffer(dist_bytes, np.float64)
+    t = np.linspace(0.0, 1.0, 17)
+    border = np.concatenate([
+        np.column_stack([t * (W - 1), np.zeros_like(t)]), np.column_stack([t * (W - 1), np.full_like(t, H - 1)]),
+        np.column_stack([np.zeros_like(t), t * (H - 1)]), np.column_stack([np.full_like(t, W - 1), t * (H - 1)]),
+    ])  # fmt: skip
+    xy_d = np.column_stack([(border[:, 0] - K[0, 2]) / K[0, 0], (border[:, 1] - K[1, 2]) / K[1, 1]])
+    xy = undistort_normalized(xy_d, dist)
+    return float(1.2 * (xy**2).sum(1).max())
+
+
+def _rigid_f32(T: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``R p + t`` for (N, 3) points in float32, row by row: no BLAS call, whose threads stall
+    on a loaded machine for this skinny (N, 3) x (3, 3) product."""
+    p = np.asarray(points, np.float32)
+    R, t = T[:3, :3].astype(np.float32), T[:3, 3].astype(np.float32)
+    out = np.empty((p.shape[0], 3), np.float32)
+    for i in range(3):
+        out[:, i] = p[:, 0] * R[i, 0] + p[:, 1] * R[i, 1] + p[:, 2] * R[i, 2] + t[i]
     return out
+
+
+def _project_vertices(camera: Camera, vertices_world_m: np.ndarray, near_m: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(pix_z (V, 3) float32, ok (V,) bool)`` of world vertices in ``camera``'s colour image.
+
+    ``ok`` is False for vertices nearer than ``near_m`` or outside the lens model's valid field.
+    """
+    return _project_cam_points(camera.color, _rigid_f32(camera.cam_from_world, vertices_world_m), near_m)
+
+
+def _project_cam_points(intr: Intrinsics, pts_cam: np.ndarray, near_m: float) -> tuple[np.ndarray, np.ndarray]:
+    z = pts_cam[:, 2]
+    ok = z > max(near_m, 1e-6)
+    pix_z = np.zeros((pts_cam.shape[0], 3), np.float32)
+    if not ok.any():
+        return pix_z, ok
+    zz = z[ok].astype(np.float64)
+    xy = pts_cam[ok, :2].astype(np.float64) / zz[:, None]
+    inside = (xy**2).sum(1) <= _valid_r2(intr)
+    ok[np.nonzero(ok)[0][~inside]] = False
+    uv, _ = project_cam(intr, np.column_stack([xy[inside], np.ones(int(inside.sum()))]))
+    pix_z[ok, :2] = uv
+    pix_z[ok, 2] = zz[inside]
+    return pix_z, ok
 
 
 def _splat_points(
@@ -268,15 +296,79 @@ def _splat_points(
     return np.ascontiguousarray(buf)
 
 
+@dataclass(frozen=True)
+class RenderedFacePatch(FacePatch):
+    """A FacePatch from :func:`render_faces`, with where its surroundings may anchor blending."""
+
+    anchor: np.ndarray | None = None
+    """Bool ``(h, w)``: pixels outside the mask whose image colours may set the blended face's
+    colour at the mask border (at about the face's depth, or of unknown depth); False on
+    occluders and background. None = all."""
+
+
+@dataclass(frozen=True)
+class _ViewOccluders:
+    """Occluders of an RGB-only view, projected once per view."""
+
+    cloud_pix_z: np.ndarray | None
+    """(N, 3) projected fused points (u_px, v_px, z_m)."""
+    bodies: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
+    """(track_id, pix_z (V, 3), triangles (F, 3), box (x0, y0, x1, y1)) per body."""
+
+
+def _project_occluders(camera: Camera, occluders: Occluders, faces: Sequence[FaceMesh], cfg: RenderConfig) -> _ViewOccluders:
+    T = camera.cam_from_world
+    cloud_pix_z = None
+    pc = occluders.point_cloud
+    if pc is not None and len(pc):
+        # keep only points inside the view cones of the faces (with a generous margin),
+        # before the (costlier) lens distortion
+        cones = []
+        for f in faces:
+            fc = _rigid_f32(T, f.vertices_world_m)
+            if (fc[:, 2] <= cfg.near_m).any():
+                continue
+            fxy = fc[:, :2] / fc[:, 2:3]
+            lo, hi = fxy.min(0), fxy.max(0)
+            pad = 0.6 * float((hi - lo).max())  # covers the mask margin and the splat size
+            cones.append((lo - pad, hi + pad, float(fc[:, 2].max()) + 0.1))
+        if cones:
+            lo_all = np.min([c[0] for c in cones], axis=0)
+            hi_all = np.max([c[1] for c in cones], axis=0)
+            z_all = max(c[2] for c in cones)
+            pc_cam = _rigid_f32(T, pc.points_world_m)
+            z = pc_cam[:, 2]
+            sel = np.nonzero((z > cfg.near_m) & (z < z_all))[0]
+            zs = z[sel]
+            xn, yn = pc_cam[sel, 0] / zs, pc_cam[sel, 1] / zs
+            inside = np.nonzero((xn > lo_all[0]) & (xn < hi_all[0]) & (yn > lo_all[1]) & (yn < hi_all[1]))[0]
+            xn, yn, zs = xn[inside], yn[inside], zs[inside]
+            keep = np.zeros(inside.size, bool)
+            for lo, hi, zmax in cones:
+                keep |= (zs < zmax) & (xn > lo[0]) & (xn < hi[0]) & (yn > lo[1]) & (yn < hi[1])
+            pts = pc_cam[sel[inside]]
+            pz, ok = _project_cam_points(camera.color, pts[keep], cfg.near_m)
+            cloud_pix_z = pz[ok]
+    bodies = []
+    for body in occluders.bodies:
+        pz, ok = _project_vertices(camera, body.vertices_world_m, cfg.near_m)
+        tris = np.asarray(body.faces)
+        tris = tris[ok[tris].all(axis=1)]
+        if tris.size == 0:
+            continue
+        used = pz[ok]
+        box = np.array([used[:, 0].min(), used[:, 1].min(), used[:, 0].max(), used[:, 1].max()])
+        bodies.append((body.track_id, pz, tris, box))
+    return _ViewOccluders(cloud_pix_z, bodies)
+
+
 def _occluder_depth(
     renderer: FaceRenderer,
     view: View,
-    camera: Camera,
     track_id: int,
     origin_px: tuple[int, int],
     size_wh: tuple[int, int],
-    cloud_pix_z: np.ndarray | None,
-    body_proj: Sequence[tuple[int, np.ndarray, np.ndarray]],
+    occ: _ViewOccluders | None,
     cfg: RenderConfig,
 ) -> np.ndarray | None:
     """Depth of whatever may hide the face in the window (0 = nothing known), or None."""
@@ -284,15 +376,19 @@ def _occluder_depth(
     w, h = size_wh
     if view.depth_m is not None:
         return view.depth_m[y0 : y0 + h, x0 : x0 + w]
-    if cloud_pix_z is None and not body_proj:
+    if occ is None or (occ.cloud_pix_z is None and not occ.bodies):
         return None
     depth = np.zeros((h, w), np.float32)
-    if cloud_pix_z is not None and cloud_pix_z.shape[0]:
-        depth = _splat_points(cloud_pix_z, origin_px, size_wh, cfg.splat_radius_px)
-    for tid, pix_z, tris in body_proj:
-        if tid == track_id:
-            continue
-        _, zb = render_mesh_patch(renderer, pix_z, tris, origin_px, size_wh, cfg)
+    if occ.cloud_pix_z is not None and occ.cloud_pix_z.shape[0]:
+        depth = _splat_points(occ.cloud_pix_z, origin_px, size_wh, cfg.splat_radius_px)
+    # the other people's bodies overlapping the window, drawn in one pass
+    parts = [(pz, tris) for tid, pz, tris, box in occ.bodies
+             if tid != track_id and box[0] < x0 + w and box[2] > x0 - 1 and box[1] < y0 + h and box[3] > y0 - 1]  # fmt: skip
+    if parts:
+        offsets = np.cumsum([0] + [pz.shape[0] for pz, _ in parts[:-1]])
+        pz_all = np.concatenate([pz for pz, _ in parts])
+        tris_all = np.concatenate([tris + o for (_, tris), o in zip(parts, offsets)])
+        _, zb = render_mesh_patch(renderer, pz_all, tris_all, origin_px, size_wh, cfg)
         nearer = (zb > 0) & ((depth == 0) | (zb < depth))
         depth[nearer] = zb[nearer]
     return depth
@@ -311,7 +407,9 @@ def render_faces(
 
     Faces behind the camera, outside the image, turned away, or with a visible share below
     ``cfg.min_visible_fraction`` get no patch. ``occluders`` is used only when the view has
-    no depth; without both, nothing hides a face (draw).
+    no depth; without both, nothing hides a face (draw). The patches are
+    :class:`RenderedFacePatch` (a FacePatch that also says which surrounding pixels may
+    anchor the blended colours).
     """
     if view.camera != camera.name:
         raise ShapeError("render_faces view", f"a view of camera {camera.name!r}", view.camera)
@@ -320,25 +418,15 @@ def render_faces(
         raise ShapeError(f"render_faces view[{view.camera}].rgb", f"size {camera.color.size_wh}", (W, H))
     if not faces:
         return []
-
-    cloud_pix_z = None
-    body_proj: list[tuple[int, np.ndarray, np.ndarray]] = []
+    occ = None
     if view.depth_m is None and occluders is not None:
-        if occluders.point_cloud is not None and len(occluders.point_cloud):
-            pz, z = _project_vertices(camera, occluders.point_cloud.points_world_m)
-            ok = (z > cfg.near_m) & np.isfinite(pz[:, 0])
-            cloud_pix_z = pz[ok]
-        for body in occluders.bodies:
-            pz, z = _project_vertices(camera, body.vertices_world_m)
-            tris = np.asarray(body.faces)
-            tris = tris[(z[tris] > cfg.near_m).all(axis=1)]
-            body_proj.append((body.track_id, pz, tris))
+        occ = _project_occluders(camera, occluders, faces, cfg)
 
     patches: list[FacePatch] = []
     for face in faces:
-        pix_z, z = _project_vertices(camera, face.vertices_world_m)
-        if not np.all(z > cfg.near_m):
-            log.debug("face %d is (partly) behind camera %s: not rendered", face.track_id, camera.name)
+        pix_z, ok = _project_vertices(camera, face.vertices_world_m, cfg.near_m)
+        if not ok.all():
+            log.debug("face %d is (partly) behind camera %s or outside its field: not rendered", face.track_id, camera.name)
             continue
         lo = pix_z[:, :2].min(axis=0)
         hi = pix_z[:, :2].max(axis=0)
@@ -360,32 +448,35 @@ def render_faces(
         n_cover = int(cover.sum())
         if n_cover == 0:
             continue
-        occ = _occluder_depth(renderer, view, camera, face.track_id, origin, size_wh, cloud_pix_z, body_proj, cfg)
+        occ_depth = _occluder_depth(renderer, view, face.track_id, origin, size_wh, occ, cfg)
         k = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
-        if occ is not None:
+        if occ_depth is not None:
             # beyond the rendered face, compare with the nearest face depth around it
             z_inf = np.where(cover, zf, np.inf).astype(np.float32)
             z_ref = np.where(cover, zf, cv2.erode(z_inf, k, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf))
-            occluded = (occ > 0) & (occ < z_ref - cfg.depth_tolerance_m)
+            known = occ_depth > 0
+            occluded = known & (occ_depth < z_ref - cfg.depth_tolerance_m)
+            background = known & ~cover & (occ_depth > z_ref + cfg.background_tolerance_m)
         else:
-            occluded = np.zeros_like(cover)
+            occluded = background = np.zeros_like(cover)
         visible = cover & ~occluded
         fraction = float(visible.sum()) / n_cover
         if fraction < cfg.min_visible_fraction:
             log.debug("face %d hidden in %s (visible %.2f)", face.track_id, camera.name, fraction)
             continue
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-        mask = cv2.dilate(visible.astype(np.uint8), kernel).astype(bool) & ~occluded
+        mask = cv2.dilate(visible.astype(np.uint8), kernel).astype(bool) & ~occluded & ~background
         patches.append(
-            FacePatch(
+            RenderedFacePatch(
                 camera=camera.name,
                 track_id=face.track_id,
                 origin_px=origin,
-                rgb=_push_pull_fill(rgb, cover),
+                rgb=push_pull_fill(rgb, cover),
                 mask=mask,
                 depth_m=zf,
                 visible_fraction=fraction,
                 source=FaceSource.RENDER_3D,
+                anchor=~mask & ~occluded & ~background,
             )
         )
     return patches
