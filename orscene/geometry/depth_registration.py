@@ -9,7 +9,7 @@ sensor's +z)::
     out[v, u] = min over points landing there of p_cam.z   (z-buffer: nearest wins)
 
 A depth pixel is a small patch, usually larger than a colour pixel (the Azure Kinect's
-NFOV depth pixel covers about 1.7 x 1.7 pixels of the 720p colour image), so each point
+NFOV depth pixel covers about 1.2 x 1.2 pixels of the 720p colour image), so each point
 is splatted onto the 2 x 2 colour pixels around its projection; single-pixel holes that
 remain between valid pixels on both opposite sides are then filled with the nearer of
 the two (edges are not grown). The result is float32 metres on the colour grid, 0 where
