@@ -11,6 +11,7 @@ from orscene.calibrate.board import (
     make_charuco_board,
     normalize_ir,
 )
+from orscene.calibrate.icp import IcpConfig, refine_poses_colored_icp
 from orscene.calibrate.intrinsics import (
     IntrinsicsConfig,
     IntrinsicsResult,
@@ -31,6 +32,8 @@ __all__ = [
     "load_board",
     "make_charuco_board",
     "normalize_ir",
+    "IcpConfig",
+    "refine_poses_colored_icp",
     "IntrinsicsConfig",
     "IntrinsicsResult",
     "calibrate_intrinsics",

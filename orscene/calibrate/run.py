@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 
 from orscene.calibrate.board import BoardSpec, DetectConfig, Detection, detect_charuco, load_board
+from orscene.calibrate.icp import refine_poses_colored_icp
 from orscene.calibrate.intrinsics import IntrinsicsConfig, calibrate_intrinsics
 from orscene.calibrate.world import WorldConfig, WorldResult, floor_alignment, register_cameras
 from orscene.errors import CalibrationError, ConfigError
@@ -81,6 +82,10 @@ class CalibrateConfig:
     """At most this many frame-sets are read (evenly spread over start..stop)."""
     min_corners: int = 6
     """A view with fewer ChArUco corners does not count as seeing the board."""
+    icp: bool = False
+    """After the board registration, refine each camera's pose by coloured ICP of its RGB-D
+    point cloud against the other cameras' (needs depth and overlapping views; corrections
+    over 5 cm or 2 degrees are rejected)."""
 
 
 def default_calibration_path(session: str) -> Path:
@@ -131,7 +136,7 @@ def calibrate_session(
     ``world_from_cam`` (and re-estimated colour intrinsics if asked) and the solver result."""
     det_cfg = DetectConfig(min_corners=cfg.min_corners)
     detections: dict[tuple[str, int], Detection] = {}
-    depth_views: dict[str, list[tuple[int, np.ndarray]]] = {n: [] for n in cameras}
+    depth_views: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in cameras}
     n_read = 0
     for fs in framesets:
         n_read += 1
@@ -145,7 +150,7 @@ def calibrate_session(
                 continue
             detections[(name, k)] = det
             if view.depth_m is not None and len(depth_views[name]) < 2:
-                depth_views[name].append((fs.index, view.depth_m))
+                depth_views[name].append((view.rgb, view.depth_m))
     if n_read == 0:
         raise CalibrationError("no frame-sets to calibrate from (check --start/--stop)")
     cams = dict(cameras)
@@ -161,15 +166,24 @@ def calibrate_session(
         detections, {n: c.color for n, c in cams.items()}, spec, reference=world_ref, cfg=WorldConfig(min_corners=cfg.min_corners)
     )
     world_from_cam = {n: np.linalg.inv(T) for n, T in result.cam_from_world.items()}
+    clouds: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per camera, its first RGB-D view
+    for name, views in depth_views.items():
+        for rgb, depth_m in views[:1]:
+            if depth_m.shape == (cams[name].color.height_px, cams[name].color.width_px):
+                p, idx = depth_to_points_cam(cams[name].color, depth_m)
+                step = max(1, p.shape[0] // 40000)
+                clouds[name] = (p[::step], rgb.reshape(-1, 3)[idx[::step]].astype(np.float64) / 255.0)
+    if cfg.icp:
+        if len(clouds) < 2:
+            log.warning("coloured ICP needs depth in two or more cameras; skipped")
+        else:
+            fixed = world_ref if world_ref in clouds else max(clouds, key=lambda n: result.n_corners[n])
+            world_from_cam = refine_poses_colored_icp(clouds, world_from_cam, fixed)
     if cfg.floor:
         pts = []
-        for name, views in depth_views.items():
-            for _, depth_m in views:
-                if depth_m.shape != (cams[name].color.height_px, cams[name].color.width_px):
-                    continue
-                p, _ = depth_to_points_cam(cams[name].color, depth_m)
-                step = max(1, p.shape[0] // 20000)
-                pts.append(transform_points(world_from_cam[name], p[::step].astype(np.float64)))
+        for name, (p, _) in clouds.items():
+            step = max(1, p.shape[0] // 20000)
+            pts.append(transform_points(world_from_cam[name], p[::step].astype(np.float64)))
         if not pts:
             log.warning("no depth in the calibration frames: the floor is not aligned (world = %s frame)", cfg.world)
         else:
