@@ -32,10 +32,13 @@ has a non-learned counterpart with the same data flow, vectorized in torch (devi
    cannot drag the joint away). Its arg-max starts ``fine_passes`` finer cubes, where the
    joint is the soft-argmax (posterior mean) of the same score (each fine cube spans two
    voxels of the previous one; the intermediate cubes re-centre on their arg-max, the
-   last and smallest takes the soft-argmax). A joint that only one view saw lies somewhere on a ray; it
-   is searched again with a prior at its left/right partner.
+   last and smallest takes the soft-argmax). A joint that only one view saw lies somewhere
+   on a ray; it is searched again with a prior at the mean of its well-seen neighbours
+   (nose: eyes and ears; elbow: shoulder and wrist; a shoulder: the other shoulder...).
 5. A joint's confidence is the mean confidence of the views that agree with it
    (reprojection within ``inlier_px`` or 3 sigma); with fewer than two such views it is 0.
+   A person with fewer than ``min_confident_joints`` such joints is a ghost assembled from
+   different people's detections and is dropped.
 """
 
 import logging
@@ -54,7 +57,12 @@ __all__ = ["FusionConfig", "PoseCandidate", "fuse_poses", "room_bounds_from_came
 log = logging.getLogger(__name__)
 
 _TORSO = (5, 6, 11, 12)  # shoulders and hips (COCO-17)
-_PARTNER = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)  # left <-> right
+# joints whose mean is a prior for a joint that only one view saw (COCO-17): the face
+# around the nose, an elbow/knee between its neighbours, otherwise the left/right partner
+_NEIGHBOURS = (
+    (1, 2, 3, 4), (0, 2), (0, 1), (1, 2, 4), (1, 2, 3), (6,), (5,), (5, 9), (6, 10), (7,), (8,),
+    (12,), (11,), (11, 15), (12, 16), (13, 16), (14, 15),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,9 @@ class FusionConfig:
     """Width of a torso-centre vote, metres at the voxel's depth."""
     min_views: int = 2
     """Views that must support a person."""
+    min_confident_joints: int = 6
+    """A person needs this many joints on which two views agree (else it was assembled
+    from different people's detections: a ghost)."""
     min_keypoint_conf: float = 0.2
     """Keypoints below this confidence are ignored."""
     min_root_evidence: float = 0.3
@@ -93,9 +104,9 @@ class FusionConfig:
     """Side of the per-person cube around the root (covers every joint)."""
     cube_voxel_m: float = 0.2
     """Voxel size of the per-person cube."""
-    fine_passes: int = 3
+    fine_passes: int = 4
     """Finer cubes per joint after the per-person cube (each spans 2 voxels of the previous)."""
-    fine_voxels: int = 9
+    fine_voxels: int = 7
     """Voxels per side of a fine cube."""
     keypoint_sigma_px: float = 4.0
     """Expected 2D keypoint error, pixels (width of a keypoint's evidence)."""
@@ -105,6 +116,10 @@ class FusionConfig:
     """A view agrees with a 3D joint when the reprojection is within this (or 3 sigma)."""
     device: str = "cpu"
     """Torch device ("cpu", "cuda", ...)."""
+    torch_threads: int = 1
+    """CPU threads torch may use inside ``fuse_poses`` (restored afterwards); 0 = leave
+    torch's setting. The tensors are small: on a busy 2-core machine one thread measured
+    about 10x faster than two (thread hand-offs dominate)."""
 
 
 @dataclass(frozen=True)
@@ -130,44 +145,61 @@ class PoseCandidate:
 # ----------------------------------------------------------------------------- projection
 
 
-def _cam_tensors(cam: Camera, device: torch.device) -> tuple[torch.Tensor, ...]:
-    T = torch.as_tensor(cam.cam_from_world, dtype=torch.float64, device=device)
-    K = torch.as_tensor(cam.color.K_px, dtype=torch.float64, device=device)
-    d = torch.as_tensor(cam.color.distortion, dtype=torch.float64, device=device)
-    return T, K, d
+@dataclass(frozen=True)
+class _CamT:
+    """A camera's projection parameters, prepared once per call (rotation as a tensor,
+    scalars as Python floats: cheaper than 0-d tensors in the element-wise formulas)."""
+
+    R: torch.Tensor
+    t: torch.Tensor
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    skew: float
+    dist: tuple[float, ...]
+    width: int
+    height: int
+    focal: float
 
 
-def _project(cam: Camera, pts_world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Torch version of ``orscene.geometry.camera.project_world`` (same distortion model).
+def _prepare(cam: Camera, device: torch.device) -> _CamT:
+    T = cam.cam_from_world
+    K = cam.color.K_px
+    return _CamT(
+        torch.as_tensor(T[:3, :3], dtype=torch.float32, device=device),
+        torch.as_tensor(T[:3, 3], dtype=torch.float32, device=device),
+        float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]), float(K[0, 1]),
+        tuple(float(v) for v in cam.color.distortion),
+        cam.color.width_px, cam.color.height_px, float(0.5 * (K[0, 0] + K[1, 1])),
+    )  # fmt: skip
 
-    ``pts_world (..., 3)`` -> ``uv_px (..., 2)``, ``z_m (...)``; points behind get +inf pixels."""
-    T, K, d = _cam_tensors(cam, pts_world.device)
-    T, K, d = T.to(pts_world.dtype), K.to(pts_world.dtype), d.to(pts_world.dtype)
-    p = pts_world @ T[:3, :3].T + T[:3, 3]
+
+def _project(cam: _CamT, pts_world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Torch version of ``orscene.geometry.camera.project_world`` (same distortion model,
+    float32). ``pts_world (..., 3)`` -> ``uv_px (..., 2)``, ``z_m (...)``; points behind the
+    camera, or so far outside the image that the rational model folds back, get +inf."""
+    p = pts_world @ cam.R.T + cam.t
     z = p[..., 2]
-    zs = torch.where(z > 1e-6, z, torch.ones_like(z))
+    zs = torch.where(z > 1e-6, z, 1.0)
     x, y = p[..., 0] / zs, p[..., 1] / zs
-    k1, k2, p1, p2, k3, k4, k5, k6 = d.unbind()
+    k1, k2, p1, p2, k3, k4, k5, k6 = cam.dist
     r2 = x * x + y * y
-    radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
-    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-    u = K[0, 0] * xd + K[0, 1] * yd + K[0, 2]
-    v = K[1, 1] * yd + K[1, 2]
-    uv = torch.stack([u, v], -1)
-    # far outside the image the rational model folds back: treat as not projecting
+    if any(cam.dist):
+        radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+        xy2 = 2 * x * y
+        xd = x * radial + p1 * xy2 + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + p2 * xy2
+    else:
+        xd, yd = x, y
+    uv = torch.stack([cam.fx * xd + cam.skew * yd + cam.cx, cam.fy * yd + cam.cy], -1)
     bad = (z <= 1e-6) | (r2 > 4.0)
-    uv = torch.where(bad[..., None], torch.full_like(uv, float("inf")), uv)
-    return uv, z
+    return uv.masked_fill(bad[..., None], float("inf")), z
 
 
-def _in_image(cam: Camera, uv: torch.Tensor) -> torch.Tensor:
-    w, h = cam.color.width_px, cam.color.height_px
-    return (uv[..., 0] >= -0.5) & (uv[..., 0] <= w - 0.5) & (uv[..., 1] >= -0.5) & (uv[..., 1] <= h - 0.5)
-
-
-def _focal(cam: Camera) -> float:
-    return float(0.5 * (cam.color.K_px[0, 0] + cam.color.K_px[1, 1]))
+def _in_image(cam: _CamT, uv: torch.Tensor) -> torch.Tensor:
+    u, v = uv[..., 0], uv[..., 1]
+    return (u >= -0.5) & (u <= cam.width - 0.5) & (v >= -0.5) & (v <= cam.height - 0.5)
 
 
 # ----------------------------------------------------------------------------- the room grid
@@ -228,10 +260,11 @@ def _cached_root_projection(cameras: Mapping[str, Camera], cfg: FusionConfig, de
     grid = torch.as_tensor(grid_np, dtype=torch.float32, device=device)
     proj = {}
     for name, cam in cameras.items():
-        uv, z = _project(cam, grid.double())
-        inside = _in_image(cam, uv)
-        sigma = (_focal(cam) * cfg.root_sigma_m / z.clamp(min=0.1)).float()
-        proj[name] = (uv.float(), z.float(), inside, sigma)
+        ct = _prepare(cam, device)
+        uv, z = _project(ct, grid)
+        inside = _in_image(ct, uv)
+        sigma = ct.focal * cfg.root_sigma_m / z.clamp(min=0.1)
+        proj[name] = (uv, z, inside, sigma)
     if len(_GRID_CACHE) > 8:
         _GRID_CACHE.clear()
     _GRID_CACHE[key] = (grid, shape, proj)
@@ -303,6 +336,17 @@ def fuse_poses(
     ``keypoints``: camera name -> 2D skeletons of that view (views may be missing);
     ``cameras``: calibration of (at least) those cameras; ``frames``: the frame-set, used
     for the views' depth maps when present (None = no depth)."""
+    if cfg.torch_threads <= 0 or torch.device(cfg.device).type != "cpu":
+        return _fuse_poses(keypoints, cameras, frames, cfg)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(cfg.torch_threads)
+    try:
+        return _fuse_poses(keypoints, cameras, frames, cfg)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Camera], frames: FrameSet | None, cfg: FusionConfig) -> list[PoseCandidate]:
     device = torch.device(cfg.device)
     names = [n for n in keypoints if n in cameras and keypoints[n].n_persons > 0]
     missing = [n for n in keypoints if n not in cameras]
@@ -362,6 +406,11 @@ def fuse_poses(
     # 2.-3. ghost rejection with depth, then association ------------------------------
     from orscene.geometry.camera import project_world
 
+    ct = {n: _prepare(cameras[n], device) for n in names}
+    root_uv, root_z = {}, {}
+    for n in names:
+        uv, z = project_world(cameras[n], roots_np)
+        root_uv[n], root_z[n] = uv, z
     det_depth = {}
     for n in depth:
         kp = keypoints[n]
@@ -370,36 +419,37 @@ def fuse_poses(
         )
     claimed = {n: np.zeros(keypoints[n].n_persons, bool) for n in names}
     people: list[tuple[np.ndarray, dict[str, int], float]] = []
-    for r, score in zip(roots_np, root_scores):
+    for ri, (r, score) in enumerate(zip(roots_np, root_scores)):
         if len(people) >= cfg.max_people:
             break
         ghost_votes, depth_views = 0, 0
         for n in depth:
-            uv, z = project_world(cameras[n], r[None])
-            if not np.isfinite(uv).all() or z[0] <= 0:
+            uv, z = root_uv[n][ri], root_z[n][ri]
+            if not np.isfinite(uv).all() or z <= 0:
                 continue
-            meas = _sample_depth(depth[n], uv, r=3)[0]
+            meas = _sample_depth(depth[n], uv[None], r=3)[0]
             if meas > 0:
                 depth_views += 1
-                ghost_votes += int(meas > z[0] + cfg.depth_free_space_m)
-        if depth_views and ghost_votes * 2 > depth_views:
+                ghost_votes += int(meas > z + cfg.depth_free_space_m)
+        # a body cannot be where a camera sees through: one clear view of free space
+        # suffices (ties count), so that two-camera ghosts are caught
+        if ghost_votes and ghost_votes * 2 >= depth_views:
             log.debug("root %s rejected: in free space for %d of %d depth views", r.round(2), ghost_votes, depth_views)
             continue
         claim: dict[str, int] = {}
         for n in names:
-            cam = cameras[n]
-            uv, z = project_world(cam, r[None])
-            if not np.isfinite(uv).all() or z[0] <= 0:
+            uv, z = root_uv[n][ri], root_z[n][ri]
+            if not np.isfinite(uv).all() or z <= 0:
                 continue
             free = (~claimed[n]) & (weights[n] > 0)
             if not free.any():
                 continue
-            d = np.linalg.norm(centres[n] - uv[0], axis=-1)
-            gate = _focal(cam) * cfg.assoc_gate_m / z[0]
+            d = np.linalg.norm(centres[n] - uv, axis=-1)
+            gate = ct[n].focal * cfg.assoc_gate_m / z
             d = np.where(free & (d <= gate), d, np.inf)
             if n in det_depth:
                 dd = det_depth[n]
-                d = np.where((dd > 0) & (np.abs(dd - z[0]) > cfg.depth_gate_m), np.inf, d)
+                d = np.where((dd > 0) & (np.abs(dd - z) > cfg.depth_gate_m), np.inf, d)
             best = int(np.argmin(d))
             if np.isfinite(d[best]):
                 claim[n] = best
@@ -427,29 +477,32 @@ def fuse_poses(
                 cf[i] = np.where(c >= cfg.min_keypoint_conf, c, 0.0)
         kp_t[n] = torch.as_tensor(kp, device=device)
         cf_t[n] = torch.as_tensor(cf, device=device)
-    log_eps = math.log(cfg.outlier_floor)
 
-    def score_points(pts: torch.Tensor, vox_m: float) -> torch.Tensor:
-        """Robust log-likelihood of joint positions ``pts (K, J or 1, M, 3)`` -> (K, J, M)."""
+    def score_points(pts: torch.Tensor, vox_m: float, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Robust log-likelihood of joint positions ``pts (K', J or 1, M, 3)`` -> (K', J, M)
+        (``rows``: which of the K people the K' rows are; all by default)."""
         total = torch.zeros(pts.shape[0], J, pts.shape[2], device=device)
         for n in views:
-            cam = cameras[n]
+            cam = ct[n]
+            kp_n = kp_t[n] if rows is None else kp_t[n][rows]
+            cf_n = cf_t[n] if rows is None else cf_t[n][rows]
+            if not bool((cf_n > 0).any()):
+                continue
             uv, z = _project(cam, pts)
             inside = _in_image(cam, uv)
-            sig = torch.clamp(_focal(cam) * 0.5 * vox_m / z.clamp(min=0.1), min=cfg.keypoint_sigma_px)
-            d2 = ((uv - kp_t[n][:, :, None, :]) ** 2).sum(-1)  # (K, J, M)
-            g = cf_t[n][:, :, None] * torch.exp(-0.5 * d2 / sig**2)
-            g = torch.where(inside, g, torch.zeros_like(g))
-            total += torch.log(cfg.outlier_floor + g) - log_eps
+            sig = torch.clamp(cam.focal * 0.5 * vox_m / z.clamp(min=0.1), min=cfg.keypoint_sigma_px)
+            d2 = ((uv - kp_n[:, :, None, :]) ** 2).sum(-1)  # (K', J, M)
+            g = torch.where(inside, cf_n[:, :, None] * torch.exp(-0.5 * d2 / sig**2), 0.0)
+            total += torch.log1p(g / cfg.outlier_floor)
         return total
 
-    def search(centres: torch.Tensor, size_m: float, prior_m: torch.Tensor, prior_w: float) -> torch.Tensor:
+    def search(centres: torch.Tensor, size_m: float, prior_m: torch.Tensor, prior_w: float, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Arg-max of the joint score (plus a Gaussian prior of width 1 m x ``1/prior_w``
         at ``prior_m (K, J, 3)``) over a cube around ``centres (K, 1 or J, 3)``, then soft-argmax
         in ``fine_passes`` finer cubes (the prior stays in the score)."""
         n_c = max(2, int(round(size_m / cfg.cube_voxel_m)))
         cube = _cube(centres, size_m, n_c)  # (K, 1|J, M, 3)
-        s = score_points(cube, size_m / n_c)
+        s = score_points(cube, size_m / n_c, rows)
         s = s - prior_w * ((cube - prior_m[:, :, None, :]) ** 2).sum(-1) / 2
         best = s.argmax(-1)  # (K, J)
         joints = torch.gather(cube.expand(-1, J, -1, -1), 2, best[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
@@ -458,7 +511,7 @@ def fuse_poses(
             size = vox * 2.0  # the optimum is within half a voxel of the arg-max; keep margin
             vox = size / cfg.fine_voxels
             pts = _cube(joints, size, cfg.fine_voxels)  # (K, J, M, 3)
-            sc = score_points(pts, vox) - prior_w * ((pts - prior_m[:, :, None, :]) ** 2).sum(-1) / 2
+            sc = score_points(pts, vox, rows) - prior_w * ((pts - prior_m[:, :, None, :]) ** 2).sum(-1) / 2
             if i + 1 < cfg.fine_passes:  # re-centre on the arg-max (no truncation bias)
                 best = sc.argmax(-1)
                 joints = torch.gather(pts, 2, best[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
@@ -470,7 +523,7 @@ def fuse_poses(
         agree = torch.zeros(K, J, device=device)
         conf_sum = torch.zeros(K, J, device=device)
         for n in views:
-            uv, _ = _project(cameras[n], joints[:, :, None, :])
+            uv, _ = _project(ct[n], joints[:, :, None, :])
             d = (uv[:, :, 0] - kp_t[n]).norm(dim=-1)
             ok = (cf_t[n] > 0) & (d <= max(cfg.inlier_px, 3 * cfg.keypoint_sigma_px))
             agree += ok.float()
@@ -481,13 +534,18 @@ def fuse_poses(
     joints = search(roots_t[:, None], cfg.cube_size_m, roots_t[:, None].expand(-1, J, -1), 0.1)
     agree, conf_sum = agreement(joints)
     # joints seen by fewer than two agreeing views lie somewhere on one ray: take the point
-    # of the ray nearest to their left/right partner (when that one is well seen)
-    partner = torch.as_tensor(_PARTNER, device=device)
-    weak = (agree < 2) & (agree[:, partner] >= 2)
+    # of the ray nearest to the mean of their well-seen neighbours (``_NEIGHBOURS``)
+    nb = torch.zeros(J, J, device=device)
+    for j, ns in enumerate(_NEIGHBOURS):
+        nb[j, list(ns)] = 1.0
+    good = (agree >= 2).float()  # (K, J)
+    n_good = good @ nb.T  # (K, J): well-seen neighbours of each joint
+    weak = (agree < 2) & (n_good > 0)
     if bool(weak.any()):
-        prior = joints[:, partner]
-        redo = search(prior, 1.2, prior, 1.0 / 0.25**2)
-        joints = torch.where(weak[..., None], redo, joints)
+        rows = weak.any(1).nonzero().squeeze(1)
+        prior = torch.einsum("jn,knc->kjc", nb, joints[rows] * good[rows][..., None]) / n_good[rows].clamp(min=1)[..., None]
+        redo = search(prior, 1.2, prior, 1.0 / 0.25**2, rows)
+        joints[rows] = torch.where(weak[rows][..., None], redo, joints[rows])
 
     # 5. confidences ---------------------------------------------------------------------
     conf = torch.where(agree >= 2, conf_sum / agree.clamp(min=1), torch.zeros_like(conf_sum))
@@ -495,6 +553,9 @@ def fuse_poses(
     conf_np = conf.cpu().numpy().astype(np.float32)
     out = []
     for i, (_, claim, score) in enumerate(people):
+        if int((conf_np[i] > 0).sum()) < cfg.min_confident_joints:
+            log.debug("person %d dropped: too few joints on which views agree", i)
+            continue
         cams = tuple(sorted(claim))
         out.append(PoseCandidate(joints_np[i], conf_np[i], cams, score, tuple(claim[c] for c in cams)))
     return out

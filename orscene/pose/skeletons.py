@@ -38,31 +38,40 @@ def standing_skeleton(centre_xy, yaw_rad: float, height_m: float = 1.75, phase_r
     return (c + t[:, :1] * f + t[:, 1:2] * left + t[:, 2:3] * np.array([0, 0, 1.0])).astype(np.float64)
 
 
-def walking_skeletons(n_people: int, n_frames: int, fps: float, rng: np.random.Generator, room_half_m: float = 2.5) -> np.ndarray:
-    """``(T, P, 17, 3)``: people walking at 0.3-1 m/s on smooth curves inside the room, at
-    least ~0.5 m apart at the start."""
+def walking_skeletons(
+    n_people: int, n_frames: int, fps: float, rng: np.random.Generator, room_half_m: float = 2.5, min_distance_m: float = 0.6
+) -> np.ndarray:
+    """``(T, P, 17, 3)``: people walking at 0.3-1 m/s on smooth curves inside the room; a
+    person about to come closer than ``min_distance_m`` to another stops and turns."""
     starts = []
     while len(starts) < n_people:
         p = rng.uniform(-room_half_m * 0.7, room_half_m * 0.7, 2)
         if all(np.linalg.norm(p - q) > 0.8 for q in starts):
             starts.append(p)
     out = np.zeros((n_frames, n_people, 17, 3))
-    for i, p0 in enumerate(starts):
-        pos = p0.copy()
-        yaw = rng.uniform(-np.pi, np.pi)
-        speed = rng.uniform(0.3, 1.0)
-        turn = rng.uniform(-0.4, 0.4)
-        height = rng.uniform(1.6, 1.9)
-        phase = 0.0
-        for t in range(n_frames):
-            out[t, i] = standing_skeleton(pos, yaw, height, phase)
-            step = speed / fps
-            nxt = pos + step * np.array([np.cos(yaw), np.sin(yaw)])
-            if np.abs(nxt).max() > room_half_m * 0.85:
-                turn = -np.sign(np.cross(np.r_[np.cos(yaw), np.sin(yaw)], -pos)) * 0.8 or 0.8
-            yaw += turn / fps
-            pos = pos + step * np.array([np.cos(yaw), np.sin(yaw)])
-            phase += 2 * np.pi * speed / 1.2 / fps
+    pos = np.array(starts, dtype=np.float64)
+    yaw = rng.uniform(-np.pi, np.pi, n_people)
+    speed = rng.uniform(0.3, 1.0, n_people)
+    turn = rng.uniform(-0.4, 0.4, n_people)
+    height = rng.uniform(1.6, 1.9, n_people)
+    phase = np.zeros(n_people)
+    for t in range(n_frames):
+        for i in range(n_people):
+            out[t, i] = standing_skeleton(pos[i], yaw[i], height[i], phase[i])
+        for i in range(n_people):
+            heading = np.array([np.cos(yaw[i]), np.sin(yaw[i])])
+            nxt = pos[i] + speed[i] / fps * heading
+            others = np.delete(pos, i, axis=0)
+            crowded = others.size and np.linalg.norm(others - nxt, axis=-1).min() < min_distance_m
+            if np.abs(nxt).max() > room_half_m * 0.85 or crowded:
+                # turn away (towards the room centre at a wall), and wait while crowded
+                turn[i] = 1.5 if np.cross(heading, -pos[i]) >= 0 else -1.5
+                if crowded:
+                    yaw[i] += turn[i] / fps
+                    continue
+            yaw[i] += turn[i] / fps
+            pos[i] = pos[i] + speed[i] / fps * np.array([np.cos(yaw[i]), np.sin(yaw[i])])
+            phase[i] += 2 * np.pi * speed[i] / 1.2 / fps
     return out
 
 

@@ -74,6 +74,18 @@ def _fill_joint(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     return out
 
 
+def _smooth(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
+    """Confidence-weighted Gaussian smoothing of ``x (T, J, 3)`` along time. The ends are
+    padded by point reflection (``2 x_0 - x_k``) so that steady motion is not pulled back."""
+    T = len(x)
+    pad = min(T - 1, int(np.ceil(3 * sigma)))
+    xp = np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2 : -pad - 2 : -1]])
+    wp = np.concatenate([w[pad:0:-1], w, w[-2 : -pad - 2 : -1]])[..., None]
+    num = gaussian_filter1d(xp * wp, sigma, axis=0, mode="nearest")
+    den = gaussian_filter1d(np.broadcast_to(wp, xp.shape).copy(), sigma, axis=0, mode="nearest")
+    return (num / den)[pad : pad + T]
+
+
 def track(
     candidates_per_frame: Sequence[Sequence[PoseCandidate]], frame_indices: Sequence[int], cfg: TrackingConfig = TrackingConfig()
 ) -> list[PersonTrack]:
@@ -126,11 +138,8 @@ def track(
             if not known.any():  # never confident: interpolate its raw positions over gaps
                 known = seen
             joints[:, j] = _fill_joint(joints[:, j], known)
-        if cfg.smoothing_sigma_frames > 0 and len(span) > 1:
-            w = np.where(conf > 0, conf, 1e-3)[..., None]
-            num = gaussian_filter1d(joints * w, cfg.smoothing_sigma_frames, axis=0, mode="nearest")
-            den = gaussian_filter1d(np.broadcast_to(w, joints.shape).copy(), cfg.smoothing_sigma_frames, axis=0, mode="nearest")
-            joints = num / den
+        if cfg.smoothing_sigma_frames > 0 and len(span) > 2:
+            joints = _smooth(joints, np.where(conf > 0, conf, 1e-3), cfg.smoothing_sigma_frames)
         keep = np.isin(span, frames)  # report only the chunk's frame-sets (it may be strided)
         tracks.append((f0, span[keep], joints[keep].astype(np.float32), conf[keep].astype(np.float32)))
     tracks.sort(key=lambda t: t[0])

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from orscene.errors import ShapeError
+from orscene.pose import PoseCandidate, TrackingConfig, poses_at, track
+
+from pose_helpers import standing_skeleton
+
+
+def cand(joints, conf=None):
+    conf = np.full(17, 0.9, np.float32) if conf is None else conf
+    return PoseCandidate(np.asarray(joints, np.float32), conf, ("cam0", "cam1"), 2.0)
+
+
+def crossing_scene(n_frames=30):
+    """Two people walking towards each other along x, passing 0.5 m apart."""
+    frames = []
+    truth = np.zeros((n_frames, 2, 17, 3))
+    for t in range(n_frames):
+        x = -1.5 + 3.0 * t / (n_frames - 1)
+        truth[t, 0] = standing_skeleton([x, 0.25], 0.0, phase_rad=t * 0.4)
+        truth[t, 1] = standing_skeleton([-x, -0.25], np.pi, phase_rad=t * 0.4)
+    return truth
+
+
+def test_identities_stable_through_crossing_and_gap(rng):
+    truth = crossing_scene()
+    cfg = TrackingConfig(min_track_frames=5, max_gap_frames=5)
+    per_frame = []
+    for t in range(len(truth)):
+        cs = [cand(truth[t, p] + rng.normal(0, 0.01, (17, 3))) for p in (1, 0)]  # order varies
+        if 12 <= t < 15:
+            cs = cs[:1]  # person 0 unseen for 3 frame-sets
+        if t == 20:
+            cs.append(cand(truth[t, 0] + [3.0, 3.0, 0.0]))  # a one-frame ghost
+        per_frame.append(cs[::-1] if t % 2 else cs)
+    tracks = track(per_frame, list(range(len(truth))), cfg)
+    assert len(tracks) == 2  # the ghost is dropped
+    for tr in tracks:
+        assert tr.frame_indices.tolist() == list(range(len(truth)))
+        p = int(np.argmin([np.linalg.norm(tr.joints_world_m[0] - truth[0, q], axis=-1).mean() for q in (0, 1)]))
+        err = np.linalg.norm(tr.joints_world_m - truth[:, p], axis=-1).mean(-1)
+        assert err.max() < 0.15  # same person all along: no identity switch (people are 0.5 m apart)
+        assert np.delete(err, range(11, 16)).max() < 0.03  # away from the gap: accurate
+    t0 = [tr for tr in tracks if np.linalg.norm(tr.joints_world_m[0] - truth[0, 0], axis=-1).mean() < 0.1][0]
+    assert np.all(t0.confidence[12:15] == 0) and np.all(t0.confidence[11] > 0)  # the gap is interpolated
+    # smoothing reduces the noise
+    raw_err = 0.01 * np.sqrt(3) * 0.92
+    assert np.linalg.norm(t0.joints_world_m[16:28] - truth[16:28, 0], axis=-1).mean() < raw_err
+
+
+def test_track_is_deterministic_and_ids_in_order_of_appearance(rng):
+    truth = crossing_scene(12)
+    per_frame = [[cand(truth[t, 0])] + ([cand(truth[t, 1])] if t >= 3 else []) for t in range(12)]
+    a = track(per_frame, range(100, 112), TrackingConfig(min_track_frames=3))
+    b = track(per_frame, range(100, 112), TrackingConfig(min_track_frames=3))
+    assert [t.track_id for t in a] == [0, 1]
+    assert a[0].frame_indices[0] == 100 and a[1].frame_indices[0] == 103
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.joints_world_m, y.joints_world_m)
+
+
+def test_poses_at_marks_young_tracks_unsettled():
+    truth = crossing_scene(10)
+    per_frame = [[cand(truth[t, 0])] for t in range(10)]
+    cfg = TrackingConfig(min_track_frames=3, settle_frames=3)
+    tracks = track(per_frame, range(10), cfg)
+    assert [p.settled for p in poses_at(tracks, 1, cfg)] == [False]
+    assert [p.settled for p in poses_at(tracks, 3, cfg)] == [True]
+    assert poses_at(tracks, 42, cfg) == []
+    np.testing.assert_allclose(poses_at(tracks, 5, cfg)[0].joints_world_m, truth[5, 0], atol=0.02)
+
+
+def test_missing_joint_is_filled_from_time_neighbours():
+    truth = crossing_scene(10)
+    per_frame = []
+    for t in range(10):
+        j = truth[t, 0].copy()
+        c = np.full(17, 0.9, np.float32)
+        if t == 5:
+            j[0] += [0.0, 0.0, 0.5]  # a single-view guess on a ray: confidence 0
+            c[0] = 0.0
+        per_frame.append([cand(j, c)])
+    tr = track(per_frame, range(10), TrackingConfig(min_track_frames=3, smoothing_sigma_frames=0))[0]
+    assert tr.confidence[5, 0] == 0
+    assert np.linalg.norm(tr.joints_world_m[5, 0] - truth[5, 0, 0]) < 0.03
+
+
+def test_bad_frame_indices():
+    with pytest.raises(ShapeError):
+        track([[], []], [3, 3])
+    with pytest.raises(ShapeError):
+        track([[]], [1, 2])
