@@ -22,7 +22,6 @@ The per-pixel rays of the depth model are computed once per intrinsics (and cach
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from jaxtyping import Float
 
@@ -140,21 +139,11 @@ def _fill_single_pixel_gaps(d: np.ndarray) -> np.ndarray:
     """Fill zero pixels whose left and right (or upper and lower) neighbours are both valid,
     with the nearer of the pair (so a gap inside a surface closes and edges do not grow)."""
     hole = d == 0
-    d_inf = d.copy()
-    d_inf[hole] = np.inf
-    hole_u8 = hole.view(np.uint8)
     out = d.copy()
-    cur_inf = d_inf
-    for k in (_K_H, _K_V):
-        # a hole whose two neighbours along k are both valid: dilating the hole mask with k
-        # leaves it 0 exactly there
-        pair_bad = cv2.dilate(hole_u8, k, borderType=cv2.BORDER_CONSTANT, borderValue=1)
-        mask = hole_u8 > pair_bad
-        pair_min = cv2.erode(d_inf, k, borderType=cv2.BORDER_CONSTANT, borderValue=float("inf"))
-        np.copyto(out, np.minimum(cur_inf, pair_min), where=mask)  # nearer of the pair (and of a previous fill)
-        cur_inf = np.where(out > 0, out, np.float32(np.inf))
+    left, right = d[:, :-2], d[:, 2:]
+    np.copyto(out[:, 1:-1], np.minimum(left, right), where=hole[:, 1:-1] & (left > 0) & (right > 0))
+    up, down = d[:-2, :], d[2:, :]
+    inner = out[1:-1, :]
+    current = np.where(inner > 0, inner, np.float32(np.inf))  # a horizontal fill may already be there
+    np.copyto(inner, np.minimum(current, np.minimum(up, down)), where=hole[1:-1, :] & (up > 0) & (down > 0))
     return out
-
-
-_K_H = np.array([[1, 0, 1]], dtype=np.uint8)
-_K_V = _K_H.T.copy()
