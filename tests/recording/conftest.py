@@ -19,22 +19,22 @@ def intr(w: int, h: int, f: float) -> Intrinsics:
 def frame_color(cam: int, frame: int, w: int, h: int) -> np.ndarray:
     """A colour image that tells which camera and frame it is (exact in PNG)."""
     img = np.zeros((h, w, 3), np.uint8)
-    img[..., 0] = 10 * frame + cam
+    img[..., 0] = (10 * frame + cam) % 256
     img[..., 1] = np.arange(w, dtype=np.uint8)[None, :]
     img[..., 2] = 200
     return img
 
 
-def make_folder_session(root: Path, name: str = "T1", cam1_missing: tuple[int, ...] = (3,)) -> Path:
-    """cam0: RGB-D, colour 64x48, depth sensor 40x30 at 1.5 m (uint16 mm), 6 frames at 30 fps;
-    cam1: RGB 48x32, frames 0..5 except ``cam1_missing``, 2 ms late."""
+def make_folder_session(root: Path, name: str = "T1", cam1_missing: tuple[int, ...] = (3,), n_frames: int = 6) -> Path:
+    """cam0: RGB-D, colour 64x48, depth sensor 40x30 at 1.5 m (uint16 mm), ``n_frames`` frames
+    at 30 fps; cam1: RGB 48x32, the same frames except ``cam1_missing``, 2 ms late."""
     s = root / name
     period = 1e9 / 30
     c0 = Camera("cam0", intr(64, 48, 60.0), np.eye(4), intr(40, 30, 40.0), np.eye(4))
     pose1 = np.eye(4)
     pose1[0, 3] = 1.0
     c1 = Camera("cam1", intr(48, 32, 40.0), pose1)
-    for k in range(6):
+    for k in range(n_frames):
         p = s / "cam0" / "color" / f"{k:06d}.png"
         p.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(p), frame_color(0, k, 64, 48)[:, :, ::-1])
@@ -46,10 +46,10 @@ def make_folder_session(root: Path, name: str = "T1", cam1_missing: tuple[int, .
             p.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(p), frame_color(1, k, 48, 32)[:, :, ::-1])
     (s / "cam0" / "timestamps.csv").write_text(
-        "frame,timestamp_ns\n" + "".join(f"{k},{round(k * period)}\n" for k in range(6))
+        "frame,timestamp_ns\n" + "".join(f"{k},{round(k * period)}\n" for k in range(n_frames))
     )
     (s / "cam1" / "timestamps.csv").write_text(
-        "frame,timestamp_ns\n" + "".join(f"{k},{round(k * period) + 2_000_000}\n" for k in range(6) if k not in cam1_missing)
+        "frame,timestamp_ns\n" + "".join(f"{k},{round(k * period) + 2_000_000}\n" for k in range(n_frames) if k not in cam1_missing)
     )
     (s / "calibration.json").write_text(json.dumps(calibration_to_dict(Calibration({"cam0": c0, "cam1": c1}))))
     manifest = {
@@ -69,6 +69,12 @@ def make_folder_session(root: Path, name: str = "T1", cam1_missing: tuple[int, .
 @pytest.fixture
 def folder_session(tmp_path) -> Path:
     return make_folder_session(tmp_path)
+
+
+@pytest.fixture
+def folder_session_factory():
+    """The :func:`make_folder_session` helper."""
+    return make_folder_session
 
 
 def make_multi_capture_mkv(src: Path, dst: Path, n: int, period_us: int = 33_333) -> Path:

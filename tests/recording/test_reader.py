@@ -202,3 +202,20 @@ def test_mkv_session_calibration_resolution_mismatch(tmp_path, shared_data):
     with pytest.raises(CalibrationError, match=r"colour resolution \(640, 480\) does not match the recording's \(1280, 720\)") as e:
         open_session(s)
     _one_line(e.value, s / "calibration.json")
+
+
+def test_streaming_memory_does_not_grow_with_length(tmp_path, folder_session_factory):
+    """Peak memory while iterating 60 frame-sets is about that of 6: frames are decoded one
+    frame-set at a time and not kept."""
+    import tracemalloc
+
+    peaks = {}
+    for n in (6, 60):
+        r = open_session(folder_session_factory(tmp_path, name=f"M{n}", cam1_missing=(), n_frames=n))
+        tracemalloc.start()
+        count = sum(1 for _ in r.framesets())
+        peaks[n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert count == n
+    one_set = 64 * 48 * (3 + 4) + 48 * 32 * 3  # bytes of one frame-set's arrays
+    assert peaks[60] < peaks[6] + 5 * one_set, peaks
