@@ -305,6 +305,15 @@ def main(argv: list[str] | None = None) -> int:
             x0, y0, x1, y1 = (int(round(v)) for v in q.box_xyxy_px)
             cv2.rectangle(after, (x0, y0), (x1, y1), (255, 255, 0), 1)
         sheet.append(np.hstack([before, after]))
+    faces_all = [f for v in results["views"].values() for f in v["faces"]]
+    seen = [f for f in faces_all if f["gt_visible_fraction"] >= 0.3]
+    hidden = [f for f in faces_all if f["gt_visible_fraction"] < 0.05]
+    results["coverage"] = {
+        "gt_visible_faces": len(seen), "replaced": sum(f["drawn"] for f in seen),
+        "gt_hidden_faces": len(hidden), "drawn_while_hidden": sum(f["drawn"] for f in hidden),
+        "mask_px_over_nearer_occluder": sum(v["mask_px_over_nearer_occluder"] for v in results["views"].values()),
+    }  # fmt: skip
+    log.info("coverage: %s", results["coverage"])
     results["ssim"] = {"template": float(np.mean(ssim_t)), "blur61": float(np.mean(ssim_b)), "n_crops": len(ssim_t)}
     results["psnr"] = {"template": float(np.mean(psnr_t)), "blur61": float(np.mean(psnr_b))}
     log.info("face crops (n=%d): SSIM template %.3f vs blur61 %.3f; PSNR template %.2f dB vs blur61 %.2f dB",

@@ -331,7 +331,8 @@ def _project_occluders(camera: Camera, occluders: Occluders, faces: Sequence[Fac
             fxy = fc[:, :2] / fc[:, 2:3]
             lo, hi = fxy.min(0), fxy.max(0)
             pad = 0.6 * float((hi - lo).max())  # covers the mask margin and the splat size
-            cones.append((lo - pad, hi + pad, float(fc[:, 2].max()) + 0.1))
+            # far enough to see what lies behind the face (background), not the whole room
+            cones.append((lo - pad, hi + pad, float(fc[:, 2].max()) + 2.0 * cfg.background_tolerance_m + 0.3))
         if cones:
             lo_all = np.min([c[0] for c in cones], axis=0)
             hi_all = np.max([c[1] for c in cones], axis=0)
@@ -360,6 +361,24 @@ def _project_occluders(camera: Camera, occluders: Occluders, faces: Sequence[Fac
         box = np.array([used[:, 0].min(), used[:, 1].min(), used[:, 0].max(), used[:, 1].max()])
         bodies.append((body.track_id, pz, tris, box))
     return _ViewOccluders(cloud_pix_z, bodies)
+
+
+def _fill_small_holes(depth: np.ndarray) -> np.ndarray:
+    """Give 1-pixel holes (isolated dropouts) the nearest depth of their 3x3 neighbours, so a
+    speck of missing depth inside an occluder does not let the face through; larger holes
+    stay 0 (unknown: the face is drawn there)."""
+    holes = depth <= 0
+    if not holes.any():
+        return depth
+    d = np.where(holes, np.inf, depth).astype(np.float32)
+    near = cv2.erode(d, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    valid_n = cv2.boxFilter((~holes).astype(np.float32), -1, (3, 3), normalize=False, borderType=cv2.BORDER_REPLICATE)
+    fill = holes & (valid_n >= 6) & np.isfinite(near)
+    if not fill.any():
+        return depth
+    out = depth.copy()
+    out[fill] = near[fill]
+    return out
 
 
 def _occluder_depth(
@@ -454,6 +473,7 @@ def render_faces(
             # beyond the rendered face, compare with the nearest face depth around it
             z_inf = np.where(cover, zf, np.inf).astype(np.float32)
             z_ref = np.where(cover, zf, cv2.erode(z_inf, k, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf))
+            occ_depth = _fill_small_holes(occ_depth)
             known = occ_depth > 0
             occluded = known & (occ_depth < z_ref - cfg.depth_tolerance_m)
             background = known & ~cover & (occ_depth > z_ref + cfg.background_tolerance_m)

@@ -107,3 +107,29 @@ def test_patch_outside_the_image_is_rejected(rng):
     patch = FacePatch("cam0", 0, (150, 100), np.zeros((30, 30, 3), np.uint8), np.ones((30, 30), bool), np.ones((30, 30), np.float32), 1.0)
     with pytest.raises(ShapeError):
         blend_faces(rgb, [patch], CFG)
+
+
+def test_background_does_not_tint_the_blended_face():
+    """Boundary pixels marked as not anchoring (background) do not pull the face's colour."""
+    from orscene.render.renderer import RenderedFacePatch
+
+    H, W = 40, 60
+    rgb = np.zeros((H, W, 3), np.uint8)
+    rgb[:, :30] = (250, 250, 250)  # bright wall on the left
+    rgb[:, 30:] = (180, 120, 90)  # skin on the right
+    mask = np.zeros((30, 40), bool)
+    mask[5:25, 5:35] = True
+    src = np.full((30, 40, 3), (150, 100, 80), np.uint8)
+    x0, y0 = 10, 5
+    anchor = np.zeros((30, 40), bool)
+    anchor[:, 20:] = True  # image columns >= 30: the skin
+    anchor &= ~mask
+    depth = np.ones((30, 40), np.float32)
+    plain = FacePatch("cam0", 0, (x0, y0), src, mask, depth, 1.0)
+    anchored = RenderedFacePatch("cam0", 0, (x0, y0), src, mask, depth, 1.0, anchor=anchor)
+    out_plain, _ = blend_faces(rgb, [plain], CFG)
+    out_anch, _ = blend_faces(rgb, [anchored], CFG)
+    left = (slice(y0 + 8, y0 + 17), slice(x0 + 6, x0 + 12))
+    # plain Poisson drifts towards the wall on the left; anchored stays at the skin's colour
+    assert out_plain[left].astype(float).mean() > 200
+    np.testing.assert_allclose(out_anch[y0 + 5 : y0 + 25, x0 + 5 : x0 + 35].reshape(-1, 3).mean(0), (180, 120, 90), atol=6)

@@ -201,3 +201,25 @@ def test_view_of_another_camera_is_rejected(renderer, templates, head_pose, make
     face = synthetic_face_mesh(1, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
     with pytest.raises(ShapeError):
         render_faces(renderer, _view(make_camera(name="cam1")), cam, [face], templates, None, CFG)
+
+
+def test_mask_margin_stays_off_the_background_and_isolated_holes_do_not_leak(renderer, templates, head_pose, make_camera, rng):
+    cam = make_camera()
+    face = synthetic_face_mesh(12, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    w, h = cam.color.size_wh
+    (free,) = render_faces(renderer, _view(cam), cam, [face], templates, None, CFG)
+    wall = np.full((h, w), 2.5, np.float32)
+    (p,) = render_faces(renderer, _view(cam, wall), cam, [face], templates, None, CFG)
+    cover = p.depth_m > 0
+    # without depth the margin extends beyond the face; in front of a far wall it does not
+    assert free.mask.sum() > 1.2 * cover.sum()
+    np.testing.assert_array_equal(p.mask, cover)
+    assert not p.anchor[~cover].any()  # the wall's colour may not tint the face
+    # an occluder over the left half, riddled with 1-pixel dropouts: nothing drawn over it
+    half = wall.copy()
+    half[:, : w // 2] = 0.8
+    speck = (rng.random((h, w)) < 0.08) & (np.arange(w)[None, :] < w // 2 - 2)
+    half[speck] = 0.0
+    (p,) = render_faces(renderer, _view(cam, half), cam, [face], templates, None, CFG)
+    ys, xs = np.nonzero(p.mask)
+    assert (xs + p.origin_px[0] >= w // 2 - 1).all()
