@@ -74,7 +74,7 @@ class FolderSource:
         self.root = Path(root)
         color_dir = self.root / "color"
         if not color_dir.is_dir():
-            raise RecordingError("camera folder has no color/ subfolder", self.root if self.root.is_dir() else self.root)
+            raise RecordingError("camera folder has no color/ subfolder", self.root)
         files: dict[int, Path] = {}
         for p in color_dir.iterdir():
             m = _FRAME_RE.match(p.name)

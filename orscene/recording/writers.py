@@ -7,8 +7,8 @@ MP4: H.264 (``libx264``, else ``libopenh264``; ``mpeg4`` with a logged warning w
 PyAV wheel has neither), ``yuv420p``, even dimensions (an odd last row/column is dropped,
 never resampled), and the source's timing: each frame's pts is its ``timestamp_ns``
 relative to the first frame in a 1/90000 s time base (the MPEG standard clock; 1/30000 s
-for the mpeg4 fallback), so frame drops and jitter of the recording are kept. Written to a temporary file in the same folder
-and renamed when complete.
+for the mpeg4 fallback), so frame drops and jitter of the recording are kept. Written to a
+temporary file in the same folder and renamed when complete.
 """
 
 import logging
