@@ -86,16 +86,13 @@ class FolderSource:
         self.frame_numbers = np.array(sorted(files), dtype=np.int64)
         self._color = [files[int(n)] for n in self.frame_numbers]
         depth_dir = self.root / "depth"
-        self._depth: list[Path | None] = []
+        depth_files: dict[int, Path] = {}
         if depth_dir.is_dir():
-            for n in self.frame_numbers:
-                p = depth_dir / f"{int(n):06d}.png"
-                if not p.is_file():
-                    cand = [q for q in depth_dir.glob("*.png") if q.stem.isdigit() and int(q.stem) == n]
-                    p = cand[0] if cand else None
-                self._depth.append(p)
-        else:
-            self._depth = [None] * len(self._color)
+            for p in depth_dir.iterdir():
+                if p.suffix.lower() == ".png" and p.stem.isdigit():
+                    depth_files[int(p.stem)] = p
+        # a frame without a depth PNG is a frame without depth measurements
+        self._depth: list[Path | None] = [depth_files.get(int(n)) for n in self.frame_numbers]
         self.timestamps_ns = self._timestamps(fps)
 
     def _timestamps(self, fps: float) -> np.ndarray:

@@ -219,3 +219,11 @@ def test_streaming_memory_does_not_grow_with_length(tmp_path, folder_session_fac
         assert count == n
     one_set = 64 * 48 * (3 + 4) + 48 * 32 * 3  # bytes of one frame-set's arrays
     assert peaks[60] < peaks[6] + 5 * one_set, peaks
+
+
+def test_missing_depth_png_gives_an_empty_depth_map(folder_session):
+    (folder_session / "cam0" / "depth" / "000002.png").unlink()
+    sets = list(open_session(folder_session).framesets())
+    assert not sets[2].views["cam0"].depth_m.any()  # no measurement, same shape
+    assert sets[2].views["cam0"].depth_m.shape == (48, 64)
+    assert sets[1].views["cam0"].depth_m.any() and sets[3].views["cam0"].depth_m.any()
