@@ -77,7 +77,7 @@ class TrackState:
     shape: torch.Tensor
     """(n_shape,) shape parameters (frozen once ``shape_frames`` frames were seen)."""
     rest_vertices: np.ndarray
-    """(V, 3) the track's mesh at the neutral pose (for the head frame)."""
+    """(V, 3) the track's mesh in the model's template pose (for the head frame)."""
     rest: object = None
     """The model's ``rest_state`` for ``shape`` (one row)."""
     mesh: object = None
@@ -135,9 +135,17 @@ def _optimize(model: BodyModel, x: torch.Tensor, w: torch.Tensor, pose: torch.Te
               track_chain: torch.Tensor | None = None, rest: object = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
     """L-BFGS over pose (B, n_pose, 3), transl (B, 3) and optionally shape (S, n_shape).
 
+    With ``fit_shape``, the pose is first refined alone (``iters`` iterations, cheap), then
+    pose and shape together for ``3 iters / 4`` iterations (each costs a shape evaluation).
+
     ``shape_index`` (B,) maps each item to its shape row. ``prev_*`` (B, ...) pull each item
     towards a previous frame; ``track_chain`` (B,) marks items whose predecessor is item i-1.
     """
+    if fit_shape:
+        rest0 = model.rest_state(shape.detach()) if rest is None else rest
+        pose, transl, _ = _optimize(model, x, w, pose, transl, shape, shape_index, False, iters, cfg,
+                                    prev_pose, prev_transl, track_chain, rest0)  # fmt: skip
+        iters = max(iters * 3 // 4, 3)
     pose = pose.detach().clone().requires_grad_(True)
     transl = transl.detach().clone().requires_grad_(True)
     shape = shape.detach().clone().requires_grad_(fit_shape)
@@ -184,13 +192,12 @@ def _cat_rows(states: list) -> object:
 
 
 def _shape_data(model: BodyModel, shape: torch.Tensor) -> tuple[object, object, np.ndarray]:
-    """(rest_state, mesh_state, neutral vertices (V, 3)) for one shape row (1, n_shape)."""
+    """(rest_state, mesh_state, template-pose vertices (V, 3)) for one shape row (1, n_shape)."""
     with torch.no_grad():
         rest = model.rest_state(shape)
         mesh = model.mesh_state(shape)
-        zero = torch.zeros(1, model.n_pose, 3, dtype=model.dtype, device=model.device)
-        neutral = model.posed_vertices(zero, torch.zeros(1, 3, dtype=model.dtype, device=model.device), mesh)
-    return rest, mesh, neutral[0].cpu().numpy()
+        template = model.template_vertices(shape)
+    return rest, mesh, template[0].cpu().numpy()
 
 
 def _meshes(model: BodyModel, pose: torch.Tensor, transl: torch.Tensor, rest: object, mesh: object) -> tuple[np.ndarray, np.ndarray]:

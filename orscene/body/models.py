@@ -9,24 +9,30 @@ Every model is expressed in orscene's world convention (metres, z up) and, at re
 translation ``(B, 3)`` metres.
 
 **Face region** (forehead to chin, cheek to cheek). anny's UV segmentation labels only the
-whole head, so the face is derived geometrically from the rest pose, with the same rule for
-every model (:func:`derive_face_region`): among the head vertices, keep those
+whole head, so the face is derived geometrically from the rest mesh. For anny the fit uses
+the very definition of the synthetic ground truth, ``orscene.synth.face_region.anny_face_vertex_ids``
+(head + eye-front parts; chin = lowest midline vertex in front of the eyes; forehead =
+``z_eyes + 0.6 (z_eyes - z_chin)``; cheek to cheek = in front of the ears, within 0.85 of the
+ear half-width, facing forward), so that the fit and the ground truth mean the same vertices.
+SMPL / SMPL-X use the generic rule of :func:`derive_face_region` on their own head vertices
+(those skinned mostly to the head joint): keep the head vertices
 
-- in front of the ears: ``(p - ear_mid) . f >= 0.35 (nose - ear_mid) . f`` (``f`` = -y, the
-  facing direction), which drops the back of the head and the ears;
+- in front of the ears: ``(p - ear_mid) . f >= 0.35 (nose - ear_mid) . f`` (``f`` = -y);
 - between the cheeks: ``|x - eye_mid_x| <= 0.85 * half the ear-to-ear distance``;
-- below the hairline: ``z <= eye_z + 0.85 * interocular distance`` (about 5 cm above the eyes);
-- above the chin: ``z >= chin_z``, the chin being the lowest head vertex near the midline
-  (``|x| < 1.5 cm``) in the front half of the face.
+- below the hairline: ``z <= eye_z + 0.85 * interocular distance``;
+- above the chin: ``z >= chin_z``, the lowest head vertex near the midline in front.
 
-The face UVs (:attr:`BodyModel.face_uv`) are a frontal planar projection of that rest-pose
-region: ``u = (x - x_min) / (x_max - x_min)`` (+x is the person's left, so u runs from the
-right cheek 0 to the left cheek 1), ``v = (z - z_min) / (z_max - z_min)`` (chin 0, forehead 1).
+The face UVs (:attr:`BodyModel.face_uv`) are a frontal planar projection of the region at the
+neutral pose (identity pose parameters): ``u = (x - x_min) / (x_max - x_min)`` (+x is the
+person's left, so u runs from the right cheek 0 to the left cheek 1),
+``v = (z - z_min) / (z_max - z_min)`` (chin 0, forehead 1).
 
-**Head frame** (``world_from_head``): at rest, origin at the centroid of the face region,
-+x the person's left (world +x), +y up (world +z), +z out of the face (world -y). A posed
-head frame is the rest frame moved by the rigid (Kabsch) fit of the rest face vertices to
-the posed face vertices.
+**Head frame** (``world_from_head``), as in the synthetic ground truth: in the model's
+template pose (anny: the blend-shaped template before any bone transform), origin at the
+centroid of the face region, +x the person's left (world +x), +y up (world +z), +z out of the
+face (world -y). A posed head frame is that frame moved by the rigid (Kabsch) fit of the
+template face vertices to the posed face vertices (for anny's face, skinned to the head bone,
+this is the head bone's transform).
 """
 
 import logging
@@ -129,6 +135,16 @@ def rotvec_to_rotmat(rotvec: torch.Tensor) -> torch.Tensor:
     return eye + a * K + b * (K @ K)
 
 
+def _rigid_inverse(T: torch.Tensor) -> torch.Tensor:
+    """Inverse of rigid (..., 4, 4) transforms: ``[R^T | -R^T t]``."""
+    Rt = T[..., :3, :3].transpose(-1, -2)
+    out = torch.zeros_like(T)
+    out[..., :3, :3] = Rt
+    out[..., :3, 3] = -(Rt @ T[..., :3, 3:])[..., 0]
+    out[..., 3, 3] = 1
+    return out
+
+
 def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Rigid ``dst_from_src`` (4, 4) minimizing ``sum |R src + t - dst|^2`` (no scale)."""
     cs, cd = src.mean(0), dst.mean(0)
@@ -168,10 +184,17 @@ def derive_face_region(
         & (p[:, 2] >= chin_z)
     )
     ids = np.sort(head_vertex_ids[keep]).astype(np.int64)
-    q = rest_vertices[ids]
-    lo, hi = q.min(0), q.max(0)
-    uv = np.stack([(q[:, 0] - lo[0]) / (hi[0] - lo[0]), (q[:, 2] - lo[2]) / (hi[2] - lo[2])], -1)
-    return ids, uv.astype(np.float32)
+    return ids, _frontal_uv(rest_vertices[ids])
+
+
+def _frontal_uv(face_rest_vertices: np.ndarray) -> np.ndarray:
+    """Frontal planar UVs of rest-pose face vertices (facing -y): u along +x, v along +z."""
+    q = face_rest_vertices
+    if q.shape[0] == 0:
+        return np.zeros((0, 2), np.float32)
+    lo, span = q.min(0), np.maximum(q.max(0) - q.min(0), 1e-9)
+    uv = np.stack([(q[:, 0] - lo[0]) / span[0], (q[:, 2] - lo[2]) / span[2]], -1)
+    return uv.astype(np.float32)
 
 
 class BodyModel(torch.nn.Module):
@@ -225,16 +248,25 @@ class BodyModel(torch.nn.Module):
         zero = torch.zeros(B, self.n_pose, 3, dtype=self.dtype, device=self.device)
         return self.forward(zero, shape, torch.zeros(B, 3, dtype=self.dtype, device=self.device), full=True).vertices
 
+    def template_vertices(self, shape: torch.Tensor) -> torch.Tensor:
+        """(B, V, 3) the shaped mesh in the model's template (rest) pose, where the head frame
+        is defined (anny: its blend-shaped template, before any bone transform)."""
+        return self.rest_output(shape)
+
     def world_from_head(self, rest_vertices: np.ndarray, posed_vertices: np.ndarray) -> np.ndarray:
-        """Posed head frame (4, 4) from one mesh at rest and posed (see module docstring)."""
+        """Posed head frame (4, 4) from one mesh in its template pose (:meth:`template_vertices`)
+        and posed (see module docstring)."""
         rest_face = rest_vertices[self.face_vertex_ids].astype(np.float64)
         rest_frame = np.eye(4)
         rest_frame[:3, :3] = REST_HEAD_AXES
         rest_frame[:3, 3] = rest_face.mean(0)
         return kabsch(rest_face, posed_vertices[self.face_vertex_ids].astype(np.float64)) @ rest_frame
 
-    def _finish_face_setup(self, rest_vertices: np.ndarray, rest_coco: np.ndarray) -> None:
-        self.face_vertex_ids, self.face_uv = derive_face_region(rest_vertices, self.head_vertex_ids, rest_coco)
+    def _finish_face_setup(self, rest_vertices: np.ndarray, rest_coco: np.ndarray, face_vertex_ids: np.ndarray | None = None) -> None:
+        ids, uv = derive_face_region(rest_vertices, self.head_vertex_ids, rest_coco)
+        if face_vertex_ids is not None:
+            ids, uv = np.sort(face_vertex_ids).astype(np.int64), _frontal_uv(rest_vertices[np.sort(face_vertex_ids)])
+        self.face_vertex_ids, self.face_uv = ids, uv
         lookup = -np.ones(rest_vertices.shape[0], dtype=np.int64)
         lookup[self.face_vertex_ids] = np.arange(self.face_vertex_ids.size)
         tri = lookup[self.faces]
@@ -325,7 +357,10 @@ class AnnyBodyModel(BodyModel):
             zero_shape = torch.zeros(1, self.n_shape, dtype=dtype, device=device)
             rest = self.rest_output(zero_shape)
             rest_coco = torch.einsum("kv,bvd->bkd", self.coco_weights, rest)[0].cpu().numpy()
-        self._finish_face_setup(rest[0].cpu().numpy(), rest_coco)
+        # the face region shared with the synthetic ground truth (same rule, same vertices)
+        from orscene.synth.face_region import anny_face_vertex_ids
+
+        self._finish_face_setup(rest[0].cpu().numpy(), rest_coco, anny_face_vertex_ids(m))
 
     def phenotype(self, shape: torch.Tensor) -> torch.Tensor:
         """Phenotype values in [0, 1] from the shape logits."""
@@ -365,15 +400,19 @@ class AnnyBodyModel(BodyModel):
         empty = phen.new_zeros(B, 0)
         coeffs = m._get_phenotype_blendshape_coefficients(phen, empty, empty)
         heads = apply_linear_blendshape(m.template_bone_heads, m.bone_heads_blendshapes, coeffs)
-        M = m.bone_template_orientation_matrices[None] + torch.einsum("ba,akij->bkij", coeffs, m.bone_orientation_blendshapes)
-        rest_poses = roma.Rigid(linear=roma.special_procrustes(M), translation=heads).to_homogeneous()
+        # rest bone orientations: their (small) dependence on the shape is left out of the
+        # gradient (the eigen-solver's backward would dominate the cost of a shape step)
+        with torch.no_grad():
+            M = m.bone_template_orientation_matrices[None] + torch.einsum("ba,akij->bkij", coeffs, m.bone_orientation_blendshapes)
+            R_rest = roma.special_procrustes(M)
+        rest_poses = roma.Rigid(linear=R_rest, translation=heads).to_homogeneous()
         nb = len(m.bone_labels)
         eye = torch.eye(4, dtype=phen.dtype, device=phen.device).expand(B, nb, 4, 4)
         T0, W0 = kinematics.forward_kinematic(
             (m.kinematic_chain_levels, m.kinematic_chain_indices), rest_poses, eye, "local-ref", m.reference_bone_orientations
         )
         W0a = W0[:, self.driver_bones]  # (B, A, 4, 4)
-        W0a_inv = torch.linalg.inv(W0a)
+        W0a_inv = _rigid_inverse(W0a)
         G = W0a_inv[:, self.fit_parent] @ W0a  # root: its own (unused)
         if vertices:
             rest_v = apply_linear_blendshape(m.template_vertices, m.blendshapes, coeffs)  # (B, V, 3)
@@ -391,6 +430,15 @@ class AnnyBodyModel(BodyModel):
             return G, y
         z = torch.einsum("kv,bvai->bkai", self.fit_coco_weights, y)
         return G, z
+
+    def template_vertices(self, shape: torch.Tensor) -> torch.Tensor:
+        from anny.skinning.skinning import apply_linear_blendshape
+
+        m = self.anny
+        phen = self.phenotype(shape)
+        empty = phen.new_zeros(phen.shape[0], 0)
+        coeffs = m._get_phenotype_blendshape_coefficients(phen, empty, empty)
+        return apply_linear_blendshape(m.template_vertices, m.blendshapes, coeffs)
 
     def mesh_state(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Like :meth:`rest_state` for every mesh vertex: ``(G, y (B, V, A, 4))``."""

@@ -17,8 +17,12 @@ from orscene.geometry.camera import (
     undistort_normalized,
     unproject_px,
 )
+from orscene.geometry.fusion import FusionConfig, crop_points, fuse_point_cloud
 
 __all__ = [
+    "FusionConfig",
+    "crop_points",
+    "fuse_point_cloud",
     "DepthRegistration",
     "DepthRegistrationConfig",
     "prepare_depth_registration",
