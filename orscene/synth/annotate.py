@@ -10,7 +10,8 @@ unoccluded face pixels, in the pixel-edge convention (``docs/conventions.md``).
 * No box when no face pixel is visible, or when the face is turned away from the camera
   (the angle between the face's +z axis and the direction to the camera exceeds 100 deg).
 * ``ignore`` when the box is a sliver: its shorter side is below ``min_side_px``, the
-  visible fraction is below 0.2, or the face is seen from more than 75 deg off its axis.
+  visible fraction is below 0.2, or the face is seen nearly edge-on (more than 88 deg off
+  its axis): a face looking down at the table seen from a high camera still counts.
 """
 
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ __all__ = ["FaceAnnotationConfig", "ViewFace", "annotate_faces", "annotate_keypo
 class FaceAnnotationConfig:
     turned_away_deg: float = 100.0
     """Beyond this angle between face axis and camera direction: no box."""
-    oblique_deg: float = 75.0
+    oblique_deg: float = 88.0
     """Beyond this angle: the box is flagged ignore."""
     min_visible_fraction: float = 0.2
     """Below this visible fraction the box is flagged ignore."""

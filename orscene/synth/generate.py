@@ -142,15 +142,22 @@ def _draws(world: SynthWorld, posed: PosedPeople) -> list[PersonDraw]:
     return out
 
 
-def render_frame(world: SynthWorld, t_s: float, with_depth: bool = True) -> FrameRender:
-    """Pose everyone at ``t_s`` and render every camera (and its depth sensor)."""
-    posed = pose_people(world.body, world.spec.people, t_s, world.spec.duration_s)
+def render_frame(world: SynthWorld, t_s: float, with_depth: bool = True, posed: PosedPeople | None = None) -> FrameRender:
+    """Pose everyone at ``t_s`` (unless ``posed`` is given) and render every camera and its
+    depth sensor."""
+    if posed is None:
+        posed = pose_people(world.body, world.spec.people, t_s, world.spec.duration_s)
     world.renderer.set_frame(_draws(world, posed), lights_mesh(world.spec.lights, t_s))
-    color, depth = {}, {}
+    views, keys = [], []
     for name, cam in world.cameras.items():
-        color[name] = world.renderer.render(cam.color, cam.world_from_cam)
+        views.append((cam.color, cam.world_from_cam, True, False))
+        keys.append(("color", name))
         if with_depth and cam.depth is not None:
-            depth[name] = world.renderer.render(cam.depth, cam.world_from_cam @ cam.cam_from_depth, rgb=False, albedo=True)
+            views.append((cam.depth, cam.world_from_cam @ cam.cam_from_depth, False, True))
+            keys.append(("depth", name))
+    outs = world.renderer.render_many(views)
+    color = {n: o for (k, n), o in zip(keys, outs) if k == "color"}
+    depth = {n: o for (k, n), o in zip(keys, outs) if k == "depth"}
     return FrameRender(t_s, posed, color, depth)
 
 

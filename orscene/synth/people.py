@@ -183,7 +183,7 @@ def person_state(spec: PersonSpec, t_s: float, duration_s: float) -> PersonState
     ph = r.uniform(0, 2 * np.pi, 3)
     work = float(tr["work"][i])
     yaw = 0.55 * np.sin(2 * np.pi * f[0] * t_s + ph[0]) * (1 - 0.5 * work) + 0.25 * np.sin(2 * np.pi * f[1] * 1.7 * t_s + ph[1])
-    pitch = 0.45 * work + 0.12 * np.sin(2 * np.pi * f[2] * t_s + ph[2])
+    pitch = 0.38 * work + 0.12 * np.sin(2 * np.pi * f[2] * t_s + ph[2])
     wave = float(np.sin(2 * np.pi * 0.35 * t_s + ph[1]))
     return PersonState(present, xy.copy(), float(tr["heading"][i]), float(tr["phase"][i]), float(tr["walk_amp"][i]),
                        work, float(yaw), float(pitch), wave)  # fmt: skip
@@ -206,7 +206,9 @@ class BodyModel:
     """Bone label -> index into the 104 bones."""
     vertex_face_incidence: object
     """Sparse (V, F) matrix for area-weighted vertex normals."""
-    elbow_axes: np.ndarray
+    rest_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    """Phenotype -> rest model (vertices, bone poses): the rest shape is computed once per person."""
+    elbow_axes: np.ndarray = field(default_factory=lambda: np.zeros((2, 3)))
     """(2, 3) elbow hinge axes (left, right) in the rest frame: ``upper arm x forearm`` of the
     default rest pose; rotating the forearm about it by a positive angle flexes the elbow."""
 
@@ -268,9 +270,10 @@ def _pose_matrices(states: Sequence[PersonState | None], lying: Sequence[bool], 
     knee_l = amp * d(35) * np.clip(np.sin(ph - 1.2), 0, None) + d(3)
     knee_r = amp * d(35) * np.clip(np.sin(ph + np.pi - 1.2), 0, None) + d(3)
     down = np.where(lying_a, d(44), d(38))
-    arm_fwd = work * d(50) + (1 - work) * (-amp * d(16) * np.sin(ph)) + work * d(8) * wave
-    arm_fwd_r = work * d(46) + (1 - work) * (amp * d(16) * np.sin(ph)) - work * d(8) * wave
-    elbow = work * d(55) - (1 - work) * d(15) + amp * d(15) - np.where(lying_a, d(25), 0.0)
+    lie = np.where(lying_a, 1.0, 0.0)
+    arm_fwd = work * d(50) + (1 - work) * (-amp * d(16) * np.sin(ph)) + work * d(8) * wave - lie * d(15)
+    arm_fwd_r = work * d(46) + (1 - work) * (amp * d(16) * np.sin(ph)) - work * d(8) * wave - lie * d(15)
+    elbow = work * d(55) - (1 - work) * d(15) + amp * d(15) - lie * d(30)
     lean = work * d(11)
     out = {
         "upperleg01.L": _rot("x", -swing),
@@ -320,6 +323,27 @@ class PosedPeople:
     """(P, 17, 3) COCO-17 joints in the rest pose (body frame)."""
 
 
+def _posed_forward(body: BodyModel, pose, phen: np.ndarray) -> dict:
+    """anny's forward pass with the rest shape of each phenotype cached (what
+    ``RiggedModel.forward`` does after ``get_rest_model``)."""
+    import torch
+
+    rest_v, rest_b = [], []
+    for row in phen:
+        key = tuple(float(x) for x in row)
+        hit = body.rest_cache.get(key)
+        if hit is None:
+            o = body.model(phenotype_kwargs={k: torch.tensor([row[i]]) for i, k in enumerate(PHENOTYPE_LABELS)})
+            hit = body.rest_cache[key] = (o["rest_vertices"][0], o["rest_bone_poses"][0])
+        rest_v.append(hit[0])
+        rest_b.append(hit[1])
+    rest_vertices = torch.stack(rest_v)
+    rest_bone_poses = torch.stack(rest_b)
+    bone_transforms, bone_poses = body.model.get_bone_transforms(pose, rest_bone_poses)
+    vertices = body.model.get_skinned_vertices(bone_transforms=bone_transforms, rest_vertices=rest_vertices)
+    return {"vertices": vertices, "bone_poses": bone_poses, "rest_vertices": rest_vertices, "rest_bone_poses": rest_bone_poses}
+
+
 def pose_people(body: BodyModel, specs: Sequence[PersonSpec], t_s: float, duration_s: float) -> PosedPeople:
     """Pose every person present at ``t_s`` in one batched anny forward pass."""
     import torch
@@ -355,10 +379,7 @@ def pose_people(body: BodyModel, specs: Sequence[PersonSpec], t_s: float, durati
         pose[:, body.bone_index[bone], :3, :3] = R
     phen = np.array([s.phenotype for s in keep], dtype=np.float32)
     with torch.no_grad():
-        out = body.model(
-            pose_parameters=torch.from_numpy(pose.astype(np.float32)),
-            phenotype_kwargs={k: torch.from_numpy(phen[:, i].copy()) for i, k in enumerate(PHENOTYPE_LABELS)},
-        )
+        out = _posed_forward(body, torch.from_numpy(pose.astype(np.float32)), phen)
         joints = body.keypoints(out)[:, :17].cpu().numpy().astype(np.float64)
         rest_out = out["rest_vertices"].cpu().numpy()
         verts = out["vertices"].cpu().numpy()

@@ -355,53 +355,68 @@ class SceneRenderer:
                near_m: float = 0.05, far_m: float = 30.0) -> RenderOutput:  # fmt: skip
         """Render the current frame into the distorted image grid of ``intr`` (ids and z
         always; colour and albedo on request)."""
+        return self.render_many([(intr, world_from_cam, rgb, albedo)], near_m, far_m)[0]
+
+    def render_many(self, views, near_m: float = 0.05, far_m: float = 30.0) -> list[RenderOutput]:
+        """Render several views ``(intr, world_from_cam, rgb, albedo)`` of the current frame:
+        all draws are submitted before the first read-back, so that the rasterizer's threads
+        work on one view while the next is being set up."""
         import moderngl
 
-        warp = self.warp_for(intr)
-        fbo, col, ids, aux, _ = self._fbo(warp.width, warp.height)
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.ctx.disable(moderngl.CULL_FACE)
-        cam_from_world = np.linalg.inv(world_from_cam)
         u = self.prog
-        u["u_cam_from_world"].write(cam_from_world.T.astype(np.float32).tobytes())
-        u["u_k"].value = (warp.fx, warp.fy, warp.cx, warp.cy)
-        u["u_size"].value = (float(warp.width), float(warp.height))
         u["u_nf"].value = (near_m, far_m)
-        u["u_cam_pos"].value = tuple(float(c) for c in world_from_cam[:3, 3])
-        self._set_person_uniforms(None)
-        # the static scene is drawn once per camera pose and copied (colour, ids, depth)
-        key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px, np.asarray(world_from_cam).tobytes())
-        cached = self._static_cache.get(key)
-        if cached is None:
-            cached = self._static_cache[key] = self._new_fbo(warp.width, warp.height)
-            cached[0].use()
-            cached[0].clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-            if self._static is not None:
-                self._static[0].render(moderngl.TRIANGLES)
-        self.ctx.copy_framebuffer(fbo, cached[0])
-        fbo.use()
-        if self._dynamic is not None:
-            self._dynamic[0].render(moderngl.TRIANGLES)
-        for p, vao in self._people:
-            self._set_person_uniforms(p)
-            vao.render(moderngl.TRIANGLES)
-        h, w = warp.height, warp.width
-        nearest = warp.map_nearest
-        idb = np.frombuffer(ids.read(), np.uint8).reshape(h, w, 4)
-        id_out = cv2.remap(idb, nearest, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-        ax = np.frombuffer(aux.read(), np.float32).reshape(h, w, 2)
-        aux_out = cv2.remap(ax, nearest, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-        rgb_out = None
-        if rgb:
-            rgba = np.frombuffer(col.read(), np.uint8).reshape(h, w, 4)
-            m1, m2 = warp.map_fixed
-            rgb_out = cv2.remap(rgba[..., :3], m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return RenderOutput(
-            ids=id_out,
-            z_m=np.ascontiguousarray(aux_out[..., 0]),
-            rgb=rgb_out,
-            albedo=np.ascontiguousarray(aux_out[..., 1]) if albedo else None,
-        )
+        pending = []
+        for intr, world_from_cam, want_rgb, want_albedo in views:
+            warp = self.warp_for(intr)
+            key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px, np.asarray(world_from_cam).tobytes())
+            cam_from_world = np.linalg.inv(world_from_cam)
+            u["u_cam_from_world"].write(cam_from_world.T.astype(np.float32).tobytes())
+            u["u_k"].value = (warp.fx, warp.fy, warp.cx, warp.cy)
+            u["u_size"].value = (float(warp.width), float(warp.height))
+            u["u_cam_pos"].value = tuple(float(c) for c in world_from_cam[:3, 3])
+            self._set_person_uniforms(None)
+            # the static scene is drawn once per camera pose and copied (colour, ids, depth)
+            cached = self._static_cache.get(key)
+            if cached is None:
+                cached = self._static_cache[key] = self._new_fbo(warp.width, warp.height)
+                cached[0].use()
+                cached[0].clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+                if self._static is not None:
+                    self._static[0].render(moderngl.TRIANGLES)
+            work = self._fbos.get(key)
+            if work is None:
+                work = self._fbos[key] = self._new_fbo(warp.width, warp.height)
+            fbo = work[0]
+            self.ctx.copy_framebuffer(fbo, cached[0])
+            fbo.use()
+            if self._dynamic is not None:
+                self._dynamic[0].render(moderngl.TRIANGLES)
+            for p, vao in self._people:
+                self._set_person_uniforms(p)
+                vao.render(moderngl.TRIANGLES)
+            pending.append((warp, work, want_rgb, want_albedo))
+        outs = []
+        for warp, (fbo, col, ids, aux, _), want_rgb, want_albedo in pending:
+            h, w = warp.height, warp.width
+            nearest = warp.map_nearest
+            idb = np.frombuffer(ids.read(), np.uint8).reshape(h, w, 4)
+            id_out = cv2.remap(idb, nearest, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+            ax = np.frombuffer(aux.read(), np.float32).reshape(h, w, 2)
+            aux_out = cv2.remap(ax, nearest, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+            rgb_out = None
+            if want_rgb:
+                rgba = np.frombuffer(col.read(), np.uint8).reshape(h, w, 4)
+                m1, m2 = warp.map_fixed
+                rgb_out = cv2.remap(rgba[..., :3], m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            outs.append(RenderOutput(
+                ids=id_out,
+                z_m=np.ascontiguousarray(aux_out[..., 0]),
+                rgb=rgb_out,
+                albedo=np.ascontiguousarray(aux_out[..., 1]) if want_albedo else None,
+            ))  # fmt: skip
+        return outs
 
     def release(self) -> None:
         self.ctx.release()

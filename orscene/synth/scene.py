@@ -163,12 +163,16 @@ def static_room_mesh(spec: SceneSpec) -> Mesh:
 def patient_drape_mesh(spec: SceneSpec, patient_head_xy: tuple[float, float]) -> Mesh:
     """The drape over the patient's body (and over the face when covered)."""
     T = TABLE_TOP_Z_M
-    meshes = [box_mesh((0.3, 0, T + 0.2), (1.35, 0.66, 0.14), (0.25, 0.5, 0.62), ObjectId.DRAPE)]
+    drape = (0.25, 0.5, 0.62)
+    meshes = [
+        box_mesh((0.3, 0, T + 0.2), (1.4, 0.76, 0.2), drape, ObjectId.DRAPE),
+        box_mesh((0.88, 0, T + 0.22), (0.4, 0.6, 0.36), drape, ObjectId.DRAPE),  # over the feet
+    ]
     # anaesthesia screen (drape frame) between head and body
-    meshes.append(box_mesh((-0.45, 0, T + 0.4), (0.03, 0.7, 0.5), (0.25, 0.5, 0.62), ObjectId.DRAPE))
+    meshes.append(box_mesh((-0.45, 0, T + 0.4), (0.03, 0.8, 0.5), drape, ObjectId.DRAPE))
     if spec.patient_face_covered:
         hx, hy = patient_head_xy
-        meshes.append(box_mesh((hx + 0.02, hy, T + 0.26), (0.3, 0.36, 0.1), (0.25, 0.5, 0.62), ObjectId.DRAPE))
+        meshes.append(box_mesh((hx + 0.02, hy, T + 0.3), (0.32, 0.38, 0.14), drape, ObjectId.DRAPE))
     return concat_meshes(meshes)
 
 
@@ -233,7 +237,8 @@ def _staff_script(rng: np.random.Generator, role: Role, slot: int, duration_s: f
     t = 0.0
     j = lambda s=0.05: float(rng.normal(0, s))  # noqa: E731
     if role in (Role.SURGEON, Role.ASSISTANT):
-        side = -1 if slot % 2 == 0 else 1
+        # surgeons alternate sides starting at -y, assistants starting at +y (face to face)
+        side = (-1 if slot % 2 == 0 else 1) * (1 if role is Role.SURGEON else -1)
         x0 = (0.05 if role is Role.SURGEON else 0.6) + j(0.1)
         heading = _UP if side < 0 else _DOWN
         y0 = side * 0.64
@@ -305,7 +310,7 @@ def _patient_pose(rest_height_guess_m: float = 0.0) -> np.ndarray:
     T[:3, 0] = (0, 1, 0)
     T[:3, 1] = (0, 0, -1)
     T[:3, 2] = (-1, 0, 0)
-    T[:3, 3] = (0.05, 0.0, TABLE_TOP_Z_M + 0.11)
+    T[:3, 3] = (-0.05, 0.0, TABLE_TOP_Z_M + 0.11)
     return T
 
 

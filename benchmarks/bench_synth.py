@@ -1,0 +1,122 @@
+"""Synthetic session generator: render time per frame-set, and a full 10-second session.
+
+    python -m benchmarks.bench_synth                     # per frame-set timing (hard, 4 cameras, 1280x720)
+    python -m benchmarks.bench_synth --frames 5 --scenario medium
+    python -m benchmarks.bench_synth --sessions          # + generate 10 s x 15 fps of each scenario (minutes),
+                                                         #   total time and face boxes per scenario and camera
+
+Per frame-set (4 colour views + 4 depth-sensor views) it times: posing (anny forward for
+all people), rendering (GL draw + read-back + lens remap, colour and depth sensor),
+annotation (face boxes, 2D keypoints), the depth error model, and JPEG/PNG encoding.
+Results go to stdout and ``outputs/bench_synth/results.json``. On a shared CPU the figures
+depend on the machine's load: the script prints the 1-minute load average beside them.
+"""
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from orscene.recording.faces import load_faces
+from orscene.synth.annotate import annotate_faces, annotate_keypoints
+from orscene.synth.depth_model import kinect_depth_mm
+from orscene.synth.generate import Scenario, SynthConfig, generate_session, render_frame, session_world
+from orscene.synth.people import load_body_model, pose_people
+
+SEEDS = {Scenario.EASY: 1, Scenario.MEDIUM: 2, Scenario.HARD: 3}
+
+
+def bench_frames(scenario: Scenario, n_frames: int, cameras: int, width: int, height: int, body) -> dict:
+    cfg = SynthConfig(session="bench", scenario=scenario, seconds=10.0, fps=15.0, seed=SEEDS[scenario], cameras=cameras,
+                      width=width, height=height)  # fmt: skip
+    world = session_world(cfg, body)
+    rng = np.random.default_rng(0)
+    times: dict[str, list[float]] = {k: [] for k in ("pose", "render", "annotate", "depth_noise", "encode")}
+    for i in range(n_frames + 2):  # two warm-up frames (shader compilation, static layers)
+        t_s = 3.0 + i / cfg.fps
+        t0 = time.perf_counter()
+        posed = pose_people(world.body, world.spec.people, t_s, world.spec.duration_s)
+        t1 = time.perf_counter()
+        fr = render_frame(world, t_s, posed=posed)
+        outs = {name: (fr.color[name], fr.depth.get(name)) for name in world.cameras}
+        t2 = time.perf_counter()
+        for name, cam in world.cameras.items():
+            ro = outs[name][0]
+            annotate_faces(cam, ro.ids, posed.person_ids, posed.vertices_world_m, posed.world_from_head, world.face_tris)
+            annotate_keypoints(cam, ro.ids, ro.z_m, posed.person_ids, posed.joints_world_m)
+        t3 = time.perf_counter()
+        mms = [kinect_depth_mm(d.z_m, d.albedo, d.ids[..., 3], rng) for _, d in outs.values() if d is not None]
+        t4 = time.perf_counter()
+        for name in outs:
+            cv2.imencode(".jpg", outs[name][0].rgb, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        for mm in mms:
+            cv2.imencode(".png", mm)
+        t5 = time.perf_counter()
+        if i >= 2:
+            for k, a, b in (("pose", t0, t1), ("render", t1, t2), ("annotate", t2, t3), ("depth_noise", t3, t4), ("encode", t4, t5)):
+                times[k].append(b - a)
+    world.renderer.release()
+    res = {k: float(np.median(v)) for k, v in times.items()}
+    res["total"] = float(sum(res.values()))
+    res["people"] = int(len(posed.person_ids))
+    return res
+
+
+def bench_sessions(body, root: Path) -> dict:
+    out = {}
+    for sc in Scenario:
+        cfg = SynthConfig(session=f"bench_{sc.value}", recordings=root, scenario=sc, seconds=10.0, fps=15.0, seed=SEEDS[sc], force=True)
+        t0 = time.perf_counter()
+        path = generate_session(cfg, body=body)
+        dt = time.perf_counter() - t0
+        faces = load_faces(path / "annotations" / "faces.json")
+        per_cam = {}
+        for cam in faces.cameras:
+            fs = [f for f in faces.faces if f.camera == cam]
+            per_cam[cam] = {"boxes": len(fs), "not_ignored": sum(not f.ignore for f in fs),
+                            "partly_occluded": sum((not f.ignore) and f.visible_fraction < 0.9 for f in fs)}  # fmt: skip
+        out[sc.value] = {"seconds": dt, "frames": len(faces.frames), "cameras": per_cam}
+        logging.info("%s: %.0f s, %s", sc.value, dt, per_cam)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="hard", choices=[s.value for s in Scenario])
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--cameras", type=int, default=4)
+    ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--height", type=int, default=720)
+    ap.add_argument("--sessions", action="store_true", help="also generate a 10 s session per scenario")
+    ap.add_argument("--out", type=Path, default=Path("outputs/bench_synth"))
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    t0 = time.perf_counter()
+    body = load_body_model()
+    results = {"load_body_model_s": time.perf_counter() - t0, "load_avg_1min": os.getloadavg()[0], "cpu_count": os.cpu_count()}
+    fr = bench_frames(Scenario(args.scenario), args.frames, args.cameras, args.width, args.height, body)
+    results["frame_set"] = fr
+    print(f"frame-set ({args.cameras} cameras {args.width}x{args.height} + depth sensors, {fr['people']} people, "
+          f"scenario {args.scenario}, median of {args.frames}, load avg {results['load_avg_1min']:.1f} on {os.cpu_count()} CPUs):")  # fmt: skip
+    for k in ("pose", "render", "annotate", "depth_noise", "encode", "total"):
+        print(f"  {k:<12} {fr[k]:.3f} s")
+    if args.sessions:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["sessions"] = bench_sessions(body, Path(tmp))
+        print("10 s x 15 fps sessions (4 cameras 1280x720):")
+        for sc, r in results["sessions"].items():
+            cams = "  ".join(f"{c}: {v['boxes']} ({v['not_ignored']} counted, {v['partly_occluded']} <90% visible)" for c, v in r["cameras"].items())
+            print(f"  {sc:<7} {r['seconds']:.0f} s total  boxes per camera  {cams}")
+    results["load_avg_1min_end"] = os.getloadavg()[0]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
