@@ -20,7 +20,13 @@ from orscene.calibrate.intrinsics import (
     load_opencv_calibration,
     reprojection_rms_px,
 )
-from orscene.calibrate.pairwise import PairResult, azure_color_from_depth, compare_transforms, register_pair, rotation_angle_deg
+from orscene.calibrate.pairwise import (
+    PairResult,
+    azure_color_from_depth,
+    compare_transforms,
+    register_pair,
+    rotation_angle_deg,
+)
 from orscene.calibrate.world import WORLD_FROM_BOARD_FRAME, WorldConfig, WorldResult, floor_alignment, register_cameras
 
 __all__ = [

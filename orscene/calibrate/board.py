@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from jaxtyping import Float, Int
 
-from orscene.errors import CalibrationError, ConfigError
+from orscene.errors import ConfigError
 
 __all__ = [
     "BoardSpec",
@@ -229,7 +229,8 @@ def detect_charuco(image: np.ndarray, spec: BoardSpec, cfg: DetectConfig = Detec
         win = _auto_window(ids, pts, spec)
     if win >= 2:
         refined = pts.astype(np.float32).reshape(-1, 1, 2).copy()
-        cv2.cornerSubPix(grey, refined, (win, win), (-1, -1), (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3))
+        crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
+        cv2.cornerSubPix(grey, refined, (win, win), (-1, -1), crit)
         refined = refined.reshape(-1, 2).astype(np.float64)
         # cornerSubPix can jump to a neighbouring corner if the window is too big: reject
         ok = np.linalg.norm(refined - pts, axis=1) < max(2.0, 0.5 * win)

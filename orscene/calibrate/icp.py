@@ -86,9 +86,12 @@ def refine_poses_colored_icp(
         d_t, d_r = float(np.linalg.norm(T[:3, 3])), rotation_angle_deg(T)
         if res.fitness < cfg.min_fitness or d_t > cfg.max_correction_m or d_r > cfg.max_correction_deg:
             log.warning(
-                "camera %s: coloured ICP correction rejected (fitness %.2f, %.1f mm, %.2f deg)", name, res.fitness, d_t * 1e3, d_r
-            )
+                "camera %s: coloured ICP correction rejected (fitness %.2f, %.1f mm, %.2f deg)",
+                name, res.fitness, d_t * 1e3, d_r,
+            )  # fmt: skip
             continue
-        log.info("camera %s: coloured ICP moved it by %.1f mm, %.3f deg (fitness %.2f)", name, d_t * 1e3, d_r, res.fitness)
+        log.info(
+            "camera %s: coloured ICP moved it by %.1f mm, %.3f deg (fitness %.2f)", name, d_t * 1e3, d_r, res.fitness
+        )
         poses[name] = T @ poses[name]
     return poses

@@ -60,7 +60,8 @@ def rt_to_matrix(rvec: np.ndarray, tvec: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_rt(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return cv2.Rodrigues(np.asarray(T[:3, :3], dtype=np.float64))[0].reshape(3), np.asarray(T[:3, 3], dtype=np.float64).copy()
+    rvec = cv2.Rodrigues(np.asarray(T[:3, :3], dtype=np.float64))[0].reshape(3)
+    return rvec, np.asarray(T[:3, 3], dtype=np.float64).copy()
 
 
 def calibrate_intrinsics(
@@ -89,7 +90,9 @@ def calibrate_intrinsics(
     img = [detections[i].corners_px.astype(np.float32).reshape(-1, 1, 2) for i in used]
     flags = cv2.CALIB_RATIONAL_MODEL if cfg.rational_model else 0
     crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12)
-    rms, K, dist, rvecs, tvecs, _, _, per_view = cv2.calibrateCameraExtended(obj, img, (w, h), None, None, flags=flags, criteria=crit)
+    rms, K, dist, rvecs, tvecs, _, _, per_view = cv2.calibrateCameraExtended(
+        obj, img, (w, h), None, None, flags=flags, criteria=crit
+    )
     dist = np.asarray(dist, dtype=np.float64).ravel()[:8]
     intr = Intrinsics(K, dist, w, h)
     poses = tuple(rt_to_matrix(r, t) for r, t in zip(rvecs, tvecs))

@@ -106,7 +106,7 @@ def _open_reader(path: Path):
         return open_session(path), None
     if any(c.kind is not SourceKind.MKV for c in manifest.cameras):
         missing = [c.name for c in manifest.cameras if c.kind is not SourceKind.MKV]
-        raise CalibrationError(f"no calibration file with the intrinsics of image-folder camera(s) {missing}", calib_path)
+        raise CalibrationError(f"no calibration file with the intrinsics of image-folder cameras {missing}", calib_path)
     tmp = tempfile.TemporaryDirectory(prefix="orscene-calibrate-")
     d = manifest_to_dict(manifest)
     for c in d["cameras"]:
@@ -157,14 +157,14 @@ def calibrate_session(
     if cfg.reestimate_intrinsics:
         for name, cam in cameras.items():
             dets = [d for (c, _), d in detections.items() if c == name]
-            res = calibrate_intrinsics(dets, spec, IntrinsicsConfig(min_corners_per_view=max(cfg.min_corners, 12)), camera=name)
+            icfg = IntrinsicsConfig(min_corners_per_view=max(cfg.min_corners, 12))
+            res = calibrate_intrinsics(dets, spec, icfg, camera=name)
             cams[name] = Camera(name, res.intrinsics, cam.world_from_cam, cam.depth, cam.cam_from_depth)
     world_ref = None if cfg.world == "board" else cfg.world
     if world_ref is not None and world_ref not in cams:
         raise ConfigError(f"--world {world_ref!r} is neither 'board' nor one of the cameras {sorted(cams)}")
-    result = register_cameras(
-        detections, {n: c.color for n, c in cams.items()}, spec, reference=world_ref, cfg=WorldConfig(min_corners=cfg.min_corners)
-    )
+    intr = {n: c.color for n, c in cams.items()}
+    result = register_cameras(detections, intr, spec, reference=world_ref, cfg=WorldConfig(min_corners=cfg.min_corners))
     world_from_cam = {n: np.linalg.inv(T) for n, T in result.cam_from_world.items()}
     clouds: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per camera, its first RGB-D view
     for name, views in depth_views.items():

@@ -95,7 +95,8 @@ def register_cameras(
         usable = [k for k in keys if len(observations[k]) >= cfg.min_corners]
         if not usable:
             raise CalibrationError(
-                f"never sees the calibration board (at most {best} corners in {len(keys)} views, need {cfg.min_corners})",
+                f"never sees the calibration board "
+                f"(at most {best} corners in {len(keys)} views, need {cfg.min_corners})",
                 camera=c,
             )
         for k in usable:
@@ -129,7 +130,9 @@ def register_cameras(
                 changed = True
     for c in cams:
         if c not in cam_from_world:
-            raise CalibrationError("shares no board placement with the other cameras (not connected to the world frame)", camera=c)
+            raise CalibrationError(
+                "shares no board placement with the other cameras (not connected to the world frame)", camera=c
+            )
     placements = sorted(world_from_board)
 
     free_cams = [c for c in cams if c != reference]
@@ -161,7 +164,9 @@ def register_cameras(
         )
 
     if x0.size:
-        res = least_squares(residuals, x0, loss=cfg.loss, f_scale=cfg.loss_scale_px, x_scale="jac", method="trf", xtol=1e-12, ftol=1e-12)
+        res = least_squares(
+            residuals, x0, loss=cfg.loss, f_scale=cfg.loss_scale_px, x_scale="jac", method="trf", xtol=1e-12, ftol=1e-12
+        )
         x = res.x
     else:
         x = x0
