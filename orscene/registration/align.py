@@ -45,8 +45,10 @@ class AlignConfig:
     """Keep only cloud points within this distance of the keypoint-fitted head surface."""
     min_points: int = 80
     """Fewer cloud points than this after cropping: skip (keypoints only)."""
-    source_points: int = 500
+    source_points: int = 400
     """Head vertices used as the registration source (evenly subsampled)."""
+    target_points: int = 1200
+    """At most this many cloud points are registered to (evenly subsampled)."""
     filterreg_sigma2: float = 4e-4
     """FilterReg's GMM variance (m^2), fixed: (2 cm)^2."""
     filterreg_w: float = 0.2
@@ -108,6 +110,9 @@ def align_head(fit: BodyFit, cloud: PointCloud, cameras: Mapping[str, Camera], c
         crop = crop[np.isfinite(d)]
     if crop.shape[0] < cfg.min_points:
         return AlignResult(HeadStatus.KEYPOINTS_ONLY, np.eye(4), int(crop.shape[0]))
+    n_points = int(crop.shape[0])
+    if crop.shape[0] > cfg.target_points:
+        crop = crop[np.linspace(0, crop.shape[0] - 1, cfg.target_points).round().astype(int)]
     normals = head_vertex_normals(fit.vertices_world_m.astype(np.float64), fit.faces, fit.head_vertex_ids)
     eyes = [c.center_world_m for c in cameras.values() if c.has_depth] or [c.center_world_m for c in cameras.values()]
     facing = np.zeros(head.shape[0], dtype=bool)
@@ -141,7 +146,7 @@ def align_head(fit: BodyFit, cloud: PointCloud, cameras: Mapping[str, Camera], c
         status = HeadStatus.REJECTED
     log.debug("head %d: %s, %d points, fitness %.2f, rmse %.4f, moved %.3f m, turned %.1f deg", fit.track_id,
               status.value, crop.shape[0], icp.fitness, icp.inlier_rmse, moved, angle)  # fmt: skip
-    return AlignResult(status, T if status is HeadStatus.ALIGNED else np.eye(4), int(crop.shape[0]),
+    return AlignResult(status, T if status is HeadStatus.ALIGNED else np.eye(4), n_points,
                        float(icp.fitness), float(icp.inlier_rmse), moved, angle)  # fmt: skip
 
 
