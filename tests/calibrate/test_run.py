@@ -104,3 +104,29 @@ def test_mkv_session_without_calibration_file(shared_data, tmp_path, big_board_j
     with pytest.raises(CalibrationError, match="^camera 'kinect_a': never sees the calibration board"):
         run_calibrate(CalibrateConfig(session="CALIB_MKV", board=big_board_json, recordings=tmp_path, output=tmp_path / "o.json"))
     assert not (s / "calibration.json").exists() and not (tmp_path / "o.json").exists()
+
+
+def test_board_static_cameras_see_it_in_turn(rig, rendered, big_board_json):
+    """The board lies still; cam2 sees it only in frame-set 1, the others only in 0."""
+    from orscene.calibrate import load_board
+    from orscene.calibrate.run import calibrate_session
+    from orscene.types import FrameSet, View
+
+    blank = np.full((480, 640, 3), 100, np.uint8)
+
+    def fs(i, seeing):
+        views = {n: View(n, rendered[n][0] if n in seeing else blank, i * 66_000_000) for n in rig}
+        return FrameSet(i, i * 66_000_000, views)
+
+    frames = [fs(0, {"cam0", "cam1"}), fs(1, {"cam2"})]
+    spec = load_board(big_board_json)
+    moving = CalibrateConfig(session="X", floor=False)
+    with pytest.raises(CalibrationError, match="camera 'cam2': shares no board placement"):
+        calibrate_session(iter(frames), dict(rig), spec, moving)
+    cams, res = calibrate_session(iter(frames), dict(rig), spec, CalibrateConfig(session="X", floor=False, board_static=True))
+    from orscene.calibrate import compare_transforms
+
+    truth = np.linalg.inv(rig["cam0"].world_from_cam) @ rig["cam2"].world_from_cam
+    d_t, d_r = compare_transforms(np.linalg.inv(cams["cam0"].world_from_cam) @ cams["cam2"].world_from_cam, truth)
+    assert d_t < 0.005 and d_r < 0.2
+    assert res.n_corners == {"cam0": 24, "cam1": 24, "cam2": 24}
