@@ -50,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # a command may derive its defaults from a file named on the command line (--config)
         default = module.config_defaults(rest) if hasattr(module, "config_defaults") else None
-        cfg = tyro.cli(config_cls, args=rest, prog=f"cli.py {name}", description=desc, default=default)
+        cfg = tyro.cli(
+            config_cls, args=rest, prog=f"cli.py {name}", description=desc, default=default,
+            config=(tyro.conf.EnumChoicesFromValues,),  # --scenario hard, not HARD
+        )
         result = getattr(module, func_name)(cfg)
     except OrsceneError as e:
         print(f"error: {e}", file=sys.stderr)

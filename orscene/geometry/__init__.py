@@ -17,7 +17,6 @@ from orscene.geometry.camera import (
     undistort_normalized,
     unproject_px,
 )
-from orscene.geometry.fusion import FusionConfig, crop_points, fuse_point_cloud
 
 __all__ = [
     "FusionConfig",
@@ -37,3 +36,12 @@ __all__ = [
     "undistort_normalized",
     "unproject_px",
 ]
+
+
+def __getattr__(name: str):
+    # point-cloud fusion pulls in open3d (seconds to import): load it on first use only
+    if name in ("FusionConfig", "crop_points", "fuse_point_cloud"):
+        from orscene.geometry import fusion
+
+        return getattr(fusion, name)
+    raise AttributeError(f"module 'orscene.geometry' has no attribute {name!r}")

@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass, field
 
 from orscene.anonymize2d import Anonymize2DConfig, FaceDetectorConfig
-from orscene.body import BodyFitConfig
+from orscene.body import BodyModelConfig, FitConfig
 from orscene.geometry.fusion import FusionConfig
 from orscene.pipeline.fallback import FallbackConfig
 from orscene.pose import PoseConfig
@@ -36,12 +36,12 @@ class OnError(enum.Enum):
 class PipelineConfig:
     """Everything ``cli.py process`` does, stage by stage."""
 
-    device: str = "cpu"
-    """Torch device for pose fusion and body fitting ("cpu", or "cuda" where there is one)."""
     pose: PoseConfig = field(default_factory=PoseConfig)
     """2D keypoints, 3D fusion and tracking."""
-    body: BodyFitConfig = field(default_factory=BodyFitConfig)
-    """Body model fitting to the 3D skeletons."""
+    body_model: BodyModelConfig = field(default_factory=BodyModelConfig)
+    """Which body model (anny, or SMPL/SMPL-X with user-supplied files)."""
+    body: FitConfig = field(default_factory=FitConfig)
+    """Body model fitting to the 3D skeletons (its device also places the model)."""
     fusion: FusionConfig = field(default_factory=FusionConfig)
     """Point cloud fusion from the depth cameras."""
     align: AlignConfig = field(default_factory=AlignConfig)

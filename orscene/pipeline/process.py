@@ -54,11 +54,12 @@ class Models:
 def load_models(cfg: PipelineConfig) -> Models:
     t0 = time.perf_counter()
     kp = pose.load_keypoint_detector(cfg.pose.detector)
-    bm = body.load_body_model(cfg.body.model, device=cfg.device)
+    bm = body.load_body_model(cfg.body_model)
     rend = render.create_renderer(cfg.render)
-    templates = render.load_templates(None, cfg.render)
+    templates = render.load_templates(render.default_catalog_path(), cfg.render)
     dets = tuple(anonymize2d.load_face_detector(d) for d in cfg.detectors)
-    tmpl = render.template_image(templates, 0) if cfg.anonymize2d.method.value == "template" else None
+    # the 2D path's template method uses one template for every region (no identity to key on)
+    tmpl = render.choose_template(templates, 0, cfg.render).rgb if cfg.anonymize2d.method.value == "template" else None
     log.info("models loaded in %.1f s", time.perf_counter() - t0)
     return Models(kp, bm, rend, templates, dets, tmpl)
 
@@ -262,7 +263,7 @@ def anonymize_chunk(
                     fits = registration.align_heads(fits, cloud, cameras, cfg.align)
                     times.add("align", time.perf_counter() - t)
                 meshes = [body.face_mesh(models.body_model, f) for f in fits]
-                occluders = render.Occluders(cloud=cloud, bodies=tuple(fits))
+                occluders = render.Occluders(point_cloud=cloud, bodies=tuple(fits))
             settled = {p.track_id: p.settled for p in poses}
             fits_by_track = {f.track_id: (f, settled.get(f.track_id, False)) for f in fits}
             persons = tuple(

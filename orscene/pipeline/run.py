@@ -118,6 +118,14 @@ class _Bound:
 
 
 # ---------------------------------------------------------------- orchestration
+def _input_name(path: Path, session_path: Path) -> str:
+    """Input files inside the session by relative path, others (an absolute .mkv) as given."""
+    try:
+        return str(path.resolve().relative_to(session_path.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in _PACKAGES:
@@ -141,7 +149,7 @@ def process_session(cfg: ProcessConfig) -> dict:
 
     reader = open_session(session_path)
     n = reader.n_framesets if cfg.max_framesets is None else min(reader.n_framesets, cfg.max_framesets)
-    checksums = {str(p.relative_to(session_path)): file_sha256(p) for p in sorted(reader.input_files())}
+    checksums = {_input_name(p, session_path): file_sha256(p) for p in sorted(reader.input_files())}
     pipe_dict = config_to_dict(cfg.pipeline)
     run_dict = {"pipeline": pipe_dict, "framesets": n, "chunk_size": cfg.chunk_size, "warmup": cfg.warmup, "fail_frames": list(cfg.fail_frames), "format": cfg.format.value}
     fp = fingerprint(run_dict, checksums)
