@@ -244,13 +244,141 @@ def build_scene(seed: int):
     return renderer, templates, cfg, people, cams, views, occluders, faces, renders
 
 
+def _voxel_down(points: np.ndarray, voxel_m: float) -> np.ndarray:
+    keys = np.floor(points / voxel_m).astype(np.int64)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return points[np.sort(first)]
+
+
+def bench_synth(args) -> dict:
+    """Synthetic hard session (``orscene.synth``): ground-truth poses give the face meshes."""
+    from orscene.body.models import BodyModelConfig, load_body_model
+    from orscene.recording.faces import load_faces
+    from orscene.recording.reader import open_session
+    from orscene.synth.generate import SynthConfig, generate_session, render_frame, session_world
+    from orscene.synth.people import pose_people
+    from orscene.synth.scene import Scenario
+
+    rec = args.out / "recordings"
+    scfg = SynthConfig(session="BENCH_render_hard", recordings=rec, scenario=Scenario.HARD, seconds=args.seconds,
+                       fps=2.0, seed=args.seed, cameras=4, rgb_only=1)  # fmt: skip
+    path = rec / scfg.session
+    if not (path / "session.yaml").exists():
+        log.info("generating %s (hard, %.0f s at 2 fps, 4 cameras, one RGB-only)", path, args.seconds)
+        generate_session(scfg)
+    world = session_world(scfg)
+    body = load_body_model(BodyModelConfig())  # the pipeline's face region and UVs (same anny topology)
+    ann = load_faces(path / "annotations" / "faces.json")
+    reader = open_session(path)
+    cfg = RenderConfig(template_salt=scfg.session)
+    templates = load_templates(default_catalog_path(), cfg)
+    renderer = create_renderer(cfg)
+    roles = {p.person_id: p.role.value for p in world.spec.people}
+    times = {"rgbd": [], "rgb_only": []}
+    ssim_t, ssim_b, psnr_t, psnr_b = [], [], [], []
+    cov = {"gt_visible_faces": 0, "replaced": 0, "gt_hidden_staff_faces": 0, "drawn_while_hidden": 0,
+           "mask_px_over_nearer_occluder_staff": 0, "mask_px_total_staff": 0,
+           "mask_px_over_nearer_occluder_patient": 0, "mask_px_total_patient": 0}  # fmt: skip
+    sheet, crops = [], []
+    mid = reader.n_framesets // 2
+    for fs in reader.framesets():
+        t_s = fs.index / reader.fps
+        posed = pose_people(world.body, world.spec.people, t_s, world.spec.duration_s)
+        truth = render_frame(world, t_s, with_depth=False, posed=posed)
+        faces, bodies = [], []
+        for k, pid in enumerate(posed.person_ids):
+            v = posed.vertices_world_m[k]
+            faces.append(FaceMesh(int(pid), np.ascontiguousarray(v[body.face_vertex_ids]), body.face_triangles,
+                                  body.face_uv.astype(np.float32), HeadStatus.ALIGNED, posed.world_from_head[k].astype(np.float64)))  # fmt: skip
+            bodies.append(BodyFit(int(pid), v, body.faces, posed.joints_world_m[k].astype(np.float32), body.head_vertex_ids,
+                                  body.face_vertex_ids, posed.world_from_head[k].astype(np.float64), HeadStatus.ALIGNED))  # fmt: skip
+        pts = [depth_to_points_world(world.cameras[n], v.depth_m)[0] for n, v in fs.views.items() if v.depth_m is not None]
+        cloud = PointCloud(_voxel_down(np.concatenate(pts), 0.015).astype(np.float32))
+        occluders = Occluders(point_cloud=cloud, bodies=bodies)
+        gt_boxes = {(b.camera, b.person): b for b in ann.faces if b.frame == fs.index}
+        for name, view in fs.views.items():
+            cam = world.cameras[name]
+            ts = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                patches = render_faces(renderer, view, cam, faces, templates, occluders, cfg)
+                out, union = blend_faces(view.rgb, patches, cfg)
+                ts.append(time.perf_counter() - t0)
+            times["rgbd" if view.depth_m is not None else "rgb_only"].append(float(np.median(ts)))
+            drawn = {p.track_id: p for p in patches}
+            ids, zgt = truth.color[name].ids, truth.color[name].z_m
+            gt_person = ids[..., 0].astype(np.int32) - 1  # -1: no person
+            c = reader.camera_names.index(name) if hasattr(reader, "camera_names") else 0
+            for p in patches:  # mask pixels drawn where something else is nearer than the face
+                x0, y0 = p.origin_px
+                h, w = p.mask.shape
+                m = p.mask & (p.depth_m > 0)
+                other = gt_person[y0 : y0 + h, x0 : x0 + w] != p.track_id
+                nearer = zgt[y0 : y0 + h, x0 : x0 + w] < p.depth_m - 0.05
+                who = "patient" if roles.get(p.track_id) == "patient" else "staff"
+                cov[f"mask_px_over_nearer_occluder_{who}"] += int((m & other & nearer).sum())
+                cov[f"mask_px_total_{who}"] += int(p.mask.sum())
+            blurred = cv2.GaussianBlur(view.rgb, (61, 61), 0)
+            for pid in posed.person_ids:
+                pid = int(pid)
+                b = gt_boxes.get((name, pid))
+                if b is not None and not b.ignore and b.visible_fraction >= 0.3:
+                    cov["gt_visible_faces"] += 1
+                    cov["replaced"] += pid in drawn
+                    x0, y0, x1, y1 = (int(round(v)) for v in (b.box_xyxy_px[0] + 0.5, b.box_xyxy_px[1] + 0.5, b.box_xyxy_px[2] + 0.5, b.box_xyxy_px[3] + 0.5))
+                    if min(x1 - x0, y1 - y0) >= 7:
+                        o, a, bl = view.rgb[y0:y1, x0:x1], out[y0:y1, x0:x1], blurred[y0:y1, x0:x1]
+                        ssim_t.append(structural_similarity(o, a, channel_axis=2, data_range=255))
+                        ssim_b.append(structural_similarity(o, bl, channel_axis=2, data_range=255))
+                        psnr_t.append(peak_signal_noise_ratio(o, a, data_range=255))
+                        psnr_b.append(peak_signal_noise_ratio(o, bl, data_range=255))
+                        if fs.index == mid:
+                            pad = 10
+                            ya, xa = max(0, y0 - pad), max(0, x0 - pad)
+                            crops.append(np.hstack([cv2.resize(im[ya : y1 + pad, xa : x1 + pad], (128, 128)) for im in (view.rgb, out)]))
+                elif b is None and roles.get(pid) != "patient":
+                    cov["gt_hidden_staff_faces"] += 1
+                    cov["drawn_while_hidden"] += pid in drawn
+            if fs.index == mid:
+                after = out.copy()
+                for p in patches:
+                    x0, y0, x1, y1 = (int(round(v)) for v in p.box_xyxy_px)
+                    cv2.rectangle(after, (x0, y0), (x1, y1), (255, 255, 0), 2)
+                sheet.append(np.hstack([view.rgb, after]))
+        log.info("frame-set %d done", fs.index)
+    renderer.release()
+    world.renderer.release()
+    args.out.mkdir(parents=True, exist_ok=True)
+    full = cv2.resize(np.vstack(sheet), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(args.out / "contact_sheet.png"), cv2.cvtColor(full, cv2.COLOR_RGB2BGR))
+    if crops:
+        rows = [np.hstack(crops[i : i + 4] + [np.zeros_like(crops[0])] * (4 - len(crops[i : i + 4]))) for i in range(0, len(crops), 4)]
+        cv2.imwrite(str(args.out / "face_crops.png"), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+    res = {
+        "scene": f"synthetic session {scfg.session}: scenario hard, {reader.n_framesets} frame-sets, cameras {list(reader.camera_names)}, 1280x720",
+        "ms_per_view": {k: {"median": 1000 * float(np.median(v)), "n_views": len(v)} for k, v in times.items() if v},
+        "coverage": cov,
+        "ssim": {"template": float(np.mean(ssim_t)), "blur61": float(np.mean(ssim_b)), "n_crops": len(ssim_t)},
+        "psnr": {"template": float(np.mean(psnr_t)), "blur61": float(np.mean(psnr_b))},
+    }
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--out", type=Path, default=REPO / "outputs" / "bench_render")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--scene", choices=["synth", "own"], default="synth",
+                    help="synth: a generated hard session (orscene.synth); own: the scene rendered here")
+    ap.add_argument("--seconds", type=float, default=2.0, help="synth session length (2 frame-sets per second)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.scene == "synth":
+        res = bench_synth(args)
+        (args.out / "results.json").write_text(json.dumps(res, indent=2))
+        log.info("%s", json.dumps(res, indent=2))
+        return 0
     renderer, templates, cfg, people, cams, views, occluders, faces, renders = build_scene(args.seed)
     results = {"scene": "own renders (benchmarks/bench_render.py SceneRenderer), 3 cameras 1280x720, 6 people", "views": {}}
     ssim_t, ssim_b, psnr_t, psnr_b = [], [], [], []

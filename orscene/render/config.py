@@ -34,6 +34,9 @@ class RenderConfig:
     """Vertices nearer than this to a camera are not rendered (a face this near is skipped)."""
     far_m: float = 30.0
     """Far plane of the depth buffer (only orders triangles; depth is kept exactly)."""
+    max_view_angle_deg: float = 100.0
+    """A face whose axis (``world_from_head`` +z) points more than this away from the camera
+    is turned away: not drawn (only a sliver of cheek would show)."""
     cull_back_faces: bool = True
     """Do not draw triangles seen from behind (a face turned away from the camera)."""
     depth_tolerance_m: float = 0.06

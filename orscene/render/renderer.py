@@ -442,7 +442,12 @@ def render_faces(
         occ = _project_occluders(camera, occluders, faces, cfg)
 
     patches: list[FacePatch] = []
+    cos_away = float(np.cos(np.deg2rad(cfg.max_view_angle_deg)))
     for face in faces:
+        to_cam = camera.center_world_m - face.world_from_head[:3, 3]
+        if float(face.world_from_head[:3, 2] @ to_cam) < cos_away * float(np.linalg.norm(to_cam)):
+            log.debug("face %d is turned away from camera %s: not rendered", face.track_id, camera.name)
+            continue
         pix_z, ok = _project_vertices(camera, face.vertices_world_m, cfg.near_m)
         if not ok.all():
             log.debug("face %d is (partly) behind camera %s or outside its field: not rendered", face.track_id, camera.name)

@@ -107,9 +107,13 @@ def test_face_turned_away_or_behind_camera_is_not_rendered(renderer, templates, 
     away = synthetic_face_mesh(3, head_pose([0.0, 0.0, 1.6], [0.0, 1.0, 0.0]))
     behind = synthetic_face_mesh(4, head_pose([0.0, -2.0, 1.6], [0.0, -1.0, 0.0]))
     assert render_faces(renderer, _view(cam), cam, [away, behind], templates, None, CFG) == []
-    # culling, not a wrong winding, removes the turned-away face
-    no_cull = dataclasses.replace(CFG, cull_back_faces=False)
+    # both the head-axis test and back-face culling (not a wrong winding) remove it
+    no_cull = dataclasses.replace(CFG, cull_back_faces=False, max_view_angle_deg=180.0)
     assert len(render_faces(renderer, _view(cam), cam, [away], templates, None, no_cull)) == 1
+    assert render_faces(renderer, _view(cam), cam, [away], templates, None, dataclasses.replace(CFG, max_view_angle_deg=180.0)) == []
+    # a face in profile (90 deg) is still drawn
+    profile = synthetic_face_mesh(3, head_pose([0.0, 0.0, 1.6], [1.0, -0.05, 0.0]))
+    assert len(render_faces(renderer, _view(cam), cam, [profile], templates, None, CFG)) == 1
 
 
 def test_face_behind_a_nearer_depth_surface_is_not_drawn(renderer, templates, head_pose, make_camera):
