@@ -158,8 +158,6 @@ class DetectConfig:
     """Half-size of the full-resolution cornerSubPix window; 0 = from the square size."""
     try_legacy: bool = True
     """Also try the pre-4.6 OpenCV board layout and keep whichever finds more corners."""
-    min_corners: int = 6
-    """Fewer interpolated corners than this count as "board not seen"."""
     clahe: bool = True
     """Apply CLAHE to the grey image before marker detection (helps IR and dim images)."""
 
@@ -183,18 +181,19 @@ def normalize_ir(image: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.5
     return (np.clip((x - lo) / (hi - lo), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def _detect_once(grey_small: np.ndarray, grey_full: np.ndarray, scale: float, board, cfg: DetectConfig):
+def _detect_once(grey_small: np.ndarray, scale: float, board) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """ChArUco corners (ids, full-resolution pixels) found in the downscaled image."""
     params = cv2.aruco.DetectorParameters()
     params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_NONE
     detector = cv2.aruco.CharucoDetector(board, cv2.aruco.CharucoParameters(), params)
-    ch_corners, ch_ids, m_corners, m_ids = detector.detectBoard(grey_small)
+    ch_corners, ch_ids, _, _ = detector.detectBoard(grey_small)
     if ch_ids is None or len(ch_ids) == 0:
         return None, None
     pts = ch_corners.reshape(-1, 2).astype(np.float64)
     if scale != 1.0:
         # pixel centres at integers: u_full + 0.5 = (u_small + 0.5) / scale
         pts = (pts + 0.5) / scale - 0.5
-    return ch_ids.reshape(-1).astype(np.int64), pts, m_corners
+    return ch_ids.reshape(-1).astype(np.int64), pts
 
 
 def detect_charuco(image: np.ndarray, spec: BoardSpec, cfg: DetectConfig = DetectConfig()) -> Detection:
@@ -214,8 +213,7 @@ def detect_charuco(image: np.ndarray, spec: BoardSpec, cfg: DetectConfig = Detec
     best: tuple[np.ndarray, np.ndarray, bool] | None = None
     for legacy in ([spec.legacy_pattern, not spec.legacy_pattern] if cfg.try_legacy else [spec.legacy_pattern]):
         board = make_charuco_board(spec, legacy)
-        out = _detect_once(small, grey, scale_x, board, cfg)
-        ids, pts = out[0], out[1]
+        ids, pts = _detect_once(small, scale_x, board)
         if ids is not None and (best is None or ids.size > best[0].size):
             best = (ids, pts, legacy)
     if best is None:

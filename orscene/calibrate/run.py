@@ -134,7 +134,7 @@ def calibrate_session(
 ) -> tuple[dict[str, Camera], WorldResult]:
     """The calibration itself, on frame-sets already read: returns cameras with their new
     ``world_from_cam`` (and re-estimated colour intrinsics if asked) and the solver result."""
-    det_cfg = DetectConfig(min_corners=cfg.min_corners)
+    det_cfg = DetectConfig()
     detections: dict[tuple[str, int], Detection] = {}
     depth_views: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in cameras}
     n_read = 0
