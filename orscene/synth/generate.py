@@ -50,7 +50,7 @@ from orscene.synth.scene import Scenario, SceneSpec, build_scene_spec, lights_me
 from orscene.types import Camera, FaceBox, FaceSource
 
 __all__ = ["SynthConfig", "Scenario", "generate_session", "run_synth", "FrameRender", "SynthWorld", "make_world", "render_frame",
-           "session_world"]  # fmt: skip
+           "session_world", "colour_depth_to_sensor"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -348,8 +348,91 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> No
     log.info("wrote %d frame-sets x %d cameras in %.1f s (render %.2f s per frame-set)", T, C, time.perf_counter() - t_start, t_render / T)
 
 
+def colour_depth_to_sensor(cam: Camera, depth_color_m: np.ndarray) -> np.ndarray:
+    """Re-grid a depth map registered to the colour image into the depth sensor's own grid
+    (what a device records): unproject every colour pixel, move it into the depth-sensor
+    frame (``depth_from_cam = inv(cam_from_depth)``), project with the sensor's intrinsics
+    and keep the nearest point per sensor pixel. Returns (H_d, W_d) float32 metres, 0 = none."""
+    from orscene.geometry.camera import depth_to_points_cam, project_cam, transform_points
+
+    pts, _ = depth_to_points_cam(cam.color, depth_color_m.astype(np.float32))
+    pd = transform_points(np.linalg.inv(cam.cam_from_depth), pts.astype(np.float64))
+    uv, z = project_cam(cam.depth, pd)
+    W, H = cam.depth.width_px, cam.depth.height_px
+    ok = np.isfinite(uv).all(axis=1) & (z > 0)
+    c = np.rint(uv[ok, 0]).astype(np.int64)
+    r = np.rint(uv[ok, 1]).astype(np.int64)
+    z = z[ok]
+    inside = (c >= 0) & (c < W) & (r >= 0) & (r < H)
+    flat = r[inside] * W + c[inside]
+    out = np.full(H * W, np.inf)
+    np.minimum.at(out, flat, z[inside])
+    out[~np.isfinite(out)] = 0.0
+    return out.reshape(H, W).astype(np.float32)
+
+
 def _write_board_session(cfg: SynthConfig, out: Path) -> None:
-    raise ConfigError("--board is not available yet")
+    """A short calibration recording: the ChArUco board lying still, face up, on the OR
+    table (0.92 m) at the room centre, seen by every camera; no people. Rendered by
+    ``orscene.synth.board.render_board_views`` (board and floor, exact ray casting)."""
+    import json
+
+    from orscene.calibrate.board import load_board
+    from orscene.synth.board import render_board_views
+
+    board_json = Path(cfg.board)
+    spec = load_board(board_json)
+    rig_rng, scene_rng, noise_rng, ts_rng, img_rng = _seeds(cfg.seed, 5)
+    cameras = make_or_rig(cfg.cameras, cfg.rgb_only, cfg.width, cfg.height, rig_rng)
+    names = list(cameras)
+    w_m, h_m = spec.size_m
+    yaw = float(scene_rng.uniform(-0.4, 0.4))
+    R = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])  # face up: board z (into the board) = world -z
+    Rz = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1.0]])
+    world_from_board = np.eye(4)
+    world_from_board[:3, :3] = Rz @ R
+    centre = np.array([scene_rng.uniform(-0.2, 0.2), scene_rng.uniform(-0.1, 0.1), 0.92])
+    world_from_board[:3, 3] = centre - world_from_board[:3, :3] @ np.array([w_m / 2, h_m / 2, 0.0])
+    T = max(1, int(round(cfg.seconds * cfg.fps)))
+    for name in names:
+        (out / name / "color").mkdir(parents=True)
+        if cameras[name].depth is not None:
+            (out / name / "depth").mkdir(parents=True)
+    noise_cfg = DepthNoiseConfig()
+    for i in range(T):
+        views = render_board_views(cameras, board_json, world_from_board, img_rng)
+        for name, (rgb, depth_color) in views.items():
+            ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+            (out / name / "color" / f"{i:06d}.jpg").write_bytes(jpg.tobytes())
+            cam = cameras[name]
+            if cam.depth is not None:
+                z = colour_depth_to_sensor(cam, depth_color)
+                mm = kinect_depth_mm(z, np.full_like(z, 0.5), np.zeros(z.shape, np.uint8), noise_rng, noise_cfg)
+                ok, png = cv2.imencode(".png", mm)
+                (out / name / "depth" / f"{i:06d}.png").write_bytes(png.tobytes())
+        if i == 0 and cfg.preview:
+            from orscene.synth.preview import contact_sheet
+
+            sheet = contact_sheet({n: v[0] for n, v in views.items()}, [], title=f"{cfg.session} board")
+            ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+            (out / "preview.jpg").write_bytes(jpg.tobytes())
+    for c, name in enumerate(names):
+        ts = _timestamps(T, cfg.fps, c, ts_rng)
+        (out / name / "timestamps.csv").write_text("\n".join(["frame,timestamp_ns"] + [f"{k},{int(v)}" for k, v in enumerate(ts)]) + "\n")
+    save_calibration(out / "calibration.json", Calibration(cameras=cameras))
+    (out / "annotations").mkdir()
+    shutil.copyfile(board_json, out / "board.json")
+    (out / "annotations" / "board_pose.json").write_text(json.dumps(
+        {"board": "board.json", "world_from_board": world_from_board.tolist(),
+         "note": "board frame as in orscene.calibrate.board; lying face up on the table"}, indent=1))  # fmt: skip
+    save_manifest(out, SessionManifest(
+        name=cfg.session,
+        cameras=tuple(CameraSource(n, SourceKind.FOLDER, n) for n in names),
+        fps=float(cfg.fps),
+        annotations={"board": "board.json", "board_pose": "annotations/board_pose.json"},
+        description=f"synthetic calibration recording: ChArUco board on the OR table, seed {cfg.seed}, {T} frame-sets",
+    ))  # fmt: skip
+    log.info("wrote a %d-frame board session with %d cameras", T, len(names))
 
 
 def run_synth(cfg: SynthConfig) -> int:

@@ -37,6 +37,14 @@ _DEPTH_FX, _DEPTH_FY, _DEPTH_CX, _DEPTH_CY = 504.6, 504.7, 332.8, 304.8
 _DEPTH_DIST = (0.5479, -0.02097, 0.0000206, -0.0000721, -0.002652, 0.8897, 0.08613, -0.01391)
 
 
+def _device_distortion(nominal, rng: np.random.Generator) -> np.ndarray:
+    """The factory radial terms (k1..k6 nearly cancel in the rational model, so perturbing
+    them independently would change the lens wildly) with device-specific tangential terms."""
+    d = np.array(nominal, dtype=np.float64)
+    d[2:4] += rng.normal(0, 5e-5, 2)
+    return d
+
+
 def kinect_color_intrinsics(width_px: int, height_px: int, rng: np.random.Generator) -> Intrinsics:
     """Colour intrinsics of one device, for an image of ``width_px x height_px`` (the
     1280x720 mode scaled; other aspect ratios keep fx = fy and centre the principal point)."""
@@ -45,7 +53,7 @@ def kinect_color_intrinsics(width_px: int, height_px: int, rng: np.random.Genera
     fy = fx * (_COLOR_FY / _COLOR_FX)
     cx = (_COLOR_CX + 0.5 + rng.normal(0, 1.5)) * s - 0.5
     cy = (_COLOR_CY + 0.5 + rng.normal(0, 1.5)) * (height_px / KINECT_COLOR_SIZE[1]) - 0.5
-    dist = np.array(_COLOR_DIST) * (1 + rng.normal(0, 0.01, 8))
+    dist = _device_distortion(_COLOR_DIST, rng)
     K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
     return Intrinsics(K, dist, width_px, height_px)
 
@@ -57,7 +65,7 @@ def kinect_depth_intrinsics(scale: float, rng: np.random.Generator) -> Intrinsic
     fy = fx * (_DEPTH_FY / _DEPTH_FX)
     cx = (_DEPTH_CX + 0.5 + rng.normal(0, 1.0)) * scale - 0.5
     cy = (_DEPTH_CY + 0.5 + rng.normal(0, 1.0)) * scale - 0.5
-    dist = np.array(_DEPTH_DIST) * (1 + rng.normal(0, 0.01, 8))
+    dist = _device_distortion(_DEPTH_DIST, rng)
     return Intrinsics(np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]]), dist, w, h)
 
 

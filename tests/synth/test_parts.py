@@ -41,7 +41,8 @@ def test_pinhole_warp_is_exact(rng):
         got = np.stack([w.map_x[r, c], w.map_y[r, c]], 1)
         # maps sampled at the rounded pixel: within the local magnification of half a pixel
         assert np.all(np.abs(got - pin) < 1.5)
-        assert w.width > intr.width_px and w.height > intr.height_px
+        # every distorted pixel samples inside the pinhole render
+        assert w.map_x.min() >= 0 and w.map_x.max() <= w.width - 1 and w.map_y.min() >= 0 and w.map_y.max() <= w.height - 1
 
 
 def test_depth_model_range_hexagon_noise():
