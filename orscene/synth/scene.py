@@ -260,7 +260,7 @@ def _staff_script(rng: np.random.Generator, role: Role, slot: int, duration_s: f
                 t += float(rng.uniform(1.5, 3.0))
             kfs.append(Keyframe(t, home, _PX + j(0.3), work=float(rng.uniform(0.0, 0.5))))
     elif role is Role.NURSE:
-        a, b = (1.05, -0.95), (0.75, -0.66)
+        a, b = (1.05, -0.8), (0.75, -0.66)
         kfs.append(Keyframe(0.0, a, _DOWN + j(0.1), work=0.8))
         at_a = True
         while t < duration_s:
