@@ -20,8 +20,10 @@ has a non-learned counterpart with the same data flow, vectorized in torch (devi
 3. **Association** (replaces VoxelPose's learned per-person features): proposals, strongest
    first, claim in every view the unclaimed 2D skeleton whose torso centre reprojects
    nearest, within a gate of ``assoc_gate_m`` at the proposal's depth. With depth, a 2D
-   skeleton whose measured torso depth disagrees with the proposal by more than
-   ``depth_gate_m`` cannot be claimed: this separates people standing behind each other.
+   skeleton whose measured torso depth lies more than ``depth_gate_m`` *behind* the
+   proposal cannot be claimed (it belongs to someone farther along the ray): this separates
+   people standing behind each other. Nearer measurements are allowed: occluders (the
+   table, another person) often cover a torso.
    A proposal that claims fewer than ``min_views`` skeletons is dropped. Each person's
    joints therefore come only from that person's detections, and a false or wrong
    skeleton in one view stays unclaimed.
@@ -97,16 +99,17 @@ class FusionConfig:
     assoc_gate_m: float = 0.4
     """Association gate: torso-centre reprojection distance, metres at the proposal's depth."""
     depth_gate_m: float = 0.5
-    """Association: measured torso depth and proposal depth may differ by at most this."""
+    """Association: a 2D skeleton whose measured torso depth is this far behind the proposal
+    belongs to someone else."""
     depth_free_space_m: float = 0.35
     """A proposal this far in front of the measured surface (in free space) is a ghost."""
-    cube_size_m: float = 2.4
+    cube_size_m: float = 2.5
     """Side of the per-person cube around the root (covers every joint)."""
-    cube_voxel_m: float = 0.2
+    cube_voxel_m: float = 0.25
     """Voxel size of the per-person cube."""
-    fine_passes: int = 4
+    fine_passes: int = 5
     """Finer cubes per joint after the per-person cube (each spans 2 voxels of the previous)."""
-    fine_voxels: int = 7
+    fine_voxels: int = 5
     """Voxels per side of a fine cube."""
     keypoint_sigma_px: float = 4.0
     """Expected 2D keypoint error, pixels (width of a keypoint's evidence)."""
@@ -447,9 +450,9 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
             d = np.linalg.norm(centres[n] - uv, axis=-1)
             gate = ct[n].focal * cfg.assoc_gate_m / z
             d = np.where(free & (d <= gate), d, np.inf)
-            if n in det_depth:
-                dd = det_depth[n]
-                d = np.where((dd > 0) & (np.abs(dd - z) > cfg.depth_gate_m), np.inf, d)
+            if n in det_depth:  # a skeleton whose visible torso lies behind the proposal is
+                dd = det_depth[n]  # someone farther away (nearer surfaces may be occluders)
+                d = np.where((dd > 0) & (dd > z + cfg.depth_gate_m), np.inf, d)
             best = int(np.argmin(d))
             if np.isfinite(d[best]):
                 claim[n] = best

@@ -29,6 +29,8 @@ class GTNoiseConfig:
     """Expected number of false skeletons per view (Poisson)."""
     confidence: float = 0.9
     """Confidence given to kept keypoints."""
+    occluded_confidence: float = 0.6
+    """Confidence of keypoints flagged occluded (COCO flag 1); 0 drops them."""
 
 
 def project_skeletons(camera: Camera, joints_world_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,21 +47,27 @@ def project_skeletons(camera: Camera, joints_world_m: np.ndarray) -> tuple[np.nd
 def perturb_keypoints(
     camera: Camera, keypoints_px: np.ndarray, visible: np.ndarray, cfg: GTNoiseConfig, rng: np.random.Generator
 ) -> Keypoints2D:
-    """Degrade exact keypoints ``(P, J, 2)`` with visibility ``(P, J)`` as configured.
+    """Degrade exact keypoints ``(P, J, 2)`` as configured. ``visible (P, J)``: bool, or
+    COCO flags (0 not in the image, 1 occluded, 2 visible); NaN keypoints count as absent.
 
-    People with no visible keypoint are left out (a detector would not report them)."""
+    People with no keypoint left are left out (a detector would not report them)."""
     kp = np.asarray(keypoints_px, np.float64).copy()
-    vis = np.asarray(visible, bool).copy()
+    flags = np.asarray(visible)
+    flags = np.where(flags.astype(bool), 2, 0) if flags.dtype == bool else flags.astype(np.int64)
+    flags = np.where(np.isfinite(kp).all(-1), flags, 0)
+    kp = np.nan_to_num(kp)
+    base = np.where(flags >= 2, cfg.confidence, np.where(flags == 1, cfg.occluded_confidence, 0.0))
+    vis = base > 0
     P, J = vis.shape
     kp += rng.normal(0.0, cfg.noise_px, size=kp.shape)
     vis &= rng.random(vis.shape) >= cfg.dropout
     keep = vis.any(-1)
-    kp, vis = kp[keep], vis[keep]
-    conf = np.where(vis, cfg.confidence, 0.0)
+    kp, vis, base = kp[keep], vis[keep], base[keep]
+    conf = np.where(vis, base, 0.0)
     n_false = int(rng.poisson(cfg.false_people_per_view)) if cfg.false_people_per_view > 0 else 0
     if n_false and len(keypoints_px):
         w, h = camera.color.width_px, camera.color.height_px
-        src = np.asarray(keypoints_px, np.float64)[rng.integers(0, len(keypoints_px), n_false)]
+        src = np.nan_to_num(np.asarray(keypoints_px, np.float64))[rng.integers(0, len(keypoints_px), n_false)]
         centre = src.mean(1, keepdims=True)
         target = rng.uniform([0, 0], [w, h], size=(n_false, 1, 2))
         fake = src - centre + target + rng.normal(0, cfg.noise_px, src.shape)
