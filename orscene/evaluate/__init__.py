@@ -16,6 +16,7 @@ from orscene.evaluate.metrics import (
     summarize,
 )
 from orscene.evaluate.perceptual import perceptual_metrics
+from orscene.evaluate.visualize import draw_evaluation
 from orscene.evaluate.run import AnnotationFormat, EvaluateConfig, evaluate_session, format_table, load_annotations, run_evaluate
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "format_table",
     "load_annotations",
     "run_evaluate",
+    "draw_evaluation",
 ]

@@ -86,6 +86,8 @@ class FaceOutcome:
     """Share of the box covered by the mask; None when masks were not evaluated."""
     ssim: float | None = None
     psnr: float | None = None
+    source: str | None = None
+    """Source of the matched prediction (render3d, head2d, detector2d, obscured); None when missed."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ class EvaluationResult:
     fp: int
     per_camera: dict = field(default_factory=dict)
     multiview_recall_at: dict = field(default_factory=dict)
+    matched_by_source: dict = field(default_factory=dict)
+    """Matched faces per prediction source (which path found them)."""
     misses: tuple = ()
     """(frame, camera, person) of every missed face."""
     leaks: tuple = ()
@@ -267,7 +271,8 @@ def score_view(
         ssim = psnr = None
         if original is not None and anonymized is not None:
             ssim, psnr = _crop_quality(g.box_xyxy_px, original, anonymized, cfg)
-        outcomes.append(FaceOutcome(frame, camera, g.person, assign[j] >= 0, scores[j], ious[j], cov, ssim, psnr))
+        src = preds[assign[j]].source.value if assign[j] >= 0 else None
+        outcomes.append(FaceOutcome(frame, camera, g.person, assign[j] >= 0, scores[j], ious[j], cov, ssim, psnr, src))
     tp = sum(a >= 0 for a in assign)
     return ViewScore(frame, camera, tuple(outcomes), tp, fp, len(preds))
 
@@ -342,6 +347,7 @@ def summarize(views: Sequence[ViewScore], cfg: MetricsConfig, cameras: Sequence[
         fp=fp,
         per_camera=per_camera,
         multiview_recall_at=mv,
+        matched_by_source={k: sum(f.source == k for f in faces) for k in sorted({f.source for f in faces if f.source})},
         misses=tuple((f.frame, f.camera, f.person) for f in faces if not f.matched),
         leaks=tuple((f.frame, f.camera, f.person, round(float(f.coverage), 4)) for f in leaks),
     )

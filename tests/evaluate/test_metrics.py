@@ -47,6 +47,7 @@ def test_holistic_recall_one_view_missed():
     assert r.per_camera["a"]["recall"] == 1.0 and r.per_camera["b"]["recall"] == 0.0
     assert r.precision == 1.0
     assert r.misses == ((0, "b", 1),)
+    assert r.matched_by_source == {"detector2d": 2}
     assert r.leak_rate is None  # no masks given
 
 
