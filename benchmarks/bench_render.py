@@ -284,7 +284,8 @@ def bench_synth(args) -> dict:
     for fs in reader.framesets():
         t_s = fs.index / reader.fps
         posed = pose_people(world.body, world.spec.people, t_s, world.spec.duration_s)
-        truth = render_frame(world, t_s, with_depth=False, posed=posed)
+        with world.renderer.ctx:  # the synth renderer does not make its GL context current itself
+            truth = render_frame(world, t_s, with_depth=False, posed=posed)
         faces, bodies = [], []
         for k, pid in enumerate(posed.person_ids):
             v = posed.vertices_world_m[k]
@@ -314,7 +315,8 @@ def bench_synth(args) -> dict:
                 h, w = p.mask.shape
                 m = p.mask & (p.depth_m > 0)
                 other = gt_person[y0 : y0 + h, x0 : x0 + w] != p.track_id
-                nearer = zgt[y0 : y0 + h, x0 : x0 + w] < p.depth_m - 0.05
+                zg = zgt[y0 : y0 + h, x0 : x0 + w]
+                nearer = (zg > 0) & (zg < p.depth_m - 0.05)
                 who = "patient" if roles.get(p.track_id) == "patient" else "staff"
                 cov[f"mask_px_over_nearer_occluder_{who}"] += int((m & other & nearer).sum())
                 cov[f"mask_px_total_{who}"] += int(p.mask.sum())

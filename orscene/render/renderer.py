@@ -111,8 +111,9 @@ class FaceRenderer:
         tex = self._textures.get(template.id)
         if tex is None:
             rgb = np.ascontiguousarray(template.rgb)
-            tex = self.ctx.texture((rgb.shape[1], rgb.shape[0]), 3, rgb.tobytes(), alignment=1)
-            tex.build_mipmaps()
+            with self.ctx:  # make this context current (another may be, e.g. a scene renderer's)
+                tex = self.ctx.texture((rgb.shape[1], rgb.shape[0]), 3, rgb.tobytes(), alignment=1)
+                tex.build_mipmaps()
             tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
             tex.repeat_x = tex.repeat_y = False
             self._textures[template.id] = tex
@@ -136,6 +137,12 @@ class FaceRenderer:
         return self._fbo
 
     def release(self) -> None:
+        with self.ctx:
+            self._release()
+        self.ctx.release()
+
+    def _release(self) -> None:
+        self._blank.release()
         for tex in self._textures.values():
             tex.release()
         self._textures.clear()
@@ -144,7 +151,6 @@ class FaceRenderer:
                 a.release()
             self._fbo.release()
             self._fbo = None
-        self.ctx.release()
 
 
 def create_renderer(cfg: RenderConfig) -> FaceRenderer:
@@ -174,6 +180,11 @@ def render_mesh_patch(
     the colour is black unless ``uv`` and ``texture`` are given. Triangles are culled when
     seen from behind if ``cfg.cull_back_faces`` (CCW seen from outside).
     """
+    with renderer.ctx:  # GL calls go to this renderer's context, whatever else is current
+        return _render_mesh_patch(renderer, pix_z, triangles, origin_px, size_wh, cfg, uv, texture)
+
+
+def _render_mesh_patch(renderer, pix_z, triangles, origin_px, size_wh, cfg, uv, texture):
     w, h = size_wh
     fbo = renderer.framebuffer(w, h)
     ctx = renderer.ctx

@@ -227,3 +227,19 @@ def test_mask_margin_stays_off_the_background_and_isolated_holes_do_not_leak(ren
     (p,) = render_faces(renderer, _view(cam, half), cam, [face], templates, None, CFG)
     ys, xs = np.nonzero(p.mask)
     assert (xs + p.origin_px[0] >= w // 2 - 1).all()
+
+
+def test_rendering_is_unaffected_by_another_current_gl_context(renderer, templates, head_pose, make_camera):
+    import moderngl
+
+    cam = make_camera()
+    face = synthetic_face_mesh(13, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    (ref,) = render_faces(renderer, _view(cam), cam, [face], templates, None, CFG)
+    other = moderngl.create_standalone_context(backend=CFG.gl_backend)
+    try:
+        with other:  # e.g. a scene renderer's context left current
+            (p,) = render_faces(renderer, _view(cam), cam, [face], templates, None, CFG)
+    finally:
+        other.release()
+    np.testing.assert_array_equal(p.mask, ref.mask)
+    np.testing.assert_array_equal(p.rgb, ref.rgb)
