@@ -40,6 +40,7 @@ __all__ = [
     "FaceDetectorKind",
     "FaceDetectorConfig",
     "Detection",
+    "FaceKeypoints",
     "FaceDetector",
     "load_face_detector",
     "detect_faces",
@@ -98,6 +99,18 @@ class Detection(NamedTuple):
     box_xyxy_px: tuple[float, float, float, float]
     """Face box in image pixels, pixel-edge convention."""
     score: float
+
+
+class FaceKeypoints(NamedTuple):
+    """A detection with the model's facial keypoints (``with_keypoints=True``)."""
+
+    box_xyxy_px: tuple[float, float, float, float]
+    score: float
+    keypoints_px: np.ndarray
+    """(K, 2) image pixels (pixel centres at integers). For a frontal face, CenterFace K=5:
+    image-left eye, image-right eye, nose, image-left and image-right mouth corner;
+    BlazeFace K=6: the person's right eye (image left), left eye, nose tip, mouth centre,
+    right ear tragion, left ear tragion."""
 
 
 def default_model_path(kind: FaceDetectorKind) -> Path:
@@ -178,44 +191,55 @@ def _check_rgb(rgb: np.ndarray) -> None:
         raise ShapeError("rgb", "(H, W, 3) uint8", got)
 
 
-def detect_faces(detector: FaceDetector, rgb: np.ndarray) -> list[Detection]:
-    """Detect faces in one RGB image; boxes in image pixels, sorted by score (descending)."""
+def detect_faces(detector: FaceDetector, rgb: np.ndarray, with_keypoints: bool = False) -> list[Detection] | list[FaceKeypoints]:
+    """Detect faces in one RGB image; boxes in image pixels, sorted by score (descending).
+
+    ``with_keypoints`` returns :class:`FaceKeypoints` (box, score, keypoints) instead."""
     _check_rgb(rgb)
     cfg = detector.cfg
-    dets = _detect_once(rgb, detector, 0, 0)
+    boxes, scores, kps = _detect_once(rgb, detector, 0, 0)
     if cfg.tile_px > 0 and max(rgb.shape[:2]) > cfg.tile_px:
         tile = cfg.tile_px
         step = max(1, tile * 3 // 4)
         h, w = rgb.shape[:2]
         ys = sorted({min(y, max(0, h - tile)) for y in range(0, max(1, h - tile + step), step)})
         xs = sorted({min(x, max(0, w - tile)) for x in range(0, max(1, w - tile + step), step)})
+        parts = [(boxes, scores, kps)]
         for y in ys:
             for x in xs:
-                dets += _detect_once(rgb[y : y + tile, x : x + tile], detector, x, y)
-        dets = _merge(dets, cfg)
-    return sorted(dets, key=lambda d: -d.score)
+                parts.append(_detect_once(rgb[y : y + tile, x : x + tile], detector, x, y))
+        boxes = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts])
+        kps = np.concatenate([p[2] for p in parts])
+        boxes, scores, kps = _suppress(boxes, scores, kps, cfg)
+    order = np.argsort(-scores, kind="stable")
+    if with_keypoints:
+        return [FaceKeypoints(tuple(float(v) for v in boxes[i]), float(scores[i]), kps[i]) for i in order]
+    return [Detection(tuple(float(v) for v in boxes[i]), float(scores[i])) for i in order]
 
 
-def _merge(dets: list[Detection], cfg: FaceDetectorConfig) -> list[Detection]:
-    if not dets:
-        return []
-    boxes = np.array([d.box_xyxy_px for d in dets], dtype=np.float64)
-    scores = np.array([d.score for d in dets], dtype=np.float64)
+def _suppress(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray, cfg: FaceDetectorConfig):
+    """The model's own duplicate suppression: weighted NMS (BlazeFace) or greedy NMS (CenterFace)."""
+    if len(boxes) == 0:
+        return boxes, scores, kps
     if cfg.name is FaceDetectorKind.BLAZEFACE:
-        boxes, scores = weighted_nms(boxes, scores, cfg.nms_iou)
-    else:
-        keep = nms(boxes, scores, cfg.nms_iou)
-        boxes, scores = boxes[keep], scores[keep]
-    return [Detection(tuple(float(v) for v in b), float(s)) for b, s in zip(boxes, scores)]
+        clusters = _weighted_clusters(boxes, scores, cfg.nms_iou)
+        w = [scores[c] / scores[c].sum() for c in clusters]
+        return (
+            np.array([(boxes[c] * wc[:, None]).sum(0) for c, wc in zip(clusters, w)]),
+            np.array([scores[c[0]] for c in clusters]),
+            np.array([(kps[c] * wc[:, None, None]).sum(0) for c, wc in zip(clusters, w)]),
+        )
+    keep = nms(boxes, scores, cfg.nms_iou)
+    return boxes[keep], scores[keep], kps[keep]
 
 
-def _detect_once(rgb: np.ndarray, detector: FaceDetector, dx: int, dy: int) -> list[Detection]:
+def _detect_once(rgb: np.ndarray, detector: FaceDetector, dx: int, dy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if detector.cfg.name is FaceDetectorKind.CENTERFACE:
-        boxes, scores = _centerface(rgb, detector.runner, detector.cfg)
+        boxes, scores, kps = _centerface(rgb, detector.runner, detector.cfg)
     else:
-        boxes, scores = _blazeface(rgb, detector.runner, detector.cfg)
-    boxes = boxes + np.array([dx, dy, dx, dy], dtype=np.float64)
-    return [Detection(tuple(float(v) for v in b), float(s)) for b, s in zip(boxes, scores)]
+        boxes, scores, kps = _blazeface(rgb, detector.runner, detector.cfg)
+    return boxes + np.array([dx, dy, dx, dy], dtype=np.float64), scores, kps + np.array([dx, dy], dtype=np.float64)
 
 
 # ---------------------------------------------------------------- box utilities
@@ -252,41 +276,45 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
     return np.array(keep, dtype=np.int64)
 
 
+def _weighted_clusters(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[np.ndarray]:
+    """Clusters of indices: the best remaining box and all remaining boxes overlapping it by
+    more than ``iou_threshold`` (best first)."""
+    order = np.argsort(-scores, kind="stable")
+    clusters = []
+    while order.size:
+        ious = box_iou(boxes[order[:1]], boxes[order])[0]
+        members = order[(ious > iou_threshold) | (order == order[0])]
+        clusters.append(members)
+        order = order[~np.isin(order, members)]
+    return clusters
+
+
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Score-weighted NMS (BlazeFace): each cluster of boxes overlapping the best remaining
     one by more than ``iou_threshold`` becomes their score-weighted mean box, with the best score."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    order = np.argsort(-scores, kind="stable")
-    out_b, out_s = [], []
-    while order.size:
-        i = int(order[0])
-        ious = box_iou(boxes[i : i + 1], boxes[order])[0]
-        members = order[ious > iou_threshold]
-        members = members if members.size else order[:1]
-        w = scores[members]
-        out_b.append((boxes[members] * w[:, None]).sum(0) / w.sum())
-        out_s.append(scores[i])
-        order = order[~np.isin(order, members)]
-    if not out_b:
+    if len(boxes) == 0:
         return np.zeros((0, 4)), np.zeros((0,))
-    return np.array(out_b), np.array(out_s)
+    clusters = _weighted_clusters(boxes, scores, iou_threshold)
+    out_b = [(boxes[c] * scores[c][:, None]).sum(0) / scores[c].sum() for c in clusters]
+    return np.array(out_b), np.array([scores[c[0]] for c in clusters])
 
 
 # ---------------------------------------------------------------- CenterFace
 
 
-def _centerface(rgb: np.ndarray, session, cfg: FaceDetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+def _centerface(rgb: np.ndarray, session, cfg: FaceDetectorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h, w = rgb.shape[:2]
     s = min(1.0, cfg.max_side_px / max(h, w)) if cfg.max_side_px > 0 else 1.0
     h32, w32 = int(np.ceil(h * s / 32) * 32), int(np.ceil(w * s / 32) * 32)
     img = rgb if (h32, w32) == (h, w) else cv2.resize(rgb, (w32, h32), interpolation=cv2.INTER_LINEAR)
     blob = np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32))
-    heat, log_size, offset, _landmarks = session.run(None, {session.get_inputs()[0].name: blob})
+    heat, log_size, offset, landmarks = session.run(None, {session.get_inputs()[0].name: blob})
     heat = heat[0, 0]
     rows, cols = np.nonzero(heat > cfg.effective_threshold)
     if rows.size == 0:
-        return np.zeros((0, 4)), np.zeros((0,))
+        return np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, 5, 2))
     scores = heat[rows, cols].astype(np.float64)
     size_h = np.exp(log_size[0, 0, rows, cols].astype(np.float64)) * 4.0
     size_w = np.exp(log_size[0, 1, rows, cols].astype(np.float64)) * 4.0
@@ -297,11 +325,15 @@ def _centerface(rgb: np.ndarray, session, cfg: FaceDetectorConfig) -> tuple[np.n
     x1 = np.clip(cx + size_w / 2, 0, w32)
     y1 = np.clip(cy + size_h / 2, 0, h32)
     boxes = np.stack([x0, y0, x1, y1], axis=1)
-    keep = nms(boxes, scores, cfg.nms_iou)
-    boxes, scores = boxes[keep], scores[keep]
+    # landmarks: (y, x) pairs as fractions of the unclipped box size from its top-left corner
+    lm = landmarks[0][:, rows, cols].T.reshape(-1, 5, 2).astype(np.float64)
+    kps = np.stack([cx[:, None] - size_w[:, None] / 2 + lm[:, :, 1] * size_w[:, None],
+                    cy[:, None] - size_h[:, None] / 2 + lm[:, :, 0] * size_h[:, None]], axis=2)
+    boxes, scores, kps = _suppress(boxes, scores, kps, cfg)
     # network edge coordinates -> original image edge coordinates -> orscene pixels (-0.5)
     boxes = boxes / np.array([w32 / w, h32 / h, w32 / w, h32 / h]) - 0.5
-    return boxes, scores
+    kps = kps / np.array([w32 / w, h32 / h]) - 0.5
+    return boxes, scores, kps
 
 
 # ---------------------------------------------------------------- BlazeFace full-range
@@ -321,7 +353,7 @@ def blazeface_anchors(input_size: int = _BLAZE_INPUT, stride: int = _BLAZE_STRID
 _ANCHORS = blazeface_anchors()
 
 
-def _blazeface(rgb: np.ndarray, interp, cfg: FaceDetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+def _blazeface(rgb: np.ndarray, interp, cfg: FaceDetectorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h, w = rgb.shape[:2]
     s = _BLAZE_INPUT
     scale = s / max(h, w)
@@ -340,17 +372,19 @@ def _blazeface(rgb: np.ndarray, interp, cfg: FaceDetectorConfig) -> tuple[np.nda
     scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -100.0, 100.0)))
     sel = scores >= cfg.effective_threshold
     if not np.any(sel):
-        return np.zeros((0, 4)), np.zeros((0,))
+        return np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, 6, 2))
     rb, sc, anc = raw_boxes[sel], scores[sel], _ANCHORS[sel]
     cx = rb[:, 0] / s + anc[:, 0]
     cy = rb[:, 1] / s + anc[:, 1]
     bw = rb[:, 2] / s
     bh = rb[:, 3] / s
     boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
-    boxes, sc = weighted_nms(boxes, sc, cfg.nms_iou)
+    kps = rb[:, 4:16].reshape(-1, 6, 2) / s + anc[:, None, :]  # keypoint offsets from the anchor centre
+    boxes, sc, kps = _suppress(boxes, sc, kps, cfg)
     # normalised letterbox -> image edge coordinates -> orscene pixels (-0.5)
     boxes = boxes * s - np.array([ox, oy, ox, oy])
     boxes = boxes / np.array([nw / w, nh / h, nw / w, nh / h]) - 0.5
+    kps = (kps * s - np.array([ox, oy])) / np.array([nw / w, nh / h]) - 0.5
     boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], -0.5, w - 0.5)
     boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], -0.5, h - 0.5)
-    return boxes, sc
+    return boxes, sc, kps

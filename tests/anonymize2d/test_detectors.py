@@ -106,3 +106,21 @@ def test_config_accepts_names_and_detection_unpacks(detectors):
     img = np.full((64, 64, 3), 100, np.uint8)
     for box, score in detect_faces(detectors[FaceDetectorKind.BLAZEFACE], img):
         raise AssertionError(f"unexpected face {box} {score}")
+
+
+def test_keypoints_on_real_faces(shared_data, detectors):
+    from orscene.anonymize2d import detect_faces
+
+    rgb = _rgb(shared_data / "voc_faces" / "2008_001009.jpg")  # two frontal faces
+    for kind, k in ((FaceDetectorKind.CENTERFACE, 5), (FaceDetectorKind.BLAZEFACE, 6)):
+        dets = detect_faces(detectors[kind], rgb, with_keypoints=True)
+        plain = detect_faces(detectors[kind], rgb)
+        assert len(dets) == len(plain) == 2
+        for (box, score, kps), (box2, score2) in zip(dets, plain):
+            assert box == box2 and score == score2
+            assert kps.shape == (k, 2)
+            x0, y0, x1, y1 = box
+            assert ((kps[:5, 0] > x0) & (kps[:5, 0] < x1) & (kps[:5, 1] > y0) & (kps[:5, 1] < y1)).all()
+            eyes, nose = kps[:2], kps[2]
+            assert eyes[0, 0] < eyes[1, 0]  # image-left eye first
+            assert eyes[:, 1].max() < nose[1] < kps[3, 1]  # eyes above the nose above the mouth

@@ -5,7 +5,7 @@ import orscene.evaluate
 def test_public_names():
     assert set(orscene.anonymize2d.__all__) == {
         "Anonymize2DConfig", "AnonymizeMethod", "anonymize_regions", "box_to_mask", "expand_box", "Detection",
-        "FaceDetectorConfig", "FaceDetectorKind", "FaceDetector", "box_iou", "default_model_path", "detect_faces",
+        "FaceDetectorConfig", "FaceKeypoints", "FaceDetectorKind", "FaceDetector", "box_iou", "default_model_path", "detect_faces",
         "load_face_detector",
     }
     for mod in (orscene.anonymize2d, orscene.evaluate):
