@@ -234,6 +234,8 @@ def format_table(results: dict[str, EvaluationResult | None], title: str = "") -
 
 def _per_camera_table(r: EvaluationResult) -> str:
     lines = ["per camera: " + ", ".join(f"{cam} recall {_fmt(v['recall'])} precision {_fmt(v['precision'])}" for cam, v in r.per_camera.items())]
+    if r.matched_by_source:
+        lines.append("faces found by: " + ", ".join(f"{k} {n}" for k, n in r.matched_by_source.items()))
     return "\n".join(lines)
 
 

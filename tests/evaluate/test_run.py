@@ -95,6 +95,7 @@ def test_cli_evaluate_end_to_end(tiny):
         assert b["recall"] >= 0.75 and b["n_faces"] == 8  # two clear frontal faces per image
         assert b["framesets_per_s"] > 0 and b["seconds_per_image"] > 0
     assert "orscene" in r.stdout and "centerface" in r.stdout and "blazeface" in r.stdout
+    assert "faces found by: render3d 7" in r.stdout and res["matched_by_source"] == {"render3d": 7}
 
 
 def test_cli_evaluate_baselines_only_and_errors(tiny):
