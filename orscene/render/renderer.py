@@ -374,6 +374,14 @@ def _project_occluders(camera: Camera, occluders: Occluders, faces: Sequence[Fac
     return _ViewOccluders(cloud_pix_z, bodies)
 
 
+def _drop_specks(flags: np.ndarray) -> np.ndarray:
+    """Morphological opening (3x3): real occluders and background are regions; isolated
+    pixels are depth noise (flying pixels), which must not punch holes into the face mask."""
+    if not flags.any():
+        return flags
+    return cv2.morphologyEx(flags.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+
+
 def _fill_small_holes(depth: np.ndarray) -> np.ndarray:
     """Give 1-pixel holes (isolated dropouts) the nearest depth of their 3x3 neighbours, so a
     speck of missing depth inside an occluder does not let the face through; larger holes
@@ -491,8 +499,8 @@ def render_faces(
             z_ref = np.where(cover, zf, cv2.erode(z_inf, k, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf))
             occ_depth = _fill_small_holes(occ_depth)
             known = occ_depth > 0
-            occluded = known & (occ_depth < z_ref - cfg.depth_tolerance_m)
-            background = known & ~cover & (occ_depth > z_ref + cfg.background_tolerance_m)
+            occluded = _drop_specks(known & (occ_depth < z_ref - cfg.depth_tolerance_m))
+            background = _drop_specks(known & ~cover & (occ_depth > z_ref + cfg.background_tolerance_m))
         else:
             occluded = background = np.zeros_like(cover)
         visible = cover & ~occluded

@@ -243,3 +243,18 @@ def test_rendering_is_unaffected_by_another_current_gl_context(renderer, templat
         other.release()
     np.testing.assert_array_equal(p.mask, ref.mask)
     np.testing.assert_array_equal(p.rgb, ref.rgb)
+
+
+def test_depth_noise_specks_do_not_punch_holes_into_the_mask(renderer, templates, head_pose, make_camera, rng):
+    cam = make_camera()
+    face = synthetic_face_mesh(14, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    w, h = cam.color.size_wh
+    (ref,) = render_faces(renderer, _view(cam), cam, [face], templates, None, CFG)
+    depth = np.zeros((h, w), np.float32)
+    x0, y0 = ref.origin_px
+    win = depth[y0 : y0 + ref.mask.shape[0], x0 : x0 + ref.mask.shape[1]]
+    win[ref.depth_m > 0] = ref.depth_m[ref.depth_m > 0]
+    speck = (rng.random((h, w)) < 0.03) & (depth > 0)
+    depth[speck] = 0.5  # flying pixels far in front of the face
+    (p,) = render_faces(renderer, _view(cam, depth), cam, [face], templates, None, CFG)
+    assert (p.mask >= (p.depth_m > 0)).all()  # every face pixel is still replaced
