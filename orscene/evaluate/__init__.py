@@ -6,6 +6,7 @@ from orscene.evaluate.importers import MvorBoxKind, load_imglab_xml, load_mvor_c
 from orscene.evaluate.metrics import (
     EvaluationResult,
     FaceOutcome,
+    MatchMode,
     MetricsConfig,
     ViewScore,
     box_coverage,
@@ -29,6 +30,7 @@ __all__ = [
     "load_panoptic_faces_json",
     "EvaluationResult",
     "FaceOutcome",
+    "MatchMode",
     "MetricsConfig",
     "ViewScore",
     "box_coverage",

@@ -7,8 +7,9 @@ also listed in the predictions' ``frames``); predictions elsewhere are ignored.
 
 Per view (:func:`score_view`):
 
-* matching is one-to-one, greedy by descending prediction score: a prediction takes the
-  unmatched non-ignored annotated box with the highest IoU >= ``iou_threshold``; failing
+* matching is one-to-one, greedy by descending prediction score (default: a prediction takes
+  the unmatched non-ignored annotated box with the highest IoU >= ``iou_threshold``) or
+  Hungarian (``MatchMode.HUNGARIAN``: most matches, then highest total IoU); failing
   that, a prediction overlapping an ``ignore`` box by IoU >= threshold, or lying mostly
   (>= 50 % of its area) inside one, is neither TP nor FP; otherwise it is a false positive;
 * coverage of an annotated box = share of its pixels (centres inside the box) set in the
@@ -27,6 +28,7 @@ Summaries (:func:`summarize`):
 * ``leak_rate`` = leaked faces / annotated faces, ``framesets_with_leak``.
 """
 
+import enum
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -38,6 +40,7 @@ from orscene.recording.faces import FaceAnnotations
 from orscene.types import FaceBox
 
 __all__ = [
+    "MatchMode",
     "MetricsConfig",
     "FaceOutcome",
     "ViewScore",
@@ -59,10 +62,19 @@ MaskLookup = Callable[[int, str], "np.ndarray | None"]
 MULTIVIEW_THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
 
 
+class MatchMode(enum.Enum):
+    GREEDY = "greedy"
+    """Predictions by descending score each take their best unmatched face."""
+    HUNGARIAN = "hungarian"
+    """Maximum number of matches (then maximum total IoU) over all one-to-one assignments."""
+
+
 @dataclass(frozen=True)
 class MetricsConfig:
     iou_threshold: float = 0.4
     """A prediction matches an annotated face at IoU >= this."""
+    matching: MatchMode = MatchMode.GREEDY
+    """One-to-one matching per view: greedy by score, or Hungarian."""
     leak_coverage: float = 0.9
     """An annotated face covered by the anonymization mask less than this share leaks."""
     min_crop_px: int = 7
@@ -173,9 +185,13 @@ def _inside_fraction(pred: np.ndarray, regions: np.ndarray) -> np.ndarray:
 
 
 def match_view(
-    gt: Sequence[FaceBox], ignored: Sequence[FaceBox], preds: Sequence[FaceBox], iou_threshold: float
+    gt: Sequence[FaceBox],
+    ignored: Sequence[FaceBox],
+    preds: Sequence[FaceBox],
+    iou_threshold: float,
+    mode: MatchMode = MatchMode.GREEDY,
 ) -> tuple[list[int], list[float], list[float], int]:
-    """Greedy one-to-one matching in one view.
+    """One-to-one matching in one view (greedy by score, or Hungarian).
 
     Returns (for each gt box: index of its prediction or -1; its IoU; its prediction's
     score; number of false positives)."""
@@ -194,6 +210,20 @@ def match_view(
         ign_hit = np.zeros(len(preds), dtype=bool)
     taken = np.zeros(len(gt), dtype=bool)
     fp = 0
+    if mode is MatchMode.HUNGARIAN:
+        from scipy.optimize import linear_sum_assignment
+
+        ok = iou >= iou_threshold
+        if ok.any():
+            # each valid pair is worth 1 + IoU: first the most matches, then the best overlap
+            rows, cols = linear_sum_assignment(np.where(ok, 1.0 + iou, 0.0), maximize=True)
+            for i, j in zip(rows, cols):
+                if ok[i, j]:
+                    taken[j] = True
+                    assign[j], ious[j], scores[j] = int(i), float(iou[i, j]), float(preds[i].score)
+        used = set(assign)
+        fp = sum(1 for i in range(len(preds)) if i not in used and not ign_hit[i])
+        return assign, ious, scores, fp
     for i in order:
         cand = np.where(~taken & (iou[i] >= iou_threshold))[0] if len(gt) else np.zeros(0, dtype=int)
         if cand.size:
@@ -264,7 +294,7 @@ def score_view(
         mask = mask.astype(bool, copy=False)
     if original is not None and anonymized is not None and original.shape != anonymized.shape:
         raise ShapeError(f"anonymized[{frame},{camera}]", f"shape {original.shape}", anonymized.shape)
-    assign, ious, scores, fp = match_view(gt, ignored, preds, cfg.iou_threshold)
+    assign, ious, scores, fp = match_view(gt, ignored, preds, cfg.iou_threshold, cfg.matching)
     outcomes = []
     for j, g in enumerate(gt):
         cov = box_coverage(g.box_xyxy_px, mask) if with_coverage else None

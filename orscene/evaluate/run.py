@@ -34,7 +34,7 @@ from orscene.anonymize2d import Anonymize2DConfig, AnonymizeMethod, FaceDetector
 from orscene.errors import AnnotationError, ConfigError, ModelFileError, RecordingError
 from orscene.evaluate.baselines import run_baseline
 from orscene.evaluate.importers import MvorBoxKind, load_imglab_xml, load_mvor_coco, load_panoptic_faces_json
-from orscene.evaluate.metrics import EvaluationResult, MetricsConfig, evaluate_predictions, scored_views
+from orscene.evaluate.metrics import EvaluationResult, MatchMode, MetricsConfig, evaluate_predictions, scored_views
 from orscene.evaluate.perceptual import perceptual_metrics
 from orscene.recording.faces import FaceAnnotations, faces_from_dict, load_faces
 from orscene.recording.session import (
@@ -87,6 +87,8 @@ class EvaluateConfig:
     """A box matches an annotated face at IoU >= this."""
     leak_coverage: float = 0.9
     """An annotated face covered by less than this share of the anonymization mask leaks."""
+    matching: MatchMode = MatchMode.GREEDY
+    """One-to-one box matching per view: greedy by score, or Hungarian."""
     baselines: tuple[FaceDetectorKind, ...] = (FaceDetectorKind.CENTERFACE, FaceDetectorKind.BLAZEFACE)
     """2D baselines to run on the original images (none: --baselines with no value)."""
     baseline_method: AnonymizeMethod = AnonymizeMethod.BLUR
@@ -291,7 +293,7 @@ def evaluate_session(cfg: EvaluateConfig) -> dict:
     else:
         notes.append("no predictions found: only the baselines were evaluated")
 
-    mcfg = MetricsConfig(iou_threshold=cfg.iou_threshold, leak_coverage=cfg.leak_coverage)
+    mcfg = MetricsConfig(iou_threshold=cfg.iou_threshold, leak_coverage=cfg.leak_coverage, matching=cfg.matching)
     results: dict[str, EvaluationResult | None] = {}
     main_result = None
     if predictions is not None:

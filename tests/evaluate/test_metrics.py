@@ -114,3 +114,20 @@ def test_to_dict_keys_and_json():
     for k in ("recall", "precision", "f1", "holistic_recall", "leak_rate", "per_camera", "multiview_recall_at"):
         assert k in d
     assert d["multiview_recall_at"]["0.9"] == 1.0
+
+
+def test_hungarian_vs_greedy():
+    from orscene.evaluate.metrics import MatchMode
+
+    g = [gt(0, "a", 1, (0, 0, 10, 10)), gt(0, "a", 2, (4, 0, 14, 10))]
+    # A overlaps face 1 (IoU 0.82) and face 2 (0.54); B overlaps only face 1 (0.54)
+    a = pred(0, "a", (1, 0, 11, 10), 0.9)
+    b = pred(0, "a", (-3, 0, 7, 10), 0.8)
+    assign, _, _, fp = match_view(g, [], [a, b], 0.4)
+    assert assign == [0, -1] and fp == 1
+    assign, ious, scores, fp = match_view(g, [], [a, b], 0.4, MatchMode.HUNGARIAN)
+    assert assign == [1, 0] and fp == 0 and scores == [0.8, 0.9]
+    ann = _ann(g, frames=(0,), cameras=("a",))
+    preds = _ann([a, b], frames=(0,), cameras=("a",))
+    assert evaluate_predictions(ann, preds).recall == 0.5
+    assert evaluate_predictions(ann, preds, cfg=MetricsConfig(matching=MatchMode.HUNGARIAN)).recall == 1.0
