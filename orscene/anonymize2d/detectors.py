@@ -13,7 +13,10 @@
   scores are sigmoids (threshold 0.5), and overlapping boxes are merged by score-weighted
   NMS (IoU 0.3).
 
-Both run per image at their native input (the baseline definition). Boxes come back in
+Both run per image at their native input (the baseline definition); ``tile_px`` adds
+overlapping tiles (BlazeFace's 192 px input loses small faces in large images) and
+``max_side_px`` downscales for CenterFace (faster). ``with_keypoints=True`` also decodes the
+models' facial keypoints (CenterFace 5, BlazeFace 6). Boxes come back in
 image pixels, pixel-edge convention (``docs/conventions.md``): a box from network
 coordinates ``x_edge`` (0 = left image edge) is ``x_edge - 0.5`` in orscene pixels.
 
