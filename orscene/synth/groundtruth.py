@@ -48,21 +48,37 @@ class SessionGroundTruth:
     """Exact ground truth of a synthetic session (see the module docstring for shapes)."""
 
     frames: np.ndarray
+    """(T,) int64 frame-set indices."""
     timestamps_ns: np.ndarray
+    """(T,) int64 nominal frame-set times, ns since the session start."""
     person_ids: np.ndarray
+    """(P,) int64 person ids, as in ``faces.json``."""
     roles: tuple[str, ...]
+    """(P,) role per person; ``"patient"`` lies on the table."""
     present: np.ndarray
+    """(T, P) bool: the person is in the room."""
     joints_world_m: np.ndarray
+    """(T, P, 17, 3) float64 COCO-17 joints, world metres; NaN when absent."""
     world_from_head: np.ndarray
+    """(T, P, 4, 4) float64 head frame (origin face centre, +x person's left, +y up, +z out of the face)."""
     face_center_world_m: np.ndarray
+    """(T, P, 3) float64 face centre, world metres."""
     world_from_body: np.ndarray
+    """(T, P, 4, 4) float64 anny body frame to world."""
     pose_parameters: np.ndarray
+    """(T, P, 104, 4, 4) float32 anny 'local-ref' bone deltas."""
     phenotype: np.ndarray
+    """(P, 6) float64 anny phenotype (gender, age, muscle, weight, height, proportions)."""
     camera_names: tuple[str, ...]
+    """(C,) camera names, the order of the per-camera arrays."""
     keypoints_px: np.ndarray
+    """(T, C, P, 17, 2) float32 projected COCO-17 joints, pixels (distortion included)."""
     keypoint_visibility: np.ndarray
+    """(T, C, P, 17) int8 COCO flags: 0 outside/absent, 1 occluded, 2 visible."""
     face_visible_fraction: np.ndarray
+    """(T, C, P) float64 visible share of the face (0 hidden or turned away, NaN absent)."""
     face_vertex_ids: np.ndarray
+    """(Vf,) int64 anny face-region vertex ids."""
 
     @property
     def n_frames(self) -> int:

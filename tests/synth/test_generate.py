@@ -11,7 +11,7 @@ from orscene.geometry.camera import project_world, transform_points
 from orscene.recording.faces import load_faces
 from orscene.recording.session import load_calibration, load_manifest
 from orscene.synth.depth_model import DepthNoiseConfig, depth_sigma_m
-from orscene.synth.generate import generate_session, session_world
+from orscene.synth.generate import Scenario, generate_session, session_world
 from orscene.synth.groundtruth import load_groundtruth
 from orscene.types import COCO17
 
@@ -124,3 +124,14 @@ def test_existing_session_needs_force_and_bad_options_raise(tiny_session, body):
         generate_session(dataclasses.replace(cfg, session="../evil"), body=body)
     with pytest.raises(AnnotationError):
         load_groundtruth(path / "nope.npz")
+
+
+def test_rgb_only_cameras_have_no_depth(tmp_path, body, tiny_config):
+    cfg = tiny_config(tmp_path, cameras=3, rgb_only=1, seconds=0.2, width=160, height=90, scenario=Scenario.EASY)
+    path = generate_session(cfg, body=body)
+    calib = load_calibration(path / "calibration.json")
+    assert [calib.cameras[n].has_depth for n in ("cam0", "cam1", "cam2")] == [True, True, False]
+    assert (path / "cam1" / "depth" / "000000.png").exists() and not (path / "cam2" / "depth").exists()
+    assert (path / "cam2" / "color" / "000000.jpg").exists()
+    gt = load_groundtruth(path)
+    assert gt.camera_names == ("cam0", "cam1", "cam2") and gt.keypoints_px.shape[1] == 3
