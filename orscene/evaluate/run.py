@@ -298,6 +298,8 @@ def evaluate_session(cfg: EvaluateConfig) -> dict:
     main_result = None
     if predictions is not None:
         masks, anonymized = prediction_lookups(pred_dir)
+        if not (pred_dir / "masks").is_dir():
+            notes.append("predictions have no masks/ folder: every view counts as not anonymized (coverage 0)")
         if not (pred_dir / "images").is_dir() and cfg.quality:
             notes.append("predictions have no images/ folder: SSIM/PSNR not computed for orscene")
         main_result = evaluate_predictions(
