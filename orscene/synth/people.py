@@ -11,6 +11,7 @@ the pelvis. ``world_from_body`` = rotation about z by ``heading + pi/2`` (the pe
 ``(cos heading, sin heading)``) and a translation that puts the soles on the floor.
 """
 
+import dataclasses
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ __all__ = [
     "PosedPeople",
     "load_body_model",
     "person_state",
+    "with_tracks",
     "pose_people",
     "PHENOTYPE_LABELS",
     "DOOR_XY",
@@ -95,6 +97,8 @@ class PersonSpec:
     """Seed of this person's head and arm movements (smooth, deterministic)."""
     lying_world_from_body: np.ndarray | None = field(default=None, compare=False)
     """For the patient: the fixed body pose on the table."""
+    tracks: dict | None = field(default=None, compare=False, repr=False)
+    """The script sampled at 100 Hz (``with_tracks``); computed on the fly when None."""
 
 
 @dataclass(frozen=True)
@@ -164,17 +168,14 @@ def _tracks(spec: PersonSpec, t_end_s: float) -> dict[str, np.ndarray]:
     }
 
 
-_TRACK_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
+def with_tracks(spec: PersonSpec, duration_s: float) -> PersonSpec:
+    """``spec`` with its motion script sampled once (what ``person_state`` reads)."""
+    return dataclasses.replace(spec, tracks=_tracks(spec, duration_s))
 
 
 def person_state(spec: PersonSpec, t_s: float, duration_s: float) -> PersonState:
     """The state of a staff member at time ``t_s`` (deterministic in the spec)."""
-    key = (id(spec), spec.person_id, round(duration_s, 6))
-    tr = _TRACK_CACHE.get(key)
-    if tr is None:
-        if len(_TRACK_CACHE) > 64:
-            _TRACK_CACHE.clear()
-        tr = _TRACK_CACHE[key] = _tracks(spec, duration_s)
+    tr = spec.tracks if spec.tracks is not None else _tracks(spec, duration_s)
     i = min(int(round(t_s * _TRACK_HZ)), tr["t"].size - 1)
     xy = tr["xy"][i]
     present = bool(xy[0] < ROOM_HALF_EXTENT_M[0] - 0.05)
@@ -261,7 +262,6 @@ def _rotvec(axis: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
 def _pose_matrices(states: Sequence[PersonState | None], lying: Sequence[bool], elbow_axes: np.ndarray) -> dict[str, np.ndarray]:
     """Per-bone (B, 3, 3) delta rotations. anny's 'local-ref' deltas rotate a bone about axes
     of the rest frame, applied after its parent's rotation (``R_child = R_parent @ D``)."""
-    B = len(states)
     g = lambda name: np.array([getattr(s, name) if s is not None else 0.0 for s in states])  # noqa: E731
     amp, ph, work, yaw, pitch, wave = g("walk_amp"), g("walk_phase_rad"), g("work"), g("head_yaw_rad"), g("head_pitch_rad"), g("arm_wave")
     lying_a = np.array(lying, dtype=bool)
@@ -289,7 +289,6 @@ def _pose_matrices(states: Sequence[PersonState | None], lying: Sequence[bool], 
         "neck01": _rot("x", 0.5 * pitch) @ _rot("z", 0.4 * yaw),
         "head": _rot("x", 0.5 * pitch) @ _rot("z", 0.6 * yaw),
     }
-    assert all(v.shape == (B, 3, 3) for v in out.values())
     return out
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orscene.synth.meshes import Material, Mesh, box_mesh, concat_meshes, cylinder_mesh, frame_from_z
-from orscene.synth.people import DOOR_XY, ROOM_HALF_EXTENT_M, Keyframe, Outfit, PersonSpec, Role
+from orscene.synth.people import DOOR_XY, ROOM_HALF_EXTENT_M, Keyframe, Outfit, PersonSpec, Role, with_tracks
 
 __all__ = [
     "Scenario",
@@ -356,7 +356,7 @@ def build_scene_spec(scenario: Scenario, duration_s: float, rng: np.random.Gener
     people = []
     for i, role in enumerate(cast):
         slot = sum(1 for r in cast[:i] if r is role) if role in (Role.SURGEON, Role.ASSISTANT) else i
-        people.append(
+        people.append(with_tracks(
             PersonSpec(
                 person_id=i,
                 role=role,
@@ -364,8 +364,8 @@ def build_scene_spec(scenario: Scenario, duration_s: float, rng: np.random.Gener
                 outfit=_outfit(rng, scenario, role),
                 keyframes=_staff_script(rng, role, slot, duration_s, scenario),
                 head_seed=int(rng.integers(2**31)),
-            )
-        )
+            ), float(duration_s)
+        ))  # fmt: skip
     people.append(
         PersonSpec(
             person_id=len(cast),
