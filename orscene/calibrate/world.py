@@ -199,7 +199,7 @@ def floor_alignment(
     """``new_world_from_world`` (4, 4) putting the floor at z = 0 with z up.
 
     Fits up to ``n_planes`` planes by RANSAC (open3d ``segment_plane``, each on the points
-    left by the previous) and takes as the floor the largest one whose normal is within
+    left by the previous, refined by least squares over the inliers) and takes as the floor the largest one whose normal is within
     ``acos(min_alignment)`` of the cameras' mean up direction (``camera_up_world``, unit,
     usually ``-y`` of the cameras) and that has all camera centres on one side. The
     normal is oriented towards the cameras; x keeps the old x direction projected onto the
@@ -225,9 +225,14 @@ def floor_alignment(
         if len(rest.points) < 100:
             break
         plane, inliers = rest.segment_plane(distance_threshold_m, 3, 1000)
-        n = np.asarray(plane[:3], dtype=np.float64)
-        d = float(plane[3]) / np.linalg.norm(n)
-        n /= np.linalg.norm(n)
+        # refine the RANSAC model by least squares over its inliers (centroid + smallest
+        # singular vector)
+        inl = np.asarray(rest.points)[inliers]
+        centroid = inl.mean(axis=0)
+        n = np.linalg.svd(inl - centroid, full_matrices=False)[2][2]
+        if n @ np.asarray(plane[:3]) < 0:
+            n = -n
+        d = -float(n @ centroid)
         side = centres @ n + d
         if np.mean(side) < 0:
             n, d, side = -n, -d, -side
