@@ -43,6 +43,7 @@ from orscene.pose import (
     track,
 )
 from orscene.recording.reader import open_session
+from orscene.types import COCO17
 
 log = logging.getLogger("bench_pose")
 
@@ -62,7 +63,7 @@ def ensure_session(recordings: Path, name: str, scenario: str, seconds: float, f
 
 def evaluate(pred_per_frame: dict[int, list], gt, frames: list[int]) -> dict:
     """pred_per_frame: frame -> [(track_id, joints (17, 3))]."""
-    errs, limbs_ok, limbs_all = [], 0, 0
+    errs, joint_errs, limbs_ok, limbs_all = [], [], 0, 0
     n_findable = n_found = n_false = 0
     ids_of: dict[int, list[int]] = {}
     for f in frames:
@@ -85,6 +86,7 @@ def evaluate(pred_per_frame: dict[int, list], gt, frames: list[int]) -> dict:
             n_found += 1
             g = gt.joints_world_m[fi, p]
             errs.append(cost[r, c])
+            joint_errs.append(np.linalg.norm(j - g, axis=-1))
             for a, b in LIMBS:
                 limbs_all += 1
                 limbs_ok += (np.linalg.norm(j[a] - g[a]) + np.linalg.norm(j[b] - g[b])) / 2 <= 0.5 * np.linalg.norm(g[a] - g[b])
@@ -98,6 +100,7 @@ def evaluate(pred_per_frame: dict[int, list], gt, frames: list[int]) -> dict:
         "false_per_frame": round(n_false / max(len(frames), 1), 3),
         "id_switches": switches,
         "people_findable": n_findable,
+        "median_joint_error_mm": dict(zip(COCO17, (np.round(np.median(joint_errs, axis=0) * 1000).astype(int).tolist() if joint_errs else []))),
     }
 
 

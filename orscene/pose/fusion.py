@@ -265,9 +265,9 @@ def _cached_root_projection(cameras: Mapping[str, Camera], cfg: FusionConfig, de
     for name, cam in cameras.items():
         ct = _prepare(cam, device)
         uv, z = _project(ct, grid)
-        inside = _in_image(ct, uv)
-        sigma = ct.focal * cfg.root_sigma_m / z.clamp(min=0.1)
-        proj[name] = (uv, z, inside, sigma)
+        sel = _in_image(ct, uv).nonzero().squeeze(1)
+        inv2s2 = 0.5 / (ct.focal * cfg.root_sigma_m / z[sel].clamp(min=0.1)) ** 2
+        proj[name] = (sel, uv[sel].contiguous(), inv2s2)
     if len(_GRID_CACHE) > 8:
         _GRID_CACHE.clear()
     _GRID_CACHE[key] = (grid, shape, proj)
@@ -301,20 +301,26 @@ def _torso_centres(kp: Keypoints2D, min_conf: float) -> tuple[np.ndarray, np.nda
 
 
 def _sample_depth(depth: np.ndarray, uv: np.ndarray, r: int = 2) -> np.ndarray:
-    """Median of the valid depths in a (2r+1)^2 window around each pixel (0 = none)."""
+    """Median of the valid depths in a (2r+1)^2 window around each pixel ``uv (N, 2)``
+    (0 = none), vectorized."""
     h, w = depth.shape
-    out = np.zeros(len(uv), np.float32)
-    for i, (u, v) in enumerate(uv):
-        if not (np.isfinite(u) and np.isfinite(v)):
-            continue
-        x, y = int(round(u)), int(round(v))
-        if x < 0 or y < 0 or x >= w or y >= h:
-            continue
-        win = depth[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
-        win = win[win > 0]
-        if win.size:
-            out[i] = float(np.median(win))
-    return out
+    uv = np.asarray(uv, np.float64).reshape(-1, 2)
+    ok = np.isfinite(uv).all(-1)
+    xy = np.where(ok[:, None], np.round(uv), -1e6).astype(np.int64)
+    o = np.arange(-r, r + 1)
+    xs = np.clip(xy[:, 0, None, None] + o[None, None, :], 0, w - 1)  # (N, 1, k)
+    ys = np.clip(xy[:, 1, None, None] + o[None, :, None], 0, h - 1)  # (N, k, 1)
+    win = depth[ys, xs].reshape(len(uv), -1).astype(np.float32)  # (N, k*k)
+    inside = ok & (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+    win = np.where(win > 0, win, np.nan)
+    win[~inside] = np.nan
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows -> 0 below
+            med = np.nanmedian(win, axis=1) if len(uv) else np.zeros(0)
+    return np.nan_to_num(med, nan=0.0).astype(np.float32)
 
 
 def _cube(centres: torch.Tensor, size_m: float, n: int) -> torch.Tensor:
@@ -378,14 +384,13 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
         ok = w_np > 0
         if not ok.any():
             continue
-        uv, z, inside, sigma = proj[n]
+        sel, uv, inv2s2 = proj[n]
         c = torch.as_tensor(c_np[ok], device=device)
         w = torch.as_tensor(w_np[ok], device=device)
-        sel = inside.nonzero().squeeze(1)
-        d2 = ((uv[sel, None, :] - c[None]) ** 2).sum(-1)  # (N_in, P)
-        e = (w[None] * torch.exp(-0.5 * d2 / sigma[sel, None] ** 2)).amax(1)
-        evidence[sel] += e
-        support[sel] += (e > cfg.min_root_evidence).float()
+        d2 = torch.cdist(uv, c).square_()  # (N_in, P)
+        e = (torch.exp(-d2 * inv2s2[:, None]) * w[None]).amax(1)
+        evidence.index_add_(0, sel, e)
+        support.index_add_(0, sel, (e > cfg.min_root_evidence).float())
     vol = torch.where(support >= cfg.min_views, evidence, torch.zeros_like(evidence)).reshape(shape)
     k = cfg.nms_kernel
     pooled = torch.nn.functional.max_pool3d(vol[None, None], k, stride=1, padding=k // 2)[0, 0]
@@ -414,12 +419,19 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
     for n in names:
         uv, z = project_world(cameras[n], roots_np)
         root_uv[n], root_z[n] = uv, z
-    det_depth = {}
+    det_depth = {}  # per 2D skeleton: median measured depth at its confident torso keypoints
     for n in depth:
         kp = keypoints[n]
-        det_depth[n] = np.array(
-            [np.median(d[d > 0]) if (d := _sample_depth(depth[n], kp.keypoints_px[p, list(_TORSO)][kp.confidence[p, list(_TORSO)] >= cfg.min_keypoint_conf])).size and (d > 0).any() else 0.0 for p in range(kp.n_persons)]
-        )
+        pts = kp.keypoints_px[:, list(_TORSO)].reshape(-1, 2)
+        d = _sample_depth(depth[n], pts, r=1).reshape(kp.n_persons, len(_TORSO))
+        d = np.where((kp.confidence[:, list(_TORSO)] >= cfg.min_keypoint_conf) & (d > 0), d, np.nan)
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                det_depth[n] = np.nan_to_num(np.nanmedian(d, axis=1), nan=0.0) if kp.n_persons else np.zeros(0)
+    root_meas = {n: _sample_depth(depth[n], root_uv[n], r=3) for n in depth}
     claimed = {n: np.zeros(keypoints[n].n_persons, bool) for n in names}
     people: list[tuple[np.ndarray, dict[str, int], float]] = []
     for ri, (r, score) in enumerate(zip(roots_np, root_scores)):
@@ -430,7 +442,7 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
             uv, z = root_uv[n][ri], root_z[n][ri]
             if not np.isfinite(uv).all() or z <= 0:
                 continue
-            meas = _sample_depth(depth[n], uv[None], r=3)[0]
+            meas = root_meas[n][ri]
             if meas > 0:
                 depth_views += 1
                 ghost_votes += int(meas > z + cfg.depth_free_space_m)
@@ -494,8 +506,10 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
             uv, z = _project(cam, pts)
             inside = _in_image(cam, uv)
             sig = torch.clamp(cam.focal * 0.5 * vox_m / z.clamp(min=0.1), min=cfg.keypoint_sigma_px)
-            d2 = ((uv - kp_n[:, :, None, :]) ** 2).sum(-1)  # (K', J, M)
-            g = torch.where(inside, cf_n[:, :, None] * torch.exp(-0.5 * d2 / sig**2), 0.0)
+            du = uv[..., 0] - kp_n[:, :, None, 0]  # (K', J, M)
+            dv = uv[..., 1] - kp_n[:, :, None, 1]
+            g = torch.exp((du * du + dv * dv) * (-0.5 / (sig * sig))) * cf_n[:, :, None]
+            g = g.masked_fill(~inside, 0.0)
             total += torch.log1p(g / cfg.outlier_floor)
         return total
 
