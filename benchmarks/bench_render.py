@@ -278,7 +278,8 @@ def bench_synth(args) -> dict:
     ssim_t, ssim_b, psnr_t, psnr_b = [], [], [], []
     cov = {"gt_visible_faces": 0, "replaced": 0, "gt_hidden_staff_faces": 0, "drawn_while_hidden": 0,
            "mask_px_over_nearer_occluder_staff": 0, "mask_px_total_staff": 0,
-           "mask_px_over_nearer_occluder_patient": 0, "mask_px_total_patient": 0}  # fmt: skip
+           "mask_px_over_nearer_occluder_patient": 0, "mask_px_total_patient": 0,
+           "gt_face_px_boxed": 0, "gt_face_px_boxed_not_replaced": 0}  # fmt: skip
     sheet, crops = [], []
     mid = reader.n_framesets // 2
     for fs in reader.framesets():
@@ -320,6 +321,11 @@ def bench_synth(args) -> dict:
                 who = "patient" if roles.get(p.track_id) == "patient" else "staff"
                 cov[f"mask_px_over_nearer_occluder_{who}"] += int((m & other & nearer).sum())
                 cov[f"mask_px_total_{who}"] += int(p.mask.sum())
+            # ground-truth face pixels (visible, of anyone with a face box here) left unreplaced
+            face_px = (ids[..., 1] == 1) & (gt_person >= 0)
+            boxed = np.isin(gt_person, [pid for (cn, pid) in gt_boxes if cn == name])
+            cov["gt_face_px_boxed"] += int((face_px & boxed).sum())
+            cov["gt_face_px_boxed_not_replaced"] += int((face_px & boxed & ~union).sum())
             blurred = cv2.GaussianBlur(view.rgb, (61, 61), 0)
             for pid in posed.person_ids:
                 pid = int(pid)

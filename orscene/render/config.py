@@ -43,8 +43,9 @@ class RenderConfig:
     """A face pixel is occluded where the measured (or occluder) depth is nearer than the
     rendered face depth by more than this."""
     background_tolerance_m: float = 0.15
-    """Margin pixels (beyond the rendered face) whose measured depth lies this much behind
-    the face are background: not replaced, and their colours do not tint the blended face."""
+    """Pixels beyond the rendered face whose measured depth lies this much behind the face are
+    background: their colours do not tint the blended face (they are still replaced when
+    inside the margin)."""
     min_visible_fraction: float = 0.15
     """A face with a smaller unoccluded share of its rendered pixels is not visible in the view."""
     margin_frac: float = 0.12

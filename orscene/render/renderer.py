@@ -11,18 +11,26 @@ Method, per view and face:
 2. **Small viewport.** Only the face's projected box plus a margin is rendered (an FBO of
    that size), giving the colour patch, the coverage and the exact camera-z depth per pixel,
    so the cost grows with the number of faces, not with the image size.
-3. **Visibility.** An occluder depth is compared per pixel: a face pixel is hidden where the
-   occluder is nearer than the face by more than ``depth_tolerance_m``. For an RGB-D view the
-   occluder depth is the measured depth registered to colour; missing depth (0) never hides
-   anything (holes are treated conservatively: draw). For an RGB-only view it is the scene
-   seen by the depth cameras: the fused point cloud splatted into this camera (z-buffered,
-   each point a square of ``splat_radius_px``) and the other people's body meshes rendered
-   into it (their depth, same projection). A face whose visible share of rendered pixels
-   is below ``min_visible_fraction`` is not visible in the view and gets no patch.
+3. **Visibility.** A face whose axis points more than ``max_view_angle_deg`` away from the
+   camera is turned away and skipped; back faces are culled. Then an occluder depth is
+   compared per pixel: a face pixel is hidden where the occluder is nearer than the face by
+   more than ``depth_tolerance_m``. For an RGB-D view the occluder depth is the measured
+   depth registered to colour; missing depth (0) never hides anything (holes are treated
+   conservatively: draw), except 1-pixel dropouts surrounded by depth, which take their
+   nearest neighbour's depth; isolated nearer pixels (flying pixels) are ignored (3x3
+   opening). For an RGB-only view the occluder depth is the scene seen by the depth
+   cameras: the fused point cloud splatted into this camera (only points in the faces' view
+   cones; z-buffered, each point a square of ``splat_radius_px``) and the other people's body
+   meshes rendered into the face's window (their depth, same projection). A face whose
+   visible share of rendered pixels is below ``min_visible_fraction`` is not visible in the
+   view and gets no patch.
 4. **Mask with margin.** The visible face pixels are dilated by ``margin_frac`` of the face
-   size (occluders excluded again), so blending covers the face border; colours beyond the
-   rendered face are filled smoothly from its edge (push-pull), so the margin carries no
-   image content of its own.
+   size (occluders excluded again, background not: depth is unreliable at silhouettes), so
+   blending covers the face border; colours beyond the rendered face are filled smoothly
+   from its edge (push-pull), so the margin carries no image content of its own.
+5. **Blending anchors.** Pixels around the mask at about the face's depth (or of unknown
+   depth) may set the blended face's colour (``RenderedFacePatch.anchor``); background and
+   occluders may not, so a wall or a surgical light does not tint the face.
 """
 
 import functools
@@ -509,7 +517,9 @@ def render_faces(
             log.debug("face %d hidden in %s (visible %.2f)", face.track_id, camera.name, fraction)
             continue
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-        mask = cv2.dilate(visible.astype(np.uint8), kernel).astype(bool) & ~occluded & ~background
+        # background is not cut out of the margin: registered depth is unreliable at
+        # silhouettes (mixed pixels, parallax shadows), and face pixels must not survive there
+        mask = cv2.dilate(visible.astype(np.uint8), kernel).astype(bool) & ~occluded
         patches.append(
             RenderedFacePatch(
                 camera=camera.name,

@@ -207,7 +207,7 @@ def test_view_of_another_camera_is_rejected(renderer, templates, head_pose, make
         render_faces(renderer, _view(make_camera(name="cam1")), cam, [face], templates, None, CFG)
 
 
-def test_mask_margin_stays_off_the_background_and_isolated_holes_do_not_leak(renderer, templates, head_pose, make_camera, rng):
+def test_background_does_not_anchor_and_isolated_holes_do_not_leak(renderer, templates, head_pose, make_camera, rng):
     cam = make_camera()
     face = synthetic_face_mesh(12, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
     w, h = cam.color.size_wh
@@ -215,10 +215,11 @@ def test_mask_margin_stays_off_the_background_and_isolated_holes_do_not_leak(ren
     wall = np.full((h, w), 2.5, np.float32)
     (p,) = render_faces(renderer, _view(cam, wall), cam, [face], templates, None, CFG)
     cover = p.depth_m > 0
-    # without depth the margin extends beyond the face; in front of a far wall it does not
+    # the margin extends beyond the face also in front of a far wall (depth is unreliable at
+    # silhouettes), but the wall's colour may not tint the face
     assert free.mask.sum() > 1.2 * cover.sum()
-    np.testing.assert_array_equal(p.mask, cover)
-    assert not p.anchor[~cover].any()  # the wall's colour may not tint the face
+    np.testing.assert_array_equal(p.mask, free.mask)
+    assert not p.anchor.any() and free.anchor[~free.mask].all()
     # an occluder over the left half, riddled with 1-pixel dropouts: nothing drawn over it
     half = wall.copy()
     half[:, : w // 2] = 0.8
