@@ -172,7 +172,8 @@ def patient_drape_mesh(spec: SceneSpec, patient_head_xy: tuple[float, float]) ->
     meshes.append(box_mesh((-0.45, 0, T + 0.4), (0.03, 0.8, 0.5), drape, ObjectId.DRAPE))
     if spec.patient_face_covered:
         hx, hy = patient_head_xy
-        meshes.append(box_mesh((hx + 0.02, hy, T + 0.3), (0.32, 0.38, 0.14), drape, ObjectId.DRAPE))
+        # a tent from the table top over the whole head
+        meshes.append(box_mesh((hx + 0.02, hy, T + 0.19), (0.34, 0.4, 0.36), drape, ObjectId.DRAPE))
     return concat_meshes(meshes)
 
 
