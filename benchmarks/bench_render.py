@@ -417,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
                     zs = zbuf[y0 : y0 + h, x0 : x0 + w][q.mask]
                     foreign = ((o == 100) | ((o >= 0) & (o < 100) & (o != p.track_id)) | ((o >= 1000) & (o != 1000 + p.track_id)))
                     over_occluder += int((foreign & (zq > 0) & (zs < zq - 0.05)).sum())
+            to_cam = c.center_world_m - p.world_from_head[:3, 3]
+            facing = float(p.world_from_head[:3, 2] @ to_cam / np.linalg.norm(to_cam)) >= np.cos(np.deg2rad(100.0))
+            frac = frac if facing else 0.0  # turned away (> 100 deg): no face, as the synth annotations
             entry = {"track": p.track_id, "gt_visible_fraction": round(float(frac), 3), "drawn": p.track_id in drawn}
             if frac >= 0.3 and vis.sum() >= 100:
                 ys, xs = np.nonzero(vis)

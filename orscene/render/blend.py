@@ -122,7 +122,8 @@ def blend_faces(
         x0, y0 = p.origin_px
         h, w = p.mask.shape
         if x0 < 0 or y0 < 0 or x0 + w > W or y0 + h > H:
-            raise ShapeError(f"FacePatch[{p.camera},{p.track_id}]", f"a window inside the {W}x{H} image", (x0, y0, w, h))
+            where = f"FacePatch[{p.camera},{p.track_id}]"
+            raise ShapeError(where, f"a window inside the {W}x{H} image", (x0, y0, w, h))
         if not p.mask.any():
             continue
         if cfg.blend in (BlendMode.POISSON, BlendMode.OPENCV):

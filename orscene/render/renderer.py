@@ -208,7 +208,8 @@ def _render_mesh_patch(renderer, pix_z, triangles, origin_px, size_wh, cfg, uv, 
     attrs[:, 3:] = uv if textured else 0.0
     vbo = ctx.buffer(attrs.tobytes())
     ibo = ctx.buffer(tri.tobytes())
-    vao = ctx.vertex_array(renderer.program, [(vbo, "3f 2f", "in_pos", "in_uv")], index_buffer=ibo, index_element_size=4)
+    layout = [(vbo, "3f 2f", "in_pos", "in_uv")]
+    vao = ctx.vertex_array(renderer.program, layout, index_buffer=ibo, index_element_size=4)
     prog = renderer.program
     prog["u_box"].value = (float(origin_px[0]), float(origin_px[1]), float(w), float(h))
     prog["u_near_far"].value = (float(cfg.near_m), float(cfg.far_m))
@@ -268,7 +269,9 @@ def _rigid_f32(T: np.ndarray, points: np.ndarray) -> np.ndarray:
     return out
 
 
-def _project_vertices(camera: Camera, vertices_world_m: np.ndarray, near_m: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def _project_vertices(
+    camera: Camera, vertices_world_m: np.ndarray, near_m: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """``(pix_z (V, 3) float32, ok (V,) bool)`` of world vertices in ``camera``'s colour image.
 
     ``ok`` is False for vertices nearer than ``near_m`` or outside the lens model's valid field.
@@ -309,7 +312,8 @@ def _splat_points(
     buf[(row * Wp + col)[order]] = z[order]
     buf = buf.reshape(Hp, Wp)
     if r > 0:
-        buf = cv2.erode(buf, np.ones((2 * r + 1, 2 * r + 1), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
+        k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+        buf = cv2.erode(buf, k, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
     buf = buf[r : r + h, r : r + w]
     buf[~np.isfinite(buf)] = 0.0
     return np.ascontiguousarray(buf)
@@ -335,7 +339,9 @@ class _ViewOccluders:
     """(track_id, pix_z (V, 3), triangles (F, 3), box (x0, y0, x1, y1)) per body."""
 
 
-def _project_occluders(camera: Camera, occluders: Occluders, faces: Sequence[FaceMesh], cfg: RenderConfig) -> _ViewOccluders:
+def _project_occluders(
+    camera: Camera, occluders: Occluders, faces: Sequence[FaceMesh], cfg: RenderConfig
+) -> _ViewOccluders:
     T = camera.cam_from_world
     cloud_pix_z = None
     pc = occluders.point_cloud
@@ -428,8 +434,11 @@ def _occluder_depth(
     if occ.cloud_pix_z is not None and occ.cloud_pix_z.shape[0]:
         depth = _splat_points(occ.cloud_pix_z, origin_px, size_wh, cfg.splat_radius_px)
     # the other people's bodies overlapping the window, drawn in one pass
-    parts = [(pz, tris) for tid, pz, tris, box in occ.bodies
-             if tid != track_id and box[0] < x0 + w and box[2] > x0 - 1 and box[1] < y0 + h and box[3] > y0 - 1]  # fmt: skip
+    parts = [
+        (pz, tris)
+        for tid, pz, tris, box in occ.bodies
+        if tid != track_id and box[0] < x0 + w and box[2] > x0 - 1 and box[1] < y0 + h and box[3] > y0 - 1
+    ]
     if parts:
         offsets = np.cumsum([0] + [pz.shape[0] for pz, _ in parts[:-1]])
         pz_all = np.concatenate([pz for pz, _ in parts])
@@ -477,7 +486,7 @@ def render_faces(
             continue
         pix_z, ok = _project_vertices(camera, face.vertices_world_m, cfg.near_m)
         if not ok.all():
-            log.debug("face %d is (partly) behind camera %s or outside its field: not rendered", face.track_id, camera.name)
+            log.debug("face %d is (partly) behind camera %s or outside its field", face.track_id, camera.name)
             continue
         lo = pix_z[:, :2].min(axis=0)
         hi = pix_z[:, :2].max(axis=0)
@@ -493,7 +502,8 @@ def render_faces(
         origin, size_wh = (x0, y0), (x1 - x0, y1 - y0)
         template = choose_template(templates, face.track_id, cfg)
         rgb, zf = render_mesh_patch(
-            renderer, pix_z, face.faces, origin, size_wh, cfg, uv=face.uv.astype(np.float32), texture=renderer.texture(template)
+            renderer, pix_z, face.faces, origin, size_wh, cfg,
+            uv=face.uv.astype(np.float32), texture=renderer.texture(template),
         )
         cover = zf > 0
         n_cover = int(cover.sum())

@@ -224,7 +224,8 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
         cv2.ellipse(m, px(nu + sgn * 0.04, nv - 0.015), (int(0.022 * S), int(0.011 * S)), sgn * 20, 0, 360, 255, -1)
         _mix(img, skin * 0.35, 0.8 * _soft(m, 2))
         m = _canvas(S)
-        cv2.ellipse(m, px(nu + sgn * 0.055, nv), (int(0.03 * S), int(0.04 * S)), 0, 90 + sgn * 90, 270 + sgn * 90, 255, 3)
+        ax = (int(0.03 * S), int(0.04 * S))
+        cv2.ellipse(m, px(nu + sgn * 0.055, nv), ax, 0, 90 + sgn * 90, 270 + sgn * 90, 255, 3)
         _mix(img, skin * 0.6, 0.5 * _soft(m, 2))
     m = _canvas(S)
     cv2.circle(m, px(nu, nv + 0.01), int(0.03 * S), 255, -1)
@@ -243,10 +244,12 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
     if old:  # nasolabial folds
         for sgn in (-1, 1):
             m = _canvas(S)
-            cv2.ellipse(m, px(0.5 + sgn * 0.06, nv - 0.02), (int(0.08 * S), int(0.16 * S)), 0, 90 - sgn * 70, 90 - sgn * 20, 255, 3)
+            ax = (int(0.08 * S), int(0.16 * S))
+            cv2.ellipse(m, px(0.5 + sgn * 0.06, nv - 0.02), ax, 0, 90 - sgn * 70, 90 - sgn * 20, 255, 3)
             _mix(img, line_rgb, 0.5 * _soft(m, 2.5))
     if spec.sex == "male" and spec.age != "young":  # stubble on the jaw and upper lip
-        beard = np.clip((yy - 0.60) / 0.12, 0, 1) * (1 - np.exp(-(((yy - 0.83) / 0.04) ** 2) - ((xx - 0.5) / 0.25) ** 8))
+        chin_gap = np.exp(-(((yy - 0.83) / 0.04) ** 2) - ((xx - 0.5) / 0.25) ** 8)
+        beard = np.clip((yy - 0.60) / 0.12, 0, 1) * (1 - chin_gap)
         beard = np.clip(beard + 0.7 * np.exp(-(((yy - 0.65) / 0.02) ** 2) - (((xx - 0.5) / 0.11) ** 2)), 0, 1)
         dots = (rng.random((S, S)) < 0.25).astype(np.float32)
         _mix(img, hair * 0.7, 0.25 * cv2.GaussianBlur(beard.astype(np.float32), (0, 0), 12) * dots)
@@ -300,7 +303,8 @@ def write_templates(out_dir: Path, size_px: int = 256) -> Path:
     for spec in TEMPLATE_SPECS:
         rgb = paint_template(spec, size_px)
         fname = f"{spec.id}.png"
-        if not cv2.imwrite(str(out_dir / fname), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]):
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        if not cv2.imwrite(str(out_dir / fname), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
             raise OSError(f"{out_dir / fname}: could not write the template image")
         entries.append(
             {
