@@ -3,6 +3,7 @@
     python -m benchmarks.bench_pose                          # 3 scenarios x 10 s (generated if missing)
     python -m benchmarks.bench_pose --scenarios medium --no-detector   # ground-truth keypoints only
     python -m benchmarks.bench_pose --recordings /tmp/rec --detector-every 5
+    python -m benchmarks.bench_pose --speed-only             # fusion + tracking time, 6 people, 4 views
 
 For each scenario a session is generated once (``orscene.synth``, fixed seed) and cached
 under ``--recordings`` (default ``outputs/bench_pose/recordings``). Two conditions:
@@ -151,6 +152,32 @@ def run_condition(reader, gt, frames: list[int], cond: str, args, detector=None)
     return res
 
 
+def speed(n_people: int = 6, n_cam: int = 4, n_frames: int = 30, seed: int = 0, device: str = "cpu") -> dict:
+    """Fusion + tracking time for ``n_people`` walking people seen by ``n_cam`` 1280x720
+    cameras (projected ground truth, 3 px noise, 10 % dropout; no images needed)."""
+    from orscene.pose.skeletons import ring_cameras, walking_skeletons
+    from orscene.pose import simulate_keypoints
+
+    rng = np.random.default_rng(seed)
+    cams = ring_cameras(n_cam, size_wh=(1280, 720), f_px=610.0)
+    sk = walking_skeletons(n_people, n_frames, 15.0, rng)
+    kps = [simulate_keypoints(cams, s, GTNoiseConfig(noise_px=3.0, dropout=0.1), rng) for s in sk]
+    cfg = FusionConfig(device=device)
+    fuse_poses(kps[0], cams, None, cfg)  # builds the cached root-grid projection
+    c0, w0 = time.process_time(), time.perf_counter()
+    cands = [fuse_poses(k, cams, None, cfg) for k in kps]
+    c1, w1 = time.process_time(), time.perf_counter()
+    tracks = track(cands, range(n_frames), TrackingConfig())
+    c2, w2 = time.process_time(), time.perf_counter()
+    err = [np.linalg.norm(t.joints_world_m - sk[t.frame_indices, int(np.argmin([np.linalg.norm(t.joints_world_m[0] - sk[t.frame_indices[0], p], axis=-1).mean() for p in range(n_people)]))], axis=-1).mean() for t in tracks]
+    return {
+        "people": n_people, "cameras": n_cam, "frames": n_frames, "tracks": len(tracks),
+        "tracked_mpjpe_mm": round(float(np.mean(err)) * 1000, 1) if err else None,
+        "fusion_cpu_ms": round((c1 - c0) / n_frames * 1000, 1), "fusion_wall_ms": round((w1 - w0) / n_frames * 1000, 1),
+        "tracking_cpu_ms": round((c2 - c1) / n_frames * 1000, 2), "tracking_wall_ms": round((w2 - w1) / n_frames * 1000, 2),
+    }  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--recordings", type=Path, default=Path("outputs/bench_pose/recordings"))
@@ -165,12 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector-every", type=int, default=1, help="run the detector on every n-th frame-set")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=Path("outputs/bench_pose/results.json"))
+    ap.add_argument("--speed-only", action="store_true", help="only the 6-people 4-view timing (no sessions)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sp = speed(device=args.device)
+    log.info("speed: %s", json.dumps(sp))
+    if args.speed_only:
+        print(json.dumps({"speed": sp}, indent=1))  # noqa: T201
+        return 0
     from orscene.synth.groundtruth import load_groundtruth
 
     detector = load_keypoint_detector(KeypointDetectorConfig()) if args.detector else None
-    results = {}
+    results = {"speed": sp}
     for sc in args.scenarios:
         path = ensure_session(args.recordings, f"{args.prefix}{sc}", sc, args.seconds, args.fps, args.seed)
         reader = open_session(path)

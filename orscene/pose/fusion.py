@@ -24,7 +24,8 @@ has a non-learned counterpart with the same data flow, vectorized in torch (devi
    proposal cannot be claimed (it belongs to someone farther along the ray): this separates
    people standing behind each other. Nearer measurements are allowed: occluders (the
    table, another person) often cover a torso.
-   A proposal that claims fewer than ``min_views`` skeletons is dropped. Each person's
+   A proposal that claims fewer than ``min_views`` skeletons is dropped; two proposals
+   closer than ``merge_distance_m`` (one person's views split between two peaks) merge. Each person's
    joints therefore come only from that person's detections, and a false or wrong
    skeleton in one view stays unclaimed.
 4. **Joint volumes**: a cube of ``cube_size_m`` around each root is projected into the
@@ -39,8 +40,10 @@ has a non-learned counterpart with the same data flow, vectorized in torch (devi
    (nose: eyes and ears; elbow: shoulder and wrist; a shoulder: the other shoulder...).
 5. A joint's confidence is the mean confidence of the views that agree with it
    (reprojection within ``inlier_px`` or 3 sigma); with fewer than two such views it is 0.
-   A person with fewer than ``min_confident_joints`` such joints is a ghost assembled from
-   different people's detections and is dropped.
+   A person with fewer than ``min_confident_joints`` such joints, or with inhuman limb
+   lengths, is a ghost assembled from different people's detections and is dropped. Two
+   skeletons whose torsos coincide (one person's views split between two proposals) are
+   merged and estimated again from all their views.
 """
 
 import logging
@@ -52,7 +55,7 @@ import numpy as np
 import torch
 
 from orscene.errors import ShapeError
-from orscene.types import Camera, FrameSet, Keypoints2D
+from orscene.types import COCO17_BONES, Camera, FrameSet, Keypoints2D
 
 __all__ = ["FusionConfig", "PoseCandidate", "fuse_poses", "room_bounds_from_cameras"]
 
@@ -96,6 +99,8 @@ class FusionConfig:
     """Side (voxels) of the 3D max-pool window of the root non-maximum suppression."""
     max_people: int = 20
     """At most this many root proposals are examined per frame-set."""
+    merge_distance_m: float = 0.3
+    """Proposals with roots closer than this are one person (their views are merged)."""
     assoc_gate_m: float = 0.4
     """Association gate: torso-centre reprojection distance, metres at the proposal's depth."""
     depth_gate_m: float = 0.5
@@ -323,6 +328,33 @@ def _sample_depth(depth: np.ndarray, uv: np.ndarray, r: int = 2) -> np.ndarray:
     return np.nan_to_num(med, nan=0.0).astype(np.float32)
 
 
+def _merge_split_people(people: list[tuple[np.ndarray, dict[str, int], float]], merge_m: float) -> list[tuple[np.ndarray, dict[str, int], float]]:
+    """Two proposals whose roots are closer than ``merge_m`` are one person whose views were
+    split between two peaks (no two torsos are that close): merge their claims when they
+    come from different views; otherwise keep the stronger proposal only."""
+    out: list[tuple[np.ndarray, dict[str, int], float]] = []
+    for r, claim, score in people:  # strongest first
+        for i, (r0, claim0, score0) in enumerate(out):
+            if np.linalg.norm(r - r0) < merge_m:
+                if not set(claim) & set(claim0):
+                    w = len(claim0) / (len(claim0) + len(claim))
+                    out[i] = (w * r0 + (1 - w) * r, {**claim0, **claim}, score0 + score)
+                break
+        else:
+            out.append((r, claim, score))
+    return out
+
+
+def _plausible(joints: np.ndarray, conf: np.ndarray, min_m: float = 0.05, max_m: float = 0.7) -> bool:
+    """Limbs and torso sides of the confident joints have human lengths (at most a quarter
+    of them outside ``[min_m, max_m]``)."""
+    bones = [(a, b) for a, b in COCO17_BONES if a >= 5 and conf[a] > 0 and conf[b] > 0]
+    if not bones:
+        return True
+    lengths = np.array([np.linalg.norm(joints[a] - joints[b]) for a, b in bones])
+    return float(np.mean((lengths < min_m) | (lengths > max_m))) <= 0.25
+
+
 def _cube(centres: torch.Tensor, size_m: float, n: int) -> torch.Tensor:
     """Voxel centres of cubes around ``centres (..., 3)``: ``(..., n^3, 3)``."""
     ax = (torch.arange(n, device=centres.device, dtype=centres.dtype) - (n - 1) / 2) * (size_m / n)
@@ -473,105 +505,121 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
         for n, p in claim.items():
             claimed[n][p] = True
         people.append((r, claim, float(score)))
+    people = _merge_split_people(people, cfg.merge_distance_m)
     if not people:
         return []
 
-    # 4. joint volumes ----------------------------------------------------------------
-    K = len(people)
-    J = 17
-    roots_t = torch.as_tensor(np.stack([p[0] for p in people]), dtype=torch.float32, device=device)
-    views = [n for n in names if any(n in p[1] for p in people)]
-    kp_t, cf_t = {}, {}
-    for n in views:
-        kp = np.zeros((K, J, 2), np.float32)
-        cf = np.zeros((K, J), np.float32)
-        for i, (_, claim, _) in enumerate(people):
-            if n in claim:
-                kp[i] = keypoints[n].keypoints_px[claim[n]]
-                c = keypoints[n].confidence[claim[n]]
-                cf[i] = np.where(c >= cfg.min_keypoint_conf, c, 0.0)
-        kp_t[n] = torch.as_tensor(kp, device=device)
-        cf_t[n] = torch.as_tensor(cf, device=device)
-
-    def score_points(pts: torch.Tensor, vox_m: float, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Robust log-likelihood of joint positions ``pts (K', J or 1, M, 3)`` -> (K', J, M)
-        (``rows``: which of the K people the K' rows are; all by default)."""
-        total = torch.zeros(pts.shape[0], J, pts.shape[2], device=device)
+    def estimate(people: list[tuple[np.ndarray, dict[str, int], float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Joints (K, 17, 3) and confidences (K, 17) of the associated people."""
+        # 4. joint volumes ----------------------------------------------------------------
+        K = len(people)
+        J = 17
+        roots_t = torch.as_tensor(np.stack([p[0] for p in people]), dtype=torch.float32, device=device)
+        views = [n for n in names if any(n in p[1] for p in people)]
+        kp_t, cf_t = {}, {}
         for n in views:
-            cam = ct[n]
-            kp_n = kp_t[n] if rows is None else kp_t[n][rows]
-            cf_n = cf_t[n] if rows is None else cf_t[n][rows]
-            if not bool((cf_n > 0).any()):
-                continue
-            uv, z = _project(cam, pts)
-            inside = _in_image(cam, uv)
-            sig = torch.clamp(cam.focal * 0.5 * vox_m / z.clamp(min=0.1), min=cfg.keypoint_sigma_px)
-            du = uv[..., 0] - kp_n[:, :, None, 0]  # (K', J, M)
-            dv = uv[..., 1] - kp_n[:, :, None, 1]
-            g = torch.exp((du * du + dv * dv) * (-0.5 / (sig * sig))) * cf_n[:, :, None]
-            g = g.masked_fill(~inside, 0.0)
-            total += torch.log1p(g / cfg.outlier_floor)
-        return total
+            kp = np.zeros((K, J, 2), np.float32)
+            cf = np.zeros((K, J), np.float32)
+            for i, (_, claim, _) in enumerate(people):
+                if n in claim:
+                    kp[i] = keypoints[n].keypoints_px[claim[n]]
+                    c = keypoints[n].confidence[claim[n]]
+                    cf[i] = np.where(c >= cfg.min_keypoint_conf, c, 0.0)
+            kp_t[n] = torch.as_tensor(kp, device=device)
+            cf_t[n] = torch.as_tensor(cf, device=device)
 
-    def search(centres: torch.Tensor, size_m: float, prior_m: torch.Tensor, prior_w: float, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Arg-max of the joint score (plus a Gaussian prior of width 1 m x ``1/prior_w``
-        at ``prior_m (K, J, 3)``) over a cube around ``centres (K, 1 or J, 3)``, then soft-argmax
-        in ``fine_passes`` finer cubes (the prior stays in the score)."""
-        n_c = max(2, int(round(size_m / cfg.cube_voxel_m)))
-        cube = _cube(centres, size_m, n_c)  # (K, 1|J, M, 3)
-        s = score_points(cube, size_m / n_c, rows)
-        s = s - prior_w * ((cube - prior_m[:, :, None, :]) ** 2).sum(-1) / 2
-        best = s.argmax(-1)  # (K, J)
-        joints = torch.gather(cube.expand(-1, J, -1, -1), 2, best[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
-        vox = size_m / n_c
-        for i in range(cfg.fine_passes):
-            size = vox * 2.0  # the optimum is within half a voxel of the arg-max; keep margin
-            vox = size / cfg.fine_voxels
-            pts = _cube(joints, size, cfg.fine_voxels)  # (K, J, M, 3)
-            sc = score_points(pts, vox, rows) - prior_w * ((pts - prior_m[:, :, None, :]) ** 2).sum(-1) / 2
-            if i + 1 < cfg.fine_passes:  # re-centre on the arg-max (no truncation bias)
-                best = sc.argmax(-1)
-                joints = torch.gather(pts, 2, best[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
-            else:  # the last, smallest cube: soft-argmax
-                joints = (torch.softmax(sc, dim=-1)[..., None] * pts).sum(2)
-        return joints
+        def score_points(pts: torch.Tensor, vox_m: float, rows: torch.Tensor | None = None) -> torch.Tensor:
+            """Robust log-likelihood of joint positions ``pts (K', J or 1, M, 3)`` -> (K', J, M)
+            (``rows``: which of the K people the K' rows are; all by default)."""
+            total = torch.zeros(pts.shape[0], J, pts.shape[2], device=device)
+            for n in views:
+                cam = ct[n]
+                kp_n = kp_t[n] if rows is None else kp_t[n][rows]
+                cf_n = cf_t[n] if rows is None else cf_t[n][rows]
+                if not bool((cf_n > 0).any()):
+                    continue
+                uv, z = _project(cam, pts)
+                inside = _in_image(cam, uv)
+                sig = torch.clamp(cam.focal * 0.5 * vox_m / z.clamp(min=0.1), min=cfg.keypoint_sigma_px)
+                du = uv[..., 0] - kp_n[:, :, None, 0]  # (K', J, M)
+                dv = uv[..., 1] - kp_n[:, :, None, 1]
+                g = torch.exp((du * du + dv * dv) * (-0.5 / (sig * sig))) * cf_n[:, :, None]
+                g = g.masked_fill(~inside, 0.0)
+                total += torch.log1p(g / cfg.outlier_floor)
+            return total
 
-    def agreement(joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        agree = torch.zeros(K, J, device=device)
-        conf_sum = torch.zeros(K, J, device=device)
-        for n in views:
-            uv, _ = _project(ct[n], joints[:, :, None, :])
-            d = (uv[:, :, 0] - kp_t[n]).norm(dim=-1)
-            ok = (cf_t[n] > 0) & (d <= max(cfg.inlier_px, 3 * cfg.keypoint_sigma_px))
-            agree += ok.float()
-            conf_sum += torch.where(ok, cf_t[n], torch.zeros_like(cf_t[n]))
-        return agree, conf_sum
+        def search(centres: torch.Tensor, size_m: float, prior_m: torch.Tensor, prior_w: float, rows: torch.Tensor | None = None) -> torch.Tensor:
+            """Arg-max of the joint score (plus a Gaussian prior of width 1 m x ``1/prior_w``
+            at ``prior_m (K, J, 3)``) over a cube around ``centres (K, 1 or J, 3)``, then soft-argmax
+            in ``fine_passes`` finer cubes (the prior stays in the score)."""
+            n_c = max(2, int(round(size_m / cfg.cube_voxel_m)))
+            cube = _cube(centres, size_m, n_c)  # (K, 1|J, M, 3)
+            s = score_points(cube, size_m / n_c, rows)
+            s = s - prior_w * ((cube - prior_m[:, :, None, :]) ** 2).sum(-1) / 2
+            best = s.argmax(-1)  # (K, J)
+            joints = torch.gather(cube.expand(-1, J, -1, -1), 2, best[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
+            vox = size_m / n_c
+            for i in range(cfg.fine_passes):
+                size = vox * 2.0  # the optimum is within half a voxel of the arg-max; keep margin
+                vox = size / cfg.fine_voxels
+                pts = _cube(joints, size, cfg.fine_voxels)  # (K, J, M, 3)
+                sc = score_points(pts, vox, rows) - prior_w * ((pts - prior_m[:, :, None, :]) ** 2).sum(-1) / 2
+                if i + 1 < cfg.fine_passes:  # re-centre on the arg-max (no truncation bias)
+                    best = sc.argmax(-1)
+                    joints = torch.gather(pts, 2, best[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
+                else:  # the last, smallest cube: soft-argmax
+                    joints = (torch.softmax(sc, dim=-1)[..., None] * pts).sum(2)
+            return joints
 
-    # a weak prior towards the root keeps every joint inside the body's reach
-    joints = search(roots_t[:, None], cfg.cube_size_m, roots_t[:, None].expand(-1, J, -1), 0.1)
-    agree, conf_sum = agreement(joints)
-    # joints seen by fewer than two agreeing views lie somewhere on one ray: take the point
-    # of the ray nearest to the mean of their well-seen neighbours (``_NEIGHBOURS``)
-    nb = torch.zeros(J, J, device=device)
-    for j, ns in enumerate(_NEIGHBOURS):
-        nb[j, list(ns)] = 1.0
-    good = (agree >= 2).float()  # (K, J)
-    n_good = good @ nb.T  # (K, J): well-seen neighbours of each joint
-    weak = (agree < 2) & (n_good > 0)
-    if bool(weak.any()):
-        rows = weak.any(1).nonzero().squeeze(1)
-        prior = torch.einsum("jn,knc->kjc", nb, joints[rows] * good[rows][..., None]) / n_good[rows].clamp(min=1)[..., None]
-        redo = search(prior, 1.2, prior, 1.0 / 0.25**2, rows)
-        joints[rows] = torch.where(weak[rows][..., None], redo, joints[rows])
+        def agreement(joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            agree = torch.zeros(K, J, device=device)
+            conf_sum = torch.zeros(K, J, device=device)
+            for n in views:
+                uv, _ = _project(ct[n], joints[:, :, None, :])
+                d = (uv[:, :, 0] - kp_t[n]).norm(dim=-1)
+                ok = (cf_t[n] > 0) & (d <= max(cfg.inlier_px, 3 * cfg.keypoint_sigma_px))
+                agree += ok.float()
+                conf_sum += torch.where(ok, cf_t[n], torch.zeros_like(cf_t[n]))
+            return agree, conf_sum
 
-    # 5. confidences ---------------------------------------------------------------------
-    conf = torch.where(agree >= 2, conf_sum / agree.clamp(min=1), torch.zeros_like(conf_sum))
-    joints_np = joints.cpu().numpy().astype(np.float32)
-    conf_np = conf.cpu().numpy().astype(np.float32)
+        # a weak prior towards the root keeps every joint inside the body's reach
+        joints = search(roots_t[:, None], cfg.cube_size_m, roots_t[:, None].expand(-1, J, -1), 0.1)
+        agree, conf_sum = agreement(joints)
+        # joints seen by fewer than two agreeing views lie somewhere on one ray: take the point
+        # of the ray nearest to the mean of their well-seen neighbours (``_NEIGHBOURS``)
+        nb = torch.zeros(J, J, device=device)
+        for j, ns in enumerate(_NEIGHBOURS):
+            nb[j, list(ns)] = 1.0
+        good = (agree >= 2).float()  # (K, J)
+        n_good = good @ nb.T  # (K, J): well-seen neighbours of each joint
+        weak = (agree < 2) & (n_good > 0)
+        if bool(weak.any()):
+            rows = weak.any(1).nonzero().squeeze(1)
+            prior = torch.einsum("jn,knc->kjc", nb, joints[rows] * good[rows][..., None]) / n_good[rows].clamp(min=1)[..., None]
+            redo = search(prior, 1.2, prior, 1.0 / 0.25**2, rows)
+            joints[rows] = torch.where(weak[rows][..., None], redo, joints[rows])
+
+        # 5. confidences ---------------------------------------------------------------------
+        conf = torch.where(agree >= 2, conf_sum / agree.clamp(min=1), torch.zeros_like(conf_sum))
+        joints_np = joints.cpu().numpy().astype(np.float32)
+        conf_np = conf.cpu().numpy().astype(np.float32)
+        return joints_np, conf_np
+
+    joints_np, conf_np = estimate(people)
+    # one person's views split between two proposals shows as two skeletons at one place
+    torso = [joints_np[i, list(_TORSO)].mean(0).astype(np.float64) for i in range(len(people))]
+    merged = _merge_split_people([(torso[i], claim, score) for i, (_, claim, score) in enumerate(people)], cfg.merge_distance_m)
+    if len(merged) < len(people):
+        people = merged
+        joints_np, conf_np = estimate(people)
+
     out = []
     for i, (_, claim, score) in enumerate(people):
         if int((conf_np[i] > 0).sum()) < cfg.min_confident_joints:
             log.debug("person %d dropped: too few joints on which views agree", i)
+            continue
+        if not _plausible(joints_np[i], conf_np[i]):
+            log.debug("person %d dropped: implausible limb lengths (assembled from several people)", i)
             continue
         cams = tuple(sorted(claim))
         out.append(PoseCandidate(joints_np[i], conf_np[i], cams, score, tuple(claim[c] for c in cams)))
