@@ -12,7 +12,7 @@ Usage (one GL context per process, created once)::
 from orscene.render.blend import blend_faces
 from orscene.render.config import BlendMode, RenderConfig
 from orscene.render.face_mesh import synthetic_face_mesh
-from orscene.render.renderer import FaceRenderer, Occluders, create_renderer, render_faces
+from orscene.render.renderer import FaceRenderer, Occluders, RenderedFacePatch, create_renderer, render_faces
 from orscene.render.templates import FaceTemplate, TemplateSet, choose_template, default_catalog_path, load_templates
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "choose_template",
     "FaceRenderer",
     "Occluders",
+    "RenderedFacePatch",
     "create_renderer",
     "render_faces",
     "blend_faces",

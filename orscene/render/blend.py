@@ -57,7 +57,19 @@ def solve_poisson(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndar
     return out
 
 
-def _poisson(dst: np.ndarray, patch: FacePatch, x0: int, y0: int, use_opencv: bool) -> np.ndarray:
+def _attenuate(src: np.ndarray, solved: np.ndarray, mask: np.ndarray, interior: float) -> np.ndarray:
+    """Keep ``interior`` of the correction ``solved - src`` deep inside the mask, all of it at
+    the border: weight ``interior + (1 - interior) exp(-d / s)``, ``d`` the distance to the mask
+    border, ``s`` a quarter of the mask's size."""
+    if interior >= 1.0:
+        return solved
+    d = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    scale = max(1.0, 0.25 * float(np.sqrt(mask.sum())))
+    w = (interior + (1.0 - interior) * np.exp(-d / scale))[..., None]
+    return src.astype(np.float32) + w * (solved.astype(np.float32) - src.astype(np.float32))
+
+
+def _poisson(dst: np.ndarray, patch: FacePatch, x0: int, y0: int, use_opencv: bool, interior: float = 1.0) -> np.ndarray:
     """Poisson-clone ``patch`` into ``dst`` (RGB), returning the new colours of the patch window.
 
     Where the patch says a surrounding pixel must not anchor the colours (background,
@@ -87,7 +99,7 @@ def _poisson(dst: np.ndarray, patch: FacePatch, x0: int, y0: int, use_opencv: bo
             crop = crop.copy()
             crop[free] = np.clip(src[free] + offset[free], 0, 255).round().astype(np.uint8)
     if not use_opencv:
-        out = solve_poisson(src, crop, mask)
+        out = _attenuate(src, solve_poisson(src, crop, mask), mask, interior)
         return np.clip(out[P : P + h, P : P + w], 0, 255).round().astype(np.uint8)
     mask_u8 = mask.astype(np.uint8) * 255
     bx, by, bw, bh = cv2.boundingRect(mask_u8)
@@ -95,8 +107,9 @@ def _poisson(dst: np.ndarray, patch: FacePatch, x0: int, y0: int, use_opencv: bo
     center = (bx + bw // 2, by + bh // 2)
     out = cv2.seamlessClone(
         np.ascontiguousarray(src[..., ::-1]), np.ascontiguousarray(crop[..., ::-1]), mask_u8, center, cv2.NORMAL_CLONE
-    )
-    return out[P : P + h, P : P + w, ::-1]
+    )[..., ::-1]
+    out = _attenuate(src, out, mask, interior)
+    return np.clip(out[P : P + h, P : P + w], 0, 255).round().astype(np.uint8)
 
 
 def blend_faces(
@@ -127,7 +140,7 @@ def blend_faces(
         if not p.mask.any():
             continue
         if cfg.blend in (BlendMode.POISSON, BlendMode.OPENCV):
-            new = _poisson(out, p, x0, y0, use_opencv=cfg.blend is BlendMode.OPENCV)
+            new = _poisson(out, p, x0, y0, cfg.blend is BlendMode.OPENCV, cfg.interior_harmonization)
         else:
             new = p.rgb
         window = out[y0 : y0 + h, x0 : x0 + w]

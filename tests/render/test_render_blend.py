@@ -127,9 +127,17 @@ def test_background_does_not_tint_the_blended_face():
     depth = np.ones((30, 40), np.float32)
     plain = FacePatch("cam0", 0, (x0, y0), src, mask, depth, 1.0)
     anchored = RenderedFacePatch("cam0", 0, (x0, y0), src, mask, depth, 1.0, anchor=anchor)
-    out_plain, _ = blend_faces(rgb, [plain], CFG)
-    out_anch, _ = blend_faces(rgb, [anchored], CFG)
+    full = dataclasses.replace(CFG, interior_harmonization=1.0)
+    out_plain, _ = blend_faces(rgb, [plain], full)
+    out_anch, _ = blend_faces(rgb, [anchored], full)
     left = (slice(y0 + 8, y0 + 17), slice(x0 + 6, x0 + 12))
     # plain Poisson drifts towards the wall on the left; anchored stays at the skin's colour
     assert out_plain[left].astype(float).mean() > 200
     np.testing.assert_allclose(out_anch[y0 + 5 : y0 + 25, x0 + 5 : x0 + 35].reshape(-1, 3).mean(0), (180, 120, 90), atol=6)
+
+    # interior_harmonization 0: the template's own colour deep inside, the skin's at the border
+    keep, _ = blend_faces(rgb, [anchored], dataclasses.replace(CFG, interior_harmonization=0.0))
+    centre, border = keep[y0 + 15, x0 + 20].astype(float), keep[y0 + 15, x0 + 34].astype(float)
+    src_c, skin = np.array([150.0, 100, 80]), np.array([180.0, 120, 90])
+    assert np.abs(centre - src_c).max() < 0.3 * np.abs(skin - src_c).max()
+    np.testing.assert_allclose(border, skin, atol=8)
