@@ -100,7 +100,7 @@ def test_cli_evaluate_end_to_end(tiny):
 
 def test_cli_evaluate_baselines_only_and_errors(tiny):
     root, pred, tmp = tiny
-    r = _cli("--session", "TINY", "--recordings", str(root), "--baselines", "BLAZEFACE", "--max-frames", "1", cwd=tmp)
+    r = _cli("--session", "TINY", "--recordings", str(root), "--baselines", "blazeface", "--max-frames", "1", cwd=tmp)
     assert r.returncode == 0, r.stderr
     assert "only the baselines" in r.stdout and "blazeface" in r.stdout
     r = _cli("--session", "TINY", "--recordings", str(root), "--annotations", str(tmp / "missing.json"), cwd=tmp)
