@@ -47,7 +47,7 @@ has a non-learned counterpart with the same data flow, vectorized in torch (devi
 """
 
 import logging
-import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from orscene.errors import ShapeError
+from orscene.geometry.camera import project_world, unproject_px
 from orscene.types import COCO17_BONES, Camera, FrameSet, Keypoints2D
 
 __all__ = ["FusionConfig", "PoseCandidate", "fuse_poses", "room_bounds_from_cameras"]
@@ -218,8 +219,6 @@ def room_bounds_from_cameras(cameras: Mapping[str, Camera], cfg: FusionConfig) -
     slab of torso heights (``root_z_range_m``), within ``max_range_m`` of a camera."""
     if cfg.room_min_m is not None and cfg.room_max_m is not None:
         return np.asarray(cfg.room_min_m, float), np.asarray(cfg.room_max_m, float)
-    from orscene.geometry.camera import unproject_px
-
     hits = []
     for cam in cameras.values():
         w, h = cam.color.width_px, cam.color.height_px
@@ -319,12 +318,9 @@ def _sample_depth(depth: np.ndarray, uv: np.ndarray, r: int = 2) -> np.ndarray:
     inside = ok & (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
     win = np.where(win > 0, win, np.nan)
     win[~inside] = np.nan
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows -> 0 below
-            med = np.nanmedian(win, axis=1) if len(uv) else np.zeros(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows -> 0 below
+        med = np.nanmedian(win, axis=1) if len(uv) else np.zeros(0)
     return np.nan_to_num(med, nan=0.0).astype(np.float32)
 
 
@@ -444,8 +440,6 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
     roots_np = roots.double().cpu().numpy()
 
     # 2.-3. ghost rejection with depth, then association ------------------------------
-    from orscene.geometry.camera import project_world
-
     ct = {n: _prepare(cameras[n], device) for n in names}
     root_uv, root_z = {}, {}
     for n in names:
@@ -457,12 +451,9 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
         pts = kp.keypoints_px[:, list(_TORSO)].reshape(-1, 2)
         d = _sample_depth(depth[n], pts, r=1).reshape(kp.n_persons, len(_TORSO))
         d = np.where((kp.confidence[:, list(_TORSO)] >= cfg.min_keypoint_conf) & (d > 0), d, np.nan)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                det_depth[n] = np.nan_to_num(np.nanmedian(d, axis=1), nan=0.0) if kp.n_persons else np.zeros(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # no valid depth -> 0 below
+            det_depth[n] = np.nan_to_num(np.nanmedian(d, axis=1), nan=0.0) if kp.n_persons else np.zeros(0)
     root_meas = {n: _sample_depth(depth[n], root_uv[n], r=3) for n in depth}
     claimed = {n: np.zeros(keypoints[n].n_persons, bool) for n in names}
     people: list[tuple[np.ndarray, dict[str, int], float]] = []
