@@ -57,7 +57,7 @@ class RenderConfig:
     depth map (holes between points are closed up to this size)."""
     blend: BlendMode = BlendMode.POISSON
     """Compositing of the rendered faces."""
-    interior_harmonization: float = 0.5
+    interior_harmonization: float = 1.0
     """Poisson modes: share of the Poisson colour correction kept in the face's interior (1 =
     plain Poisson editing; lower keeps more of the template's own colours inside the face
     while the border stays seamless: the share ramps up to 1 towards the mask border)."""
