@@ -259,3 +259,17 @@ def test_depth_noise_specks_do_not_punch_holes_into_the_mask(renderer, templates
     depth[speck] = 0.5  # flying pixels far in front of the face
     (p,) = render_faces(renderer, _view(cam, depth), cam, [face], templates, None, CFG)
     assert (p.mask >= (p.depth_m > 0)).all()  # every face pixel is still replaced
+
+
+def test_face_cut_by_the_image_border_is_rendered_and_blended(renderer, templates, head_pose, make_camera):
+    from orscene.render import blend_faces
+
+    cam = make_camera()
+    face = synthetic_face_mesh(15, head_pose([0.62, 0.0, 1.6], [0.0, -1.0, 0.0]))  # half outside on the right
+    uv, _ = project_world(cam, face.vertices_world_m)
+    assert uv[:, 0].max() > cam.color.width_px and uv[:, 0].min() < cam.color.width_px - 5
+    (p,) = render_faces(renderer, _view(cam), cam, [face], templates, None, CFG)
+    x0, _ = p.origin_px
+    assert x0 + p.mask.shape[1] == cam.color.width_px and p.mask[:, -1].any()
+    out, union = blend_faces(_view(cam).rgb, [p], CFG)
+    assert union[:, -1].any() and union.sum() == p.mask.sum()
