@@ -485,11 +485,15 @@ def render_faces(
             log.debug("face %d is turned away from camera %s: not rendered", face.track_id, camera.name)
             continue
         pix_z, ok = _project_vertices(camera, face.vertices_world_m, cfg.near_m)
-        if not ok.all():
-            log.debug("face %d is (partly) behind camera %s or outside its field", face.track_id, camera.name)
-            continue
-        lo = pix_z[:, :2].min(axis=0)
-        hi = pix_z[:, :2].max(axis=0)
+        tris = np.asarray(face.faces)
+        if not ok.all():  # drop the triangles behind the camera or beyond the lens model's field
+            log.debug("face %d is partly behind camera %s or outside its field", face.track_id, camera.name)
+            tris = tris[ok[tris].all(axis=1)]
+            if tris.size == 0:
+                continue
+        used = pix_z[np.unique(tris), :2]
+        lo = used.min(axis=0)
+        hi = used.max(axis=0)
         size = float(np.sqrt(max(hi[0] - lo[0], 1.0) * max(hi[1] - lo[1], 1.0)))
         margin = max(int(cfg.min_margin_px), int(np.ceil(cfg.margin_frac * size)))
         pad = margin + 2
@@ -502,7 +506,7 @@ def render_faces(
         origin, size_wh = (x0, y0), (x1 - x0, y1 - y0)
         template = choose_template(templates, face.track_id, cfg)
         rgb, zf = render_mesh_patch(
-            renderer, pix_z, face.faces, origin, size_wh, cfg,
+            renderer, pix_z, tris, origin, size_wh, cfg,
             uv=face.uv.astype(np.float32), texture=renderer.texture(template),
         )
         cover = zf > 0
