@@ -312,8 +312,12 @@ def _splat_points(
     buf[(row * Wp + col)[order]] = z[order]
     buf = buf.reshape(Hp, Wp)
     if r > 0:
+        # each point covers a square (min depth wins), but only inside the closing of the hit
+        # pixels: gaps between points are filled, silhouettes do not grow by the splat size
         k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+        closed = cv2.morphologyEx(np.isfinite(buf).astype(np.uint8), cv2.MORPH_CLOSE, k).astype(bool)
         buf = cv2.erode(buf, k, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
+        buf[~closed] = np.inf
     buf = buf[r : r + h, r : r + w]
     buf[~np.isfinite(buf)] = 0.0
     return np.ascontiguousarray(buf)

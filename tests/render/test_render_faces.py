@@ -273,3 +273,19 @@ def test_face_cut_by_the_image_border_is_rendered_and_blended(renderer, template
     assert x0 + p.mask.shape[1] == cam.color.width_px and p.mask[:, -1].any()
     out, union = blend_faces(_view(cam).rgb, [p], CFG)
     assert union[:, -1].any() and union.sum() == p.mask.sum()
+
+
+def test_point_cloud_occluder_edge_does_not_grow_by_the_splat(renderer, templates, head_pose, make_camera):
+    cam = make_camera()
+    face = synthetic_face_mesh(16, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    # a sheet 50 cm in front of the face covering world x < 0 (the image's left half), 1.5 cm spacing
+    xx, zz = np.meshgrid(np.arange(-0.4, 0.0, 0.015), np.arange(1.3, 1.9, 0.015))
+    sheet = PointCloud(np.column_stack([xx.ravel(), np.full(xx.size, -0.5), zz.ravel()]).astype(np.float32))
+    cfg = dataclasses.replace(CFG, splat_radius_px=3)
+    (p,) = render_faces(renderer, _view(cam), cam, [face], templates, Occluders(point_cloud=sheet), cfg)
+    edge_u = project_world(cam, np.array([[xx.max(), -0.5, 1.6]]))[0][0, 0]
+    ys, xs = np.nonzero(p.mask)
+    u = xs + p.origin_px[0]
+    assert u.min() >= edge_u - 1.0  # not drawn over the sheet
+    visible_u = np.nonzero((p.depth_m > 0) & p.mask)[1] + p.origin_px[0]
+    assert visible_u.min() <= edge_u + 2.0  # nor hidden beyond its edge
