@@ -6,13 +6,18 @@ Per body fit:
    and keep only points within ``prefilter_m`` of the head surface as placed by the keypoint
    fit (drops other people, the OR light, most of the shoulders);
 2. too few points left -> ``HeadStatus.KEYPOINTS_ONLY`` (the keypoint-only head stands);
-3. source = the head vertices facing at least one depth camera (only the camera-facing part of
-   a head is observed), evenly subsampled;
-4. FilterReg (probreg, point-to-point, fixed ``sigma2`` and outlier weight ``w``: its automatic
-   sigma2 and ``w = 0`` are inaccurate here), then point-to-plane ICP (open3d) from its result;
-5. the correction is rejected (``HeadStatus.REJECTED``) when it moves the head centre more than
-   ``max_translation_m`` or turns it more than ``max_rotation_deg``, or when the ICP fitness
-   (share of source points with a cloud point within ``icp_max_dist_m``) or its RMSE is poor;
+3. FilterReg (probreg, point-to-point, fixed ``sigma2`` = (5 mm)^2 and outlier weight
+   ``w = 0.5``: its automatic sigma2 and ``w = 0`` drift badly on noisy partial views) of the
+   cropped cloud to the model head vertices that face some depth camera (only the camera-facing
+   part of a head is observed);
+4. from there, point-to-plane ICP (open3d) of the cloud to the full model head with the mesh's
+   normals and a Tukey robust loss (the depth noise is ~1 cm at 3 m; other people's points and
+   masks are down-weighted). Registering cloud -> model handles partial visibility: only the
+   observed surface pulls, unobserved model parts stay out of it. The inverse is the model's
+   correction;
+5. the correction is rejected (``HeadStatus.REJECTED``) when it moves the face centre more than
+   ``max_translation_m`` or turns the head more than ``max_rotation_deg``, or when the ICP
+   fitness (share of cloud points within ``icp_max_dist_m`` of the head) or its RMSE is poor;
 6. otherwise it is applied to the head vertices and to ``world_from_head``
    (``HeadStatus.ALIGNED``).
 """
@@ -41,29 +46,33 @@ class AlignConfig:
 
     crop_margin_m: float = 0.06
     """Crop ball radius = head radius + this."""
-    prefilter_m: float = 0.06
+    prefilter_m: float = 0.05
     """Keep only cloud points within this distance of the keypoint-fitted head surface."""
-    min_points: int = 80
+    min_points: int = 60
     """Fewer cloud points than this after cropping: skip (keypoints only)."""
-    source_points: int = 400
-    """Head vertices used as the registration source (evenly subsampled)."""
-    target_points: int = 1200
-    """At most this many cloud points are registered to (evenly subsampled)."""
-    filterreg_sigma2: float = 4e-4
-    """FilterReg's GMM variance (m^2), fixed: (2 cm)^2."""
-    filterreg_w: float = 0.2
-    """FilterReg's outlier (uniform) weight in [0, 1)."""
-    filterreg_iters: int = 20
-    icp_max_dist_m: float = 0.012
-    """ICP correspondence distance."""
-    icp_iters: int = 20
+    use_filterreg: bool = True
+    """Run FilterReg before ICP (coarse capture of errors beyond the ICP's reach)."""
+    filterreg_points: int = 300
+    """Cloud points (evenly subsampled) and, twice that, model vertices used by FilterReg."""
+    filterreg_sigma2: float = 2.5e-5
+    """FilterReg's GMM variance (m^2), fixed at (5 mm)^2 (its automatic update drifts)."""
+    filterreg_w: float = 0.5
+    """FilterReg's outlier (uniform) weight in [0, 1): half the crop may be clutter."""
+    filterreg_iters: int = 10
+    icp_points: int = 1500
+    """At most this many cloud points go into ICP (evenly subsampled)."""
+    icp_max_dist_m: float = 0.03
+    """ICP correspondence distance (the depth noise is ~1 cm at 3 m)."""
+    icp_tukey_m: float = 0.015
+    """Scale of ICP's Tukey robust loss."""
+    icp_iters: int = 30
     max_translation_m: float = 0.10
-    """Reject a correction moving the head centre more than this."""
+    """Reject a correction moving the face centre more than this."""
     max_rotation_deg: float = 30.0
     """Reject a correction turning the head more than this."""
-    min_fitness: float = 0.5
-    """Reject when fewer source points than this share have a cloud point within icp_max_dist_m."""
-    max_rmse_m: float = 0.008
+    min_fitness: float = 0.3
+    """Reject when fewer cloud points than this share lie within icp_max_dist_m of the head."""
+    max_rmse_m: float = 0.016
     """Reject when the ICP inlier RMSE exceeds this."""
 
 
@@ -99,8 +108,19 @@ def _rotation_deg(R: np.ndarray) -> float:
     return math.degrees(math.acos(float(np.clip((np.trace(R) - 1) / 2, -1, 1))))
 
 
+def _subsample(points: np.ndarray, n: int) -> np.ndarray:
+    if points.shape[0] <= n:
+        return points
+    return points[np.linspace(0, points.shape[0] - 1, n).round().astype(int)]
+
+
 def align_head(fit: BodyFit, cloud: PointCloud, cameras: Mapping[str, Camera], cfg: AlignConfig) -> AlignResult:
-    """Register one fitted head to the cloud and decide (see module docstring)."""
+    """Register one fitted head to the cloud and decide (see module docstring).
+
+    Both stages register the cloud to the model (the observed part of the head finds its
+    place on the full head; unobserved model parts stay out of it) and the result is inverted
+    into the model's correction.
+    """
     head = fit.vertices_world_m[fit.head_vertex_ids].astype(np.float64)
     centre = head.mean(0)
     radius = float(np.linalg.norm(head - centre, axis=1).max())
@@ -111,41 +131,43 @@ def align_head(fit: BodyFit, cloud: PointCloud, cameras: Mapping[str, Camera], c
     if crop.shape[0] < cfg.min_points:
         return AlignResult(HeadStatus.KEYPOINTS_ONLY, np.eye(4), int(crop.shape[0]))
     n_points = int(crop.shape[0])
-    if crop.shape[0] > cfg.target_points:
-        crop = crop[np.linspace(0, crop.shape[0] - 1, cfg.target_points).round().astype(int)]
     normals = head_vertex_normals(fit.vertices_world_m.astype(np.float64), fit.faces, fit.head_vertex_ids)
-    eyes = [c.center_world_m for c in cameras.values() if c.has_depth] or [c.center_world_m for c in cameras.values()]
-    facing = np.zeros(head.shape[0], dtype=bool)
-    for e in eyes:
-        facing |= ((e[None] - head) * normals).sum(1) > 0
-    src = head[facing] if facing.sum() >= 20 else head
-    if src.shape[0] > cfg.source_points:
-        src = src[np.linspace(0, src.shape[0] - 1, cfg.source_points).round().astype(int)]
-    res = filterreg.registration_filterreg(src, crop, sigma2=cfg.filterreg_sigma2, update_sigma2=False,
-                                           w=cfg.filterreg_w, maxiter=cfg.filterreg_iters, tol=1e-4)  # fmt: skip
-    T1 = np.eye(4)
-    T1[:3, :3] = res.transformation.rot
-    T1[:3, 3] = res.transformation.t
-    src_pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(src))
-    tgt_pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(crop))
-    tgt_pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(12))
-    tgt_pcd.orient_normals_towards_camera_location(np.asarray(eyes[0], dtype=np.float64))
-    icp = o3d.pipelines.registration.registration_icp(
-        src_pcd, tgt_pcd, cfg.icp_max_dist_m, T1,
-        o3d.pipelines.registration.TransformationEstimationPointToPlane(),
-        o3d.pipelines.registration.ICPConvergenceCriteria(max_iteration=cfg.icp_iters),
+    cloud_from_model = np.eye(4)
+    if cfg.use_filterreg:
+        eyes = [c.center_world_m for c in cameras.values() if c.has_depth] or [c.center_world_m for c in cameras.values()]
+        facing = np.zeros(head.shape[0], dtype=bool)
+        for e in eyes:
+            facing |= ((e[None] - head) * normals).sum(1) > 0
+        model_pts = _subsample(head[facing] if facing.sum() >= 20 else head, 2 * cfg.filterreg_points)
+        res = filterreg.registration_filterreg(_subsample(crop, cfg.filterreg_points), model_pts,
+                                               sigma2=cfg.filterreg_sigma2, update_sigma2=False, w=cfg.filterreg_w,
+                                               maxiter=cfg.filterreg_iters, tol=1e-4)  # fmt: skip
+        model_from_cloud = np.eye(4)
+        model_from_cloud[:3, :3] = res.transformation.rot
+        model_from_cloud[:3, 3] = res.transformation.t
+    else:
+        model_from_cloud = np.eye(4)
+    src = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(_subsample(crop, cfg.icp_points)))
+    tgt = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(head))
+    tgt.normals = o3d.utility.Vector3dVector(normals)
+    reg = o3d.pipelines.registration
+    icp = reg.registration_icp(
+        src, tgt, cfg.icp_max_dist_m, model_from_cloud,
+        reg.TransformationEstimationPointToPlane(reg.TukeyLoss(k=cfg.icp_tukey_m)),
+        reg.ICPConvergenceCriteria(max_iteration=cfg.icp_iters),
     )  # fmt: skip
-    T = np.asarray(icp.transformation)
+    cloud_from_model = np.linalg.inv(np.asarray(icp.transformation))
+    T = cloud_from_model
     face_centre = fit.world_from_head[:3, 3]
     moved = float(np.linalg.norm(T[:3, :3] @ face_centre + T[:3, 3] - face_centre))
     angle = _rotation_deg(T[:3, :3])
     status = HeadStatus.ALIGNED
     if moved > cfg.max_translation_m or angle > cfg.max_rotation_deg:
         status = HeadStatus.REJECTED
-    elif icp.fitness < cfg.min_fitness or (icp.fitness > 0 and icp.inlier_rmse > cfg.max_rmse_m):
+    elif icp.fitness < cfg.min_fitness or icp.inlier_rmse > cfg.max_rmse_m:
         status = HeadStatus.REJECTED
     log.debug("head %d: %s, %d points, fitness %.2f, rmse %.4f, moved %.3f m, turned %.1f deg", fit.track_id,
-              status.value, crop.shape[0], icp.fitness, icp.inlier_rmse, moved, angle)  # fmt: skip
+              status.value, n_points, icp.fitness, icp.inlier_rmse, moved, angle)  # fmt: skip
     return AlignResult(status, T if status is HeadStatus.ALIGNED else np.eye(4), n_points,
                        float(icp.fitness), float(icp.inlier_rmse), moved, angle)  # fmt: skip
 
