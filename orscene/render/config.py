@@ -52,6 +52,10 @@ class RenderConfig:
     """Mask dilation beyond the rendered face, as a fraction of the face's size (sqrt of its area)."""
     min_margin_px: int = 2
     """Smallest mask dilation in pixels."""
+    rgb_only_occluder_shrink_px: int = 2
+    """For RGB-only cameras: occluders from the fused cloud and body meshes are shrunk by this
+    many pixels (their edges are only as exact as the cloud's voxels and the body fit), so a
+    face next to an occluder is replaced up to the edge rather than leaking."""
     splat_radius_px: int = 2
     """For RGB-only cameras: each fused point covers a square of this radius in the occluder
     depth map (holes between points are closed up to this size)."""

@@ -526,6 +526,9 @@ def render_faces(
             occ_depth = _fill_small_holes(occ_depth)
             known = occ_depth > 0
             occluded = _drop_specks(known & (occ_depth < z_ref - cfg.depth_tolerance_m))
+            if view.depth_m is None and cfg.rgb_only_occluder_shrink_px > 0 and occluded.any():
+                occluded = cv2.erode(occluded.astype(np.uint8), np.ones((3, 3), np.uint8),
+                                     iterations=int(cfg.rgb_only_occluder_shrink_px)).astype(bool)  # fmt: skip
             background = _drop_specks(known & ~cover & (occ_depth > z_ref + cfg.background_tolerance_m))
         else:
             occluded = background = np.zeros_like(cover)

@@ -169,7 +169,7 @@ def test_rgb_only_camera_uses_other_bodies_as_occluders(renderer, templates, hea
     assert 0.2 < p.visible_fraction < 0.8
     uv, _ = project_world(cam, arm.vertices_world_m)
     ys, xs = np.nonzero(p.mask)
-    assert (xs + p.origin_px[0] > uv[:, 0].max() - 1).all()
+    assert (xs + p.origin_px[0] > uv[:, 0].max() - 1 - CFG.rgb_only_occluder_shrink_px).all()
 
 
 def test_rgb_only_camera_uses_fused_point_cloud_as_occluder(renderer, templates, head_pose, make_camera):
@@ -281,7 +281,7 @@ def test_point_cloud_occluder_edge_does_not_grow_by_the_splat(renderer, template
     # a sheet 50 cm in front of the face covering world x < 0 (the image's left half), 1.5 cm spacing
     xx, zz = np.meshgrid(np.arange(-0.4, 0.0, 0.015), np.arange(1.3, 1.9, 0.015))
     sheet = PointCloud(np.column_stack([xx.ravel(), np.full(xx.size, -0.5), zz.ravel()]).astype(np.float32))
-    cfg = dataclasses.replace(CFG, splat_radius_px=3)
+    cfg = dataclasses.replace(CFG, splat_radius_px=3, rgb_only_occluder_shrink_px=0)
     (p,) = render_faces(renderer, _view(cam), cam, [face], templates, Occluders(point_cloud=sheet), cfg)
     edge_u = project_world(cam, np.array([[xx.max(), -0.5, 1.6]]))[0][0, 0]
     ys, xs = np.nonzero(p.mask)
@@ -289,3 +289,7 @@ def test_point_cloud_occluder_edge_does_not_grow_by_the_splat(renderer, template
     assert u.min() >= edge_u - 1.0  # not drawn over the sheet
     visible_u = np.nonzero((p.depth_m > 0) & p.mask)[1] + p.origin_px[0]
     assert visible_u.min() <= edge_u + 2.0  # nor hidden beyond its edge
+    # by default RGB-only occluders are shrunk by 2 px (privacy first at uncertain edges)
+    (q,) = render_faces(renderer, _view(cam), cam, [face], templates, Occluders(point_cloud=sheet), CFG)
+    qu = np.nonzero(q.mask)[1] + q.origin_px[0]
+    assert edge_u - 3.0 <= qu.min() <= u.min() - 1
