@@ -30,15 +30,15 @@ LICENCE = "CC0-1.0"
 """Generated procedurally by orscene (no photograph, no real person): public domain."""
 
 LANDMARKS_UV: dict[str, tuple[float, float]] = {
-    "right_eye": (0.26, 0.69),
-    "left_eye": (0.74, 0.69),
-    "nose_tip": (0.50, 0.46),
-    "mouth_center": (0.50, 0.27),
+    "right_eye": (0.26, 0.62),
+    "left_eye": (0.74, 0.62),
+    "nose_tip": (0.50, 0.42),
+    "mouth_center": (0.50, 0.23),
     "chin": (0.50, 0.03),
 }
 """Where the painted features sit in UV (u right cheek -> left cheek, v chin -> forehead):
 those of the body model's face UVs (``orscene.body.models.derive_face_region`` on anny's
-rest mesh: eyes at u 0.26 / 0.74, v 0.69; nose tip v 0.46; mouth v 0.27)."""
+rest mesh: eyes at u 0.26 / 0.74, v 0.62; nose tip v 0.42; mouth v 0.23)."""
 
 SKIN_TONES_RGB: dict[str, tuple[int, int, int]] = {
     "light": (238, 205, 184),
@@ -135,7 +135,7 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
     # roundness: darker towards the cheeks and chin, a little lighter on forehead and nose ridge
     r2 = ((xx - 0.5) / 0.55) ** 2 + ((yy - 0.45) / 0.75) ** 2
     img *= (1.0 - 0.28 * dark * np.clip(r2, 0, 1.6) ** 1.5)[..., None]
-    ridge = np.exp(-(((xx - 0.5) / 0.05) ** 2)) * np.exp(-(((yy - 0.43) / 0.12) ** 2))
+    ridge = np.exp(-(((xx - 0.5) / 0.05) ** 2)) * np.exp(-(((yy - 0.48) / 0.12) ** 2))
     img += (0.10 * ridge)[..., None] * (255 - img)
     # skin texture (pores) and cheek colour
     noise = cv2.GaussianBlur(rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 1.5)
@@ -152,7 +152,7 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
 
     # forehead wrinkles (old)
     if old:
-        for v in (0.87, 0.91, 0.95):
+        for v in (0.80, 0.85, 0.90):
             m = _canvas(S)
             cv2.ellipse(m, px(0.5, v - 0.25), (int(0.20 * S), int(0.25 * S)), 0, 240, 300, 255, 3)
             _mix(img, line_rgb, 0.45 * _soft(m, 2))
@@ -248,9 +248,9 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
             cv2.ellipse(m, px(0.5 + sgn * 0.06, nv - 0.02), ax, 0, 90 - sgn * 70, 90 - sgn * 20, 255, 3)
             _mix(img, line_rgb, 0.5 * _soft(m, 2.5))
     if spec.sex == "male" and spec.age != "young":  # stubble on the jaw and upper lip
-        chin_gap = np.exp(-(((yy - 0.83) / 0.04) ** 2) - ((xx - 0.5) / 0.25) ** 8)
-        beard = np.clip((yy - 0.60) / 0.12, 0, 1) * (1 - chin_gap)
-        beard = np.clip(beard + 0.7 * np.exp(-(((yy - 0.65) / 0.02) ** 2) - (((xx - 0.5) / 0.11) ** 2)), 0, 1)
+        chin_gap = np.exp(-(((yy - 0.86) / 0.04) ** 2) - ((xx - 0.5) / 0.25) ** 8)
+        beard = np.clip((yy - 0.64) / 0.12, 0, 1) * (1 - chin_gap)
+        beard = np.clip(beard + 0.7 * np.exp(-(((yy - 0.69) / 0.02) ** 2) - (((xx - 0.5) / 0.11) ** 2)), 0, 1)
         dots = (rng.random((S, S)) < 0.25).astype(np.float32)
         _mix(img, hair * 0.7, 0.25 * cv2.GaussianBlur(beard.astype(np.float32), (0, 0), 12) * dots)
 
@@ -281,14 +281,14 @@ def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
     if spec.cap:
         colour = np.asarray(SCRUB_COLOURS_RGB[spec.cap_colour], np.float32)
         m = _canvas(S)
-        cv2.ellipse(m, px(0.5, 1.63), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, -1)
+        cv2.ellipse(m, px(0.5, 1.57), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, -1)
         a = _soft(m, 2.5)
-        fabric = colour * (0.85 + 0.15 * np.clip(yy / 0.15, 0, 1))[..., None]
+        fabric = colour * (0.85 + 0.15 * np.clip(yy / 0.2, 0, 1))[..., None]
         wr = cv2.GaussianBlur(rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 6)
         fabric = fabric * (1 + 0.10 * wr)[..., None]
         img[:] = img * (1 - a[..., None]) + fabric * a[..., None]
         m = _canvas(S)
-        cv2.ellipse(m, px(0.5, 1.63), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, 8)
+        cv2.ellipse(m, px(0.5, 1.57), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, 8)
         _mix(img, colour * 0.65, 0.8 * _soft(m, 2))
 
     out = np.clip(img, 0, 255)
