@@ -102,6 +102,12 @@ def run_scenario(path: Path, model, args, rng: np.random.Generator) -> dict:
             ))  # fmt: skip
     a = np.array([r[:4] for r in rows], dtype=np.float64)
     status = [r[4] for r in rows]
+    staff = np.array([r[5] != "patient" for r in rows])
+    for who, m in (("staff", staff), ("patient", ~staff)):
+        if m.any():
+            log.info("  %s (%d): face-centre %.1f -> %.1f mm, orientation %.1f -> %.1f deg, status %s", who, int(m.sum()),
+                     np.median(a[m, 0]), np.median(a[m, 2]), np.median(a[m, 1]), np.median(a[m, 3]),
+                     {s.value: sum(1 for k, st in enumerate(status) if m[k] and st is s) for s in HeadStatus})  # fmt: skip
     return {
         "n": len(rows),
         "kp_mm": np.median(a[:, 0]), "kp_deg": np.median(a[:, 1]),

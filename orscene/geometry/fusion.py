@@ -1,8 +1,8 @@
 """Fuse the depth maps of all RGB-D cameras into one world-frame point cloud.
 
-Each camera's depth (registered to its colour image, ``View.depth_m``) is unprojected with
-:func:`orscene.geometry.camera.depth_to_points_world` (``p_world = world_from_cam @ z (x_u, y_u, 1)``
-with ``(x_u, y_u)`` the undistorted pixel ray), the clouds are concatenated and voxel-downsampled
+Each camera's depth (registered to its colour image, ``View.depth_m``) is unprojected as
+:func:`orscene.geometry.camera.depth_to_points_world` does (``p_world = world_from_cam @ z (x_u, y_u, 1)``
+with ``(x_u, y_u)`` the undistorted pixel ray, cached per camera), on a pixel grid, the clouds are concatenated and voxel-downsampled
 with open3d (one point per occupied voxel: the mean of its points). Cameras without depth
 contribute nothing. For speed, only every ``pixel_stride``-th pixel in each direction is
 unprojected, and with ``keep_near`` only points near given centres (e.g. heads) are kept
@@ -17,7 +17,7 @@ import numpy as np
 import open3d as o3d
 
 from orscene.errors import CalibrationError, ShapeError
-from orscene.geometry.camera import depth_to_points_world
+from orscene.geometry.camera import _pixel_rays, transform_points
 from orscene.types import Camera, FrameSet, PointCloud
 
 __all__ = ["FusionConfig", "fuse_point_cloud", "crop_points"]
@@ -60,24 +60,33 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Fusio
         cam = cameras.get(name)
         if cam is None:
             raise CalibrationError("view without a calibrated camera", camera=name)
-        depth = view.depth_m
-        if cfg.pixel_stride > 1:
-            sub = np.zeros_like(depth)
-            sub[:: cfg.pixel_stride, :: cfg.pixel_stride] = depth[:: cfg.pixel_stride, :: cfg.pixel_stride]
-            depth = sub
-        depth = np.where((depth >= cfg.min_depth_m) & (depth <= cfg.max_depth_m), depth, 0).astype(np.float32)
-        pts, idx = depth_to_points_world(cam, depth)
+        if view.depth_m.shape != (cam.color.height_px, cam.color.width_px):
+            raise ShapeError(f"View[{name}].depth_m", f"the colour size {cam.color.size_wh[::-1]}", view.depth_m.shape)
+        # p_cam = z (x_u, y_u, 1) on every pixel_stride-th pixel (the rays are cached per camera)
+        s = cfg.pixel_stride
+        rays = _pixel_rays(cam.color)[::s, ::s].reshape(-1, 2)
+        z = view.depth_m[::s, ::s].reshape(-1)
+        ok = (z >= cfg.min_depth_m) & (z <= cfg.max_depth_m)
+        pts_cam = np.empty((int(ok.sum()), 3), dtype=np.float32)
+        pts_cam[:, 2] = z[ok]
+        pts_cam[:, :2] = rays[ok] * pts_cam[:, 2:]
+        pts = transform_points(cam.world_from_cam, pts_cam).astype(np.float32)
+        idx = None
+        if cfg.with_colors:
+            idx = np.nonzero(ok)[0]
         if centres is not None and centres.size and pts.shape[0]:
             keep = np.zeros(pts.shape[0], dtype=bool)
             r2 = cfg.keep_radius_m**2
             for c in centres:
                 keep |= ((pts - c) ** 2).sum(1) <= r2
-            pts, idx = pts[keep], idx[keep]
+            pts = pts[keep]
+            idx = None if idx is None else idx[keep]
         elif centres is not None:
-            pts, idx = pts[:0], idx[:0]
+            pts = pts[:0]
+            idx = None if idx is None else idx[:0]
         pts_all.append(pts)
         if cfg.with_colors:
-            col_all.append(view.rgb.reshape(-1, 3)[idx])
+            col_all.append(view.rgb[::s, ::s].reshape(-1, 3)[idx])
     if not pts_all:
         return PointCloud(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8) if cfg.with_colors else None)
     pts = np.concatenate(pts_all)

@@ -31,6 +31,7 @@ import numpy as np
 import open3d as o3d
 from probreg import filterreg
 from scipy.spatial import cKDTree
+from threadpoolctl import threadpool_limits
 
 from orscene.geometry.fusion import crop_points
 from orscene.types import BodyFit, Camera, HeadStatus, PointCloud
@@ -70,6 +71,9 @@ class AlignConfig:
     """Reject a correction moving the face centre more than this."""
     max_rotation_deg: float = 30.0
     """Reject a correction turning the head more than this."""
+    neck_cut_m: float = 0.02
+    """Drop cloud points and head vertices lower (along the head's up axis) than the chin minus
+    this: the neck and shoulders are no part of the rigid head."""
     min_fitness: float = 0.3
     """Reject when fewer cloud points than this share lie within icp_max_dist_m of the head."""
     max_rmse_m: float = 0.016
@@ -125,6 +129,14 @@ def align_head(fit: BodyFit, cloud: PointCloud, cameras: Mapping[str, Camera], c
     centre = head.mean(0)
     radius = float(np.linalg.norm(head - centre, axis=1).max())
     crop = crop_points(cloud, centre, radius + cfg.crop_margin_m).points_world_m.astype(np.float64)
+    up = fit.world_from_head[:3, 1]
+    chin = float((fit.vertices_world_m[fit.face_vertex_ids].astype(np.float64) @ up).min())
+    keep_v = head @ up >= chin - cfg.neck_cut_m
+    if keep_v.sum() >= 50:
+        head_all, head = head, head[keep_v]
+    else:
+        head_all = head
+    crop = crop[crop @ up >= chin - cfg.neck_cut_m]
     if crop.shape[0] >= cfg.min_points:
         d, _ = cKDTree(head).query(crop, distance_upper_bound=cfg.prefilter_m)
         crop = crop[np.isfinite(d)]
@@ -132,16 +144,20 @@ def align_head(fit: BodyFit, cloud: PointCloud, cameras: Mapping[str, Camera], c
         return AlignResult(HeadStatus.KEYPOINTS_ONLY, np.eye(4), int(crop.shape[0]))
     n_points = int(crop.shape[0])
     normals = head_vertex_normals(fit.vertices_world_m.astype(np.float64), fit.faces, fit.head_vertex_ids)
-    cloud_from_model = np.eye(4)
+    if head.shape[0] != head_all.shape[0]:
+        normals = normals[keep_v]
     if cfg.use_filterreg:
         eyes = [c.center_world_m for c in cameras.values() if c.has_depth] or [c.center_world_m for c in cameras.values()]
         facing = np.zeros(head.shape[0], dtype=bool)
         for e in eyes:
             facing |= ((e[None] - head) * normals).sum(1) > 0
         model_pts = _subsample(head[facing] if facing.sum() >= 20 else head, 2 * cfg.filterreg_points)
-        res = filterreg.registration_filterreg(_subsample(crop, cfg.filterreg_points), model_pts,
-                                               sigma2=cfg.filterreg_sigma2, update_sigma2=False, w=cfg.filterreg_w,
-                                               maxiter=cfg.filterreg_iters, tol=1e-4)  # fmt: skip
+        # probreg's small per-iteration OpenMP kernels run ~3x slower with several threads on
+        # a busy machine: one thread for the duration of the call (restored afterwards)
+        with threadpool_limits(limits=1):
+            res = filterreg.registration_filterreg(_subsample(crop, cfg.filterreg_points), model_pts,
+                                                   sigma2=cfg.filterreg_sigma2, update_sigma2=False, w=cfg.filterreg_w,
+                                                   maxiter=cfg.filterreg_iters, tol=1e-4)  # fmt: skip
         model_from_cloud = np.eye(4)
         model_from_cloud[:3, :3] = res.transformation.rot
         model_from_cloud[:3, 3] = res.transformation.t
