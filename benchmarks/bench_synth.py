@@ -4,6 +4,8 @@
     python -m benchmarks.bench_synth --frames 5 --scenario medium
     python -m benchmarks.bench_synth --sessions          # + generate 10 s x 15 fps of each scenario (minutes),
                                                          #   total time and face boxes per scenario and camera
+    python -m benchmarks.bench_synth --counts            # face boxes per scenario and camera only (no files)
+    python -m benchmarks.bench_synth --occlusion         # share of face area hidden by the surgical lights
 
 Per frame-set (4 colour views + 4 depth-sensor views) it times: posing (anny forward for
 all people), rendering (GL draw + read-back + lens remap, colour and depth sensor),
@@ -114,6 +116,31 @@ def count_boxes(body, scenarios, seconds: float = 10.0, fps: float = 15.0) -> di
     return out
 
 
+def light_occlusion(body, scenario: Scenario, step: int = 10) -> dict:
+    """Share of the visible face area that the surgical lights hide, per camera: the same
+    session (320x180, every ``step``-th frame) rendered with and without its lights."""
+    import dataclasses
+
+    from orscene.synth.annotate import annotate_faces
+    from orscene.synth.generate import make_world
+
+    cfg = SynthConfig(session="occ", scenario=scenario, seed=SEEDS[scenario], width=320, height=180)
+    with_lights = session_world(cfg, body)
+    without = make_world(dataclasses.replace(with_lights.spec, lights=()), with_lights.cameras, body)
+    area = {n: [0.0, 0.0] for n in with_lights.cameras}
+    for i in range(0, int(round(cfg.seconds * cfg.fps)), step):
+        for k, world in enumerate((with_lights, without)):
+            fr = render_frame(world, i / cfg.fps, with_depth=False)
+            for name, cam in world.cameras.items():
+                ro = fr.color[name]
+                _, frac = annotate_faces(cam, ro.ids, fr.posed.person_ids, fr.posed.vertices_world_m, fr.posed.world_from_head,
+                                         world.face_tris)  # fmt: skip
+                area[name][k] += float(frac.sum())
+    with_lights.renderer.release()
+    without.renderer.release()
+    return {n: 1.0 - a / b if b > 0 else 0.0 for n, (a, b) in area.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="hard", choices=[s.value for s in Scenario])
@@ -124,12 +151,19 @@ def main() -> None:
     ap.add_argument("--sessions", action="store_true", help="also generate a 10 s session per scenario")
     ap.add_argument("--counts", nargs="*", choices=[s.value for s in Scenario], default=None,
                     help="only count face boxes of the 10 s sessions of these scenarios (no files written)")
+    ap.add_argument("--occlusion", nargs="*", choices=[s.value for s in Scenario], default=None,
+                    help="only measure the share of face area hidden by the lights, per camera")
     ap.add_argument("--out", type=Path, default=Path("outputs/bench_synth"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
     body = load_body_model()
     results = {"load_body_model_s": time.perf_counter() - t0, "load_avg_1min": os.getloadavg()[0], "cpu_count": os.cpu_count()}
+    if args.occlusion is not None:
+        for sc in [Scenario(c) for c in (args.occlusion or [s.value for s in Scenario])]:
+            occ = light_occlusion(body, sc)
+            print(f"  {sc.value:<7} face area hidden by the lights: " + "  ".join(f"{n}: {v:.0%}" for n, v in occ.items()))
+        return
     if args.counts is not None:
         res = count_boxes(body, [Scenario(c) for c in (args.counts or [s.value for s in Scenario])])
         for sc, r in res.items():
