@@ -66,7 +66,11 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Fusio
         s = cfg.pixel_stride
         rays = _pixel_rays(cam.color)[::s, ::s].reshape(-1, 2)
         z = view.depth_m[::s, ::s].reshape(-1)
-        ok = (z >= cfg.min_depth_m) & (z <= cfg.max_depth_m)
+        z_max = cfg.max_depth_m
+        if centres is not None and centres.size:
+            # nothing near a centre lies deeper than its distance + radius (z <= range): cut first
+            z_max = min(z_max, float(np.linalg.norm(centres - cam.center_world_m, axis=1).max()) + cfg.keep_radius_m)
+        ok = (z >= cfg.min_depth_m) & (z <= z_max)
         pts_cam = np.empty((int(ok.sum()), 3), dtype=np.float32)
         pts_cam[:, 2] = z[ok]
         pts_cam[:, :2] = rays[ok] * pts_cam[:, 2:]
