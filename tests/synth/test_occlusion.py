@@ -34,12 +34,12 @@ def test_light_between_camera_and_face_removes_the_box(body):
     p = int(np.nonzero(fr.posed.person_ids == pid)[0][0])
     face = fr.posed.world_from_head[p, :3, 3]
     eye = cam.center_world_m
-    # a lamp head a third of the way from the camera to the face, facing the camera
+    # a lamp head a third of the way from the camera to the face, tilted by the ray's angle
+    # from the vertical (its face roughly square to the camera)
     center = eye + 0.35 * (face - eye)
     down = (face - eye) / np.linalg.norm(face - eye)
     tilt = float(np.degrees(np.arccos(-down[2])))
     light = SurgicalLight(anchor_xy_m=(float(center[0]), float(center[1])), center_m=tuple(center), radius_m=0.3, tilt_deg=tilt)
-    # tilt is towards the table centre; aim it along the ray instead by construction check below
     world2 = make_world(dataclasses.replace(spec, lights=(light,)), cams, body)
     fr2, boxes2 = _boxes(world2)
     world2.renderer.release()
