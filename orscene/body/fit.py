@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from orscene.body.models import BodyModel, kabsch
-from orscene.errors import ShapeError
+from orscene.errors import ConfigError, ShapeError
 from orscene.types import COCO17, BodyFit, HeadStatus, PersonPose, PersonTrack
 
 __all__ = ["FitConfig", "FitState", "TrackState", "fit_bodies", "fit_track"]
@@ -225,6 +225,11 @@ def _body_fit(model: BodyModel, track_id: int, verts: np.ndarray, joints: np.nda
     )
 
 
+def _check_device(model: BodyModel, cfg: FitConfig) -> None:
+    if torch.device(cfg.device).type != model.device.type:
+        raise ConfigError(f"FitConfig.device is {cfg.device!r} but the body model lives on {model.device} (load it there)")
+
+
 def _check_pose(p: PersonPose) -> None:
     if tuple(p.joint_names) != COCO17:
         raise ShapeError(f"PersonPose[{p.track_id}].joint_names", "COCO-17", p.joint_names[:3])
@@ -241,6 +246,7 @@ def fit_bodies(model: BodyModel, poses: Sequence[PersonPose], cfg: FitConfig,
     confident joints get no fit. Returns the fits (in the order of ``poses``, skipping
     unfitted ones) and the new state (tracks absent from ``poses`` are dropped).
     """
+    _check_device(model, cfg)
     state = FitState() if warm is None else warm
     new_state = FitState()
     dev, dt = model.device, model.dtype
@@ -313,6 +319,7 @@ def fit_track(model: BodyModel, track: PersonTrack, cfg: FitConfig) -> list[Body
     Frames with fewer than ``min_joints`` confident joints are fitted from their neighbours
     through the smoothness term. Returns one BodyFit per frame of the track.
     """
+    _check_device(model, cfg)
     if tuple(track.joint_names) != COCO17:
         raise ShapeError(f"PersonTrack[{track.track_id}].joint_names", "COCO-17", track.joint_names[:3])
     dev, dt = model.device, model.dtype

@@ -91,3 +91,11 @@ def test_fit_rejects_non_coco_joints(anny_body):
     pose = PersonPose(0, np.zeros((17, 3), np.float32), np.ones(17, np.float32), joint_names=names)
     with pytest.raises(ShapeError):
         fit_bodies(anny_body, [pose], FitConfig())
+
+
+def test_fit_device_must_match_the_model(anny_body):
+    from orscene.errors import ConfigError
+
+    pose = PersonPose(0, np.zeros((17, 3), np.float32), np.ones(17, np.float32))
+    with pytest.raises(ConfigError, match="device"):
+        fit_bodies(anny_body, [pose], FitConfig(device="meta"))
