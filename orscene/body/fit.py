@@ -21,7 +21,7 @@ toes and face bones keep their neutral pose.
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -64,6 +64,9 @@ class FitConfig:
     """A pose with fewer confident joints than this is not fitted."""
     min_confidence: float = 0.05
     """Joints below this confidence count as missing."""
+    keep_missing_frames: int = 30
+    """A track absent from this many consecutive frame-sets is dropped from the warm state
+    (until then it resumes warm, without a new cold start)."""
 
 
 @dataclass
@@ -84,6 +87,8 @@ class TrackState:
     """The model's ``mesh_state`` for ``shape`` (one row)."""
     frames_seen: int = 1
     history: list = field(default_factory=list)
+    missing: int = 0
+    """Consecutive frame-sets this track has been absent."""
     """(targets, weights, pose, transl) of the first frames, kept until the shape is refitted."""
 
 
@@ -253,6 +258,10 @@ def fit_bodies(model: BodyModel, poses: Sequence[PersonPose], cfg: FitConfig,
     for p in poses:
         _check_pose(p)
     poses = [p for p in poses if int((p.confidence >= cfg.min_confidence).sum()) >= cfg.min_joints]
+    present = {p.track_id for p in poses}
+    for tid, ts in state.tracks.items():
+        if tid not in present and ts.missing + 1 < cfg.keep_missing_frames:
+            new_state.tracks[tid] = replace(ts, missing=ts.missing + 1)
     if not poses:
         return [], new_state
     x, w = _targets(poses, str(dev), dt, cfg)

@@ -68,10 +68,13 @@ def test_fit_bodies_warm_start_tracks_a_sequence(anny_body, rng):
         assert np.linalg.norm(fits[0].world_from_head[:3, 3] - heads_a[t][:3, 3]) < 0.03
     # shape refitted once at shape_frames, then frozen
     assert torch.equal(shapes[2], shapes[3]) and torch.equal(shapes[3], shapes[4])
-    # a track that disappears is dropped from the state; too few joints -> no fit
+    # too few joints -> no fit; absent tracks are kept (warm) for keep_missing_frames frame-sets
     conf = np.zeros(17, np.float32)
     conf[:3] = 1
-    fits, state = fit_bodies(anny_body, [PersonPose(1, xa[0], conf)], cfg, state)
+    cfg2 = FitConfig(iters_warm=8, shape_frames=3, keep_missing_frames=2)
+    fits, state = fit_bodies(anny_body, [PersonPose(1, xa[0], conf)], cfg2, state)
+    assert fits == [] and set(state.tracks) == {1, 2} and state.tracks[2].missing == 1
+    fits, state = fit_bodies(anny_body, [], cfg2, state)
     assert fits == [] and state.tracks == {}
 
 
