@@ -46,6 +46,9 @@ class PipelineConfig:
     """Point cloud fusion from the depth cameras."""
     align: AlignConfig = field(default_factory=AlignConfig)
     """Head alignment to the point cloud (FilterReg, then ICP)."""
+    occluder_pixel_stride: int = 4
+    """Depth pixel stride of the whole-scene point cloud that occludes faces in the views of
+    calibrated cameras without depth (built only when there is such a camera)."""
     render: RenderConfig = field(default_factory=RenderConfig)
     """Face templates, rendering, visibility and blending."""
     fallback: FallbackConfig = field(default_factory=FallbackConfig)

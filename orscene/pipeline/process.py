@@ -12,7 +12,7 @@ import logging
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -235,10 +235,11 @@ def anonymize_chunk(
     reader = open_session(session_path)
     cameras: Mapping[str, Camera] = reader.calibration.cameras
     has_depth = any(c.has_depth for c in cameras.values())
+    rgb_only = any(not c.has_depth for c in cameras.values())
 
     fit_state = None
     for index in range(chunk.read_start, chunk.start):  # warm-up of the body fit only
-        poses = pose.poses_at(tracks, index)
+        poses = pose.poses_at(tracks, index, cfg.pose.tracking)
         if poses:
             _, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
 
@@ -248,7 +249,7 @@ def anonymize_chunk(
         try:
             if index in fail_frames:
                 raise RuntimeError(f"injected failure on frame-set {index}")
-            poses = pose.poses_at(tracks, index)
+            poses = pose.poses_at(tracks, index, cfg.pose.tracking)
             fits, meshes, occluders = [], [], None
             if poses:
                 t = time.perf_counter()
@@ -257,11 +258,18 @@ def anonymize_chunk(
                 cloud = None
                 if has_depth and any(v.depth_m is not None for v in fs.views.values()):
                     t = time.perf_counter()
-                    cloud = fuse_point_cloud(fs, cameras, cfg.fusion)
+                    # only the calibrated depth views, only near the fitted heads
+                    calibrated = FrameSet(fs.index, fs.timestamp_ns, {n: v for n, v in fs.views.items() if n in cameras})
+                    heads = np.stack([f.world_from_head[:3, 3] for f in fits])
+                    cloud = fuse_point_cloud(calibrated, cameras, cfg.fusion, keep_near=heads)
                     times.add("pointcloud", time.perf_counter() - t)
                     t = time.perf_counter()
                     fits = registration.align_heads(fits, cloud, cameras, cfg.align)
                     times.add("align", time.perf_counter() - t)
+                    if rgb_only:  # occluders for the RGB-only views: the whole scene, coarser
+                        t = time.perf_counter()
+                        cloud = fuse_point_cloud(calibrated, cameras, replace(cfg.fusion, pixel_stride=cfg.occluder_pixel_stride))
+                        times.add("pointcloud", time.perf_counter() - t)
                 meshes = [body.face_mesh(models.body_model, f) for f in fits]
                 occluders = render.Occluders(point_cloud=cloud, bodies=tuple(fits))
             settled = {p.track_id: p.settled for p in poses}

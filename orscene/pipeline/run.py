@@ -230,6 +230,10 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         by_source[f.source.value] = by_source.get(f.source.value, 0) + 1
     total = max(1, sum(by_source.values()))
     stage_s: dict[str, float] = {}
+    for c in chunks:  # phase A's times are kept with its cached pose results
+        pc = pickle.loads((layout.state_dir / f"pose_{c.name}.pkl").read_bytes())
+        for k, v in pc.times_s.items():
+            stage_s[k] = stage_s.get(k, 0.0) + v
     for s in states:
         for k, v in s["times_s"].items():
             stage_s[k] = stage_s.get(k, 0.0) + v

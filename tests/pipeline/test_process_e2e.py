@@ -1,0 +1,138 @@
+"""End to end on a tiny synthetic session: fail closed, resume, no-op re-run, CLI errors.
+
+One session (3 cameras, one without depth, 4 frame-sets, 480x270) is generated once; the
+pipeline runs on it a few times. These are the suite's slow tests: keep them few.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from orscene.pipeline.frameset import obscure_image
+from orscene.pipeline.run import ProcessConfig, process_session
+from orscene.recording.faces import load_faces
+from orscene.synth.generate import Scenario, SynthConfig, generate_session
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+FAIL = 1  # the frame-set whose processing is made to raise
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("rec")
+    return generate_session(
+        SynthConfig(session="E2E", recordings=root, scenario=Scenario.HARD, seconds=0.8, fps=5, seed=5, cameras=3, rgb_only=1, width=480, height=270)
+    )
+
+
+def _cfg(session: Path, out: Path, **kw) -> ProcessConfig:
+    return ProcessConfig(session=session.name, recordings=session.parent, out=out, chunk_size=2, fail_frames=(FAIL,), **kw)
+
+
+@pytest.fixture(scope="module")
+def finished(session, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("out") / "E2E"
+    process_session(_cfg(session, out))
+    return out
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    files = [p for p in out.rglob("*") if p.is_file() and ".state" not in p.parts and p.name not in ("summary.json", "audit.json")]
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(files)}
+
+
+def test_every_view_is_written_with_its_mask(session, finished):
+    summary = json.loads((finished / "summary.json").read_text())
+    assert summary["framesets"] == 4 and summary["views"] == 12
+    for cam in ("cam0", "cam1", "cam2"):
+        assert sorted(p.name for p in (finished / "images" / cam).iterdir()) == [f"{i:06d}.jpg" for i in range(4)]
+        assert len(list((finished / "masks" / cam).iterdir())) == 4
+        assert (finished / "video" / f"{cam}.mp4").stat().st_size > 0
+    faces = load_faces(finished / "faces.json")
+    assert faces.frames == (0, 1, 2, 3)
+    audit = json.loads((finished / "audit.json").read_text())
+    assert set(audit["inputs"]) and all(len(v) == 64 for v in audit["inputs"].values())  # sha256 per input
+    assert audit["versions"]["torch"].startswith("2.")
+
+
+def test_failing_frameset_is_obscured_and_logged(session, finished):
+    audit = json.loads((finished / "audit.json").read_text())
+    entry = next(e for e in audit["framesets"] if e["frame"] == FAIL)
+    assert "injected failure" in entry["error"]
+    assert {v["status"] for v in entry["views"].values()} == {"obscured"}
+    for cam in ("cam0", "cam1", "cam2"):
+        mask = cv2.imread(str(finished / "masks" / cam / f"{FAIL:06d}.png"), cv2.IMREAD_GRAYSCALE)
+        assert (mask == 255).all()
+        orig = cv2.cvtColor(cv2.imread(str(session / cam / "color" / f"{FAIL:06d}.jpg")), cv2.COLOR_BGR2RGB)
+        out = cv2.cvtColor(cv2.imread(str(finished / "images" / cam / f"{FAIL:06d}.jpg")), cv2.COLOR_BGR2RGB)
+        # the written view is the coarse, darkened pixelation of the original (up to JPEG)
+        assert np.abs(out.astype(int) - obscure_image(orig).astype(int)).mean() < 3
+        assert np.abs(out.astype(int) - orig.astype(int)).mean() > 20
+    others = [e for e in audit["framesets"] if e["frame"] != FAIL]
+    assert all(v["status"] == "anonymized" for e in others for v in e["views"].values())
+
+
+def test_faces_detected_in_2d_are_anonymized_in_every_view(session, finished):
+    """Fail closed: wherever the bundled face detectors see a face in the original view,
+    including the camera without depth, the output mask covers it."""
+    from orscene.anonymize2d import FaceDetectorConfig, detect_faces, load_face_detector
+    from orscene.pipeline.frameset import covered_fraction
+
+    det = load_face_detector(FaceDetectorConfig(name="centerface"))
+    checked = 0
+    for cam in ("cam0", "cam1", "cam2"):
+        for i in (0, 2, 3):
+            rgb = cv2.cvtColor(cv2.imread(str(session / cam / "color" / f"{i:06d}.jpg")), cv2.COLOR_BGR2RGB)
+            mask = cv2.imread(str(finished / "masks" / cam / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE) > 0
+            for box, _ in detect_faces(det, rgb):
+                assert covered_fraction(mask, box) >= 0.9, (cam, i, box)
+                checked += 1
+    assert checked > 0
+
+
+def test_rerun_is_a_noop_unless_forced(session, finished):
+    before = {p: p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()}
+    summary = process_session(_cfg(session, finished))
+    assert summary["framesets"] == 4
+    assert {p: p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()} == before
+
+
+def test_killed_run_resumes_to_identical_output(session, finished, tmp_path):
+    out = tmp_path / "E2E"
+    cmd = [sys.executable, str(REPO / "cli.py"), "process", "--session", session.name, "--recordings", str(session.parent),
+           "--out", str(out), "--chunk-size", "2", "--fail-frames", str(FAIL)]  # fmt: skip
+    env = {**os.environ, "ORSCENE_LOG": "WARNING"}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = out / ".state" / "chunk_000000_000002.json"
+    deadline = time.monotonic() + 600
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert first.exists(), "the first chunk never finished"
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "summary.json").exists()  # it really was interrupted
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _outputs(out) == _outputs(finished)
+
+
+def test_cli_errors_are_one_line(session, tmp_path):
+    py = [sys.executable, str(REPO / "cli.py"), "process"]
+    bad = subprocess.run(py + ["--session", "../etc", "--recordings", str(session.parent)], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "session name" in bad.stderr
+    inside = subprocess.run(py + ["--session", session.name, "--recordings", str(session.parent), "--out", str(session / "out")],
+                            cwd=REPO, capture_output=True, text=True)  # fmt: skip
+    assert inside.returncode != 0 and "inside" in inside.stderr and not (session / "out").exists()
+    missing = subprocess.run(py + ["--session", "NOPE", "--recordings", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert missing.returncode != 0 and "NOPE" in missing.stderr and "not found" in missing.stderr
