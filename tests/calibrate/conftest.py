@@ -9,6 +9,8 @@ import pytest
 from orscene.geometry.camera import look_at_world_from_cam
 from orscene.types import Camera, Intrinsics
 
+from calib_rig import kinect_like_intrinsics  # noqa: F401  (also used by the fixtures below)
+
 
 @pytest.fixture(scope="session")
 def big_board_json(tmp_path_factory) -> Path:
@@ -16,13 +18,6 @@ def big_board_json(tmp_path_factory) -> Path:
     p = tmp_path_factory.mktemp("board") / "board.json"
     p.write_text(json.dumps({"squares_x": 7, "squares_y": 5, "square_length": 120, "marker_length": 90, "aruco_dict_name": "DICT_4X4_50"}))
     return p
-
-
-def kinect_like_intrinsics(w: int = 640, h: int = 480) -> Intrinsics:
-    """Kinect-like colour intrinsics with mild rational distortion."""
-    K = np.array([[520.0, 0.0, w / 2 - 0.7], [0.0, 520.4, h / 2 + 1.3], [0.0, 0.0, 1.0]])
-    dist = np.array([0.42, -2.5, 6e-4, -3e-4, 1.45, 0.30, -2.35, 1.38])
-    return Intrinsics(K, dist, w, h)
 
 
 @pytest.fixture(scope="session")

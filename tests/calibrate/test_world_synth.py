@@ -114,7 +114,7 @@ def test_intrinsics_known_answer_from_rendered_boards(big_board_json):
     """Six tilted board poses in front of one 320x240 camera: K recovered within 1 %."""
     import cv2
 
-    from conftest import kinect_like_intrinsics
+    from calib_rig import kinect_like_intrinsics
     from orscene.calibrate import IntrinsicsConfig, calibrate_intrinsics
 
     spec = load_board(big_board_json)
