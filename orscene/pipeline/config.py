@@ -57,8 +57,10 @@ class PipelineConfig:
         default_factory=lambda: (FaceDetectorConfig(name="centerface"), FaceDetectorConfig(name="blazeface"))
     )
     """2D face detectors run on every view (fail closed)."""
-    anonymize2d: Anonymize2DConfig = field(default_factory=Anonymize2DConfig)
-    """How the 2D path anonymizes a region (template, blur, pixelate, black)."""
+    anonymize2d: Anonymize2DConfig = field(default_factory=lambda: Anonymize2DConfig(margin=0.25))
+    """How the 2D path anonymizes a region (template, blur, pixelate, black); boxes grow by
+    ``margin`` of their size on each side (generous: a detector box is often tighter than
+    the face, and privacy comes first)."""
     on_error: OnError = OnError.OBSCURE
     """A frame-set whose processing raises is written fully obscured, or withheld."""
     detector_cover_threshold: float = 0.9

@@ -256,7 +256,7 @@ def anonymize_chunk(
                 fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
                 times.add("bodyfit", time.perf_counter() - t)
                 cloud = None
-                if has_depth and any(v.depth_m is not None for v in fs.views.values()):
+                if fits and has_depth and any(v.depth_m is not None for v in fs.views.values()):
                     t = time.perf_counter()
                     # only the calibrated depth views, only near the fitted heads
                     calibrated = FrameSet(fs.index, fs.timestamp_ns, {n: v for n, v in fs.views.items() if n in cameras})
