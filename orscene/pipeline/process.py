@@ -123,20 +123,30 @@ def _anonymize_view(
     t = time.perf_counter()
     plan = plan_view_regions(view.camera, camera, w, h, poses, vouched, keypoints, cfg.fallback)
     regions = [r.head_box_xyxy_px for r in plan.regions]
-    for reg, src, person in zip(plan.regions, plan.sources, plan.persons):
-        faces.append(FaceBox(frame, view.camera, person, reg.face_box_xyxy_px, 1.0, 1.0, False, src))
-        counts["head2d"] += 1
+    head_faces = [FaceBox(frame, view.camera, person, reg.face_box_xyxy_px, 1.0, 1.0, False, src) for reg, src, person in zip(plan.regions, plan.sources, plan.persons)]
+    refined = [False] * len(head_faces)
+    counts["head2d"] += len(head_faces)
 
-    # 4. face detectors (on the original image): any face not yet covered
+    # 4. face detectors (on the original image): any face not yet covered is anonymized; a
+    # face inside a head region refines that region's reported face box (a detector box is
+    # tighter than a face box estimated from a skeleton)
     planned = mask | _box_mask(regions, h, w)
-    for det in models.face_detectors:
-        for box, score in anonymize2d.detect_faces(det, view.rgb):
-            if covered_fraction(planned, box) >= cfg.detector_cover_threshold:
-                continue
-            planned |= _box_mask([box], h, w)
-            regions.append(tuple(box))
-            faces.append(FaceBox(frame, view.camera, -1, tuple(box), float(score), 1.0, False, FaceSource.DETECTOR_2D))
-            counts["detector2d"] += 1
+    detected = [d for det in models.face_detectors for d in anonymize2d.detect_faces(det, view.rgb)]
+    for box, score in sorted(detected, key=lambda d: -d[1]):
+        if covered_fraction(planned, box) >= cfg.detector_cover_threshold:
+            cx, cy = 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])
+            for k, reg in enumerate(plan.regions):
+                x0, y0, x1, y1 = reg.head_box_xyxy_px
+                if not refined[k] and x0 <= cx <= x1 and y0 <= cy <= y1:
+                    head_faces[k] = replace(head_faces[k], box_xyxy_px=tuple(box), score=float(score))
+                    refined[k] = True
+                    break
+            continue
+        planned |= _box_mask([box], h, w)
+        regions.append(tuple(box))
+        faces.append(FaceBox(frame, view.camera, -1, tuple(box), float(score), 1.0, False, FaceSource.DETECTOR_2D))
+        counts["detector2d"] += 1
+    faces.extend(head_faces)
     if regions:
         rgb, m2d = anonymize2d.anonymize_regions(rgb, regions, cfg.anonymize2d, template=models.anonymize_template)
         mask |= m2d
@@ -211,7 +221,11 @@ def track_session(pose_chunks: list[PoseChunk], cfg: PipelineConfig) -> list:
         for idx in sorted(pc.candidates):
             frames.append(idx)
             cands.append(pc.candidates[idx])
-    return pose.track(cands, frames, cfg.pose.tracking) if frames else []
+    if not frames:
+        return []
+    # a session shorter than the minimum track length (e.g. a few still frames) keeps its people
+    tcfg = replace(cfg.pose.tracking, min_track_frames=min(cfg.pose.tracking.min_track_frames, max(1, len(frames) // 4)))
+    return pose.track(cands, frames, tcfg)
 
 
 def anonymize_chunk(
