@@ -61,7 +61,5 @@ class PipelineConfig:
     """How the 2D path anonymizes a region (template, blur, pixelate, black); boxes grow by
     ``margin`` of their size on each side (generous: a detector box is often tighter than
     the face, and privacy comes first)."""
-    on_error: OnError = OnError.OBSCURE
-    """A frame-set whose processing raises is written fully obscured, or withheld."""
     detector_cover_threshold: float = 0.9
     """A detected face counts as covered when this share of its box is already anonymized."""

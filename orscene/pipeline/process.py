@@ -237,12 +237,14 @@ def anonymize_chunk(
     tracks: list,
     keypoints: Mapping[int, Mapping[str, Keypoints2D]],
     fail_frames: frozenset[int] = frozenset(),
+    on_error: OnError = OnError.OBSCURE,
 ) -> dict:
     """Phase C (parallel over chunks): body fit, head alignment, render, 2D path, write.
 
     The body fit is warm-started over the ``chunk.read_start .. chunk.start`` frames before
     the chunk, so a chunk's first frame-set is fitted as in an unchunked run.
-    ``fail_frames`` makes those frame-sets raise (``--fail-frames``; exercises fail-closed).
+    ``fail_frames`` makes those frame-sets raise (``--fail-frames``; exercises fail-closed);
+    a frame-set that raises is written obscured or withheld (``on_error``).
     """
     t_chunk = time.perf_counter()
     times = StageTimes()
@@ -301,9 +303,9 @@ def anonymize_chunk(
             results.append(FramesetResult(index, fs.timestamp_ns, views, persons))
         except Exception as e:  # fail closed: never write a view that may show a face
             reason = f"{type(e).__name__}: {e}"
-            log.error("frame-set %d failed (%s); writing it %s", index, reason, cfg.on_error.value)
+            log.error("frame-set %d failed (%s); writing it %s", index, reason, on_error.value)
             log.debug("%s", traceback.format_exc())
-            results.append(_failed_frameset(fs, cfg.on_error, reason))
+            results.append(_failed_frameset(fs, on_error, reason))
     return _write_chunk(chunk, results, layout, times, t_chunk)
 
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config
 from orscene.errors import ConfigError, SessionError
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
-from orscene.pipeline.config import OutputFormat, PipelineConfig
+from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
 from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint
 from orscene.recording.faces import FaceAnnotations, faces_from_dict, merge_faces, save_faces
 from orscene.recording.reader import open_session
@@ -61,6 +61,9 @@ class ProcessConfig:
     """Redo a finished or partial run from scratch."""
     max_framesets: int | None = None
     """Process only the first N frame-sets."""
+    on_error: OnError = OnError.OBSCURE
+    """A frame-set whose processing raises is written fully obscured, or withheld (no
+    image; a black frame in the MP4); either way it is listed in the audit log."""
     fail_frames: tuple[int, ...] = ()
     """Make the processing of these frame-sets raise (exercises the fail-closed path)."""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
@@ -99,12 +102,12 @@ def _phase_a(chunk: Chunk, session_path: Path):
     return detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"])
 
 
-def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, fail_frames: frozenset[int]) -> dict:
+def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, fail_frames: frozenset[int], on_error: OnError) -> dict:
     from orscene.pipeline.process import anonymize_chunk
 
     tracks = pickle.loads(tracks_path.read_bytes())
     keypoints = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes()).keypoints
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, keypoints, fail_frames)
+    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, keypoints, fail_frames, on_error)
 
 
 class _Bound:
@@ -151,7 +154,7 @@ def process_session(cfg: ProcessConfig) -> dict:
     n = reader.n_framesets if cfg.max_framesets is None else min(reader.n_framesets, cfg.max_framesets)
     checksums = {_input_name(p, session_path): file_sha256(p) for p in sorted(reader.input_files())}
     pipe_dict = config_to_dict(cfg.pipeline)
-    run_dict = {"pipeline": pipe_dict, "framesets": n, "chunk_size": cfg.chunk_size, "warmup": cfg.warmup, "fail_frames": list(cfg.fail_frames), "format": cfg.format.value}
+    run_dict = {"pipeline": pipe_dict, "framesets": n, "chunk_size": cfg.chunk_size, "warmup": cfg.warmup, "fail_frames": list(cfg.fail_frames), "on_error": cfg.on_error.value, "format": cfg.format.value}
     fp = fingerprint(run_dict, checksums)
 
     if cfg.force and layout.root.exists():
@@ -192,7 +195,7 @@ def process_session(cfg: ProcessConfig) -> dict:
         todo = [c for c in chunks if not layout.chunk_state_path(c.name).exists()]
         fail = frozenset(cfg.fail_frames)
         with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
-            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, fail), todo):
+            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, fail, cfg.on_error), todo):
                 layout.write_json(layout.chunk_state_path(chunk.name), state)
                 bar.update(len(chunk))
         t_c = time.perf_counter()
