@@ -310,7 +310,6 @@ def bench_synth(args) -> dict:
             drawn = {p.track_id: p for p in patches}
             ids, zgt = truth.color[name].ids, truth.color[name].z_m
             gt_person = ids[..., 0].astype(np.int32) - 1  # -1: no person
-            c = reader.camera_names.index(name) if hasattr(reader, "camera_names") else 0
             for p in patches:  # mask pixels drawn where something else is nearer than the face
                 x0, y0 = p.origin_px
                 h, w = p.mask.shape

@@ -44,7 +44,6 @@ import numpy as np
 import torch
 
 from orscene.errors import ConfigError, ModelFileError
-from orscene.types import COCO17
 
 __all__ = [
     "BodyModelConfig",

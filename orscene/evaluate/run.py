@@ -36,7 +36,7 @@ from orscene.evaluate.baselines import run_baseline
 from orscene.evaluate.importers import MvorBoxKind, load_imglab_xml, load_mvor_coco, load_panoptic_faces_json
 from orscene.evaluate.metrics import EvaluationResult, MatchMode, MetricsConfig, evaluate_predictions, scored_views
 from orscene.evaluate.perceptual import perceptual_metrics
-from orscene.recording.faces import FaceAnnotations, faces_from_dict, load_faces
+from orscene.recording.faces import FaceAnnotations, load_faces
 from orscene.recording.session import (
     atomic_write_text,
     default_outputs_dir,

@@ -13,7 +13,6 @@ Both return a head box (what is anonymized, with margin) and a face box (what is
 reported in ``faces.json``, the size of a face: forehead to chin, cheek to cheek).
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +20,7 @@ import numpy as np
 from orscene.geometry.camera import project_world
 from orscene.types import Camera, Keypoints2D, PersonPose
 
-__all__ = ["HeadRegion", "FallbackConfig", "head_center_world", "head_region_from_3d", "head_regions_from_2d", "box_iou"]
+__all__ = ["HeadRegion", "FallbackConfig", "head_center_world", "head_region_from_3d", "head_regions_from_2d"]
 
 _HEAD_JOINTS = (0, 1, 2, 3, 4)  # nose, eyes, ears (COCO-17)
 
@@ -49,14 +48,6 @@ class HeadRegion:
     """Estimated face box, reported as the prediction."""
     center_px: tuple[float, float]
     radius_px: float
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def head_center_world(pose: PersonPose, min_conf: float) -> np.ndarray | None:

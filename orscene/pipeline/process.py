@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from orscene import anonymize2d, body, geometry, pose, registration, render
+from orscene import anonymize2d, body, pose, registration, render
 from orscene.geometry.fusion import fuse_point_cloud
 from orscene.pipeline.chunks import Chunk
 from orscene.pipeline.config import OnError, PipelineConfig
@@ -156,8 +156,8 @@ def _anonymize_view(
 
 def _box_mask(boxes, h: int, w: int) -> np.ndarray:
     m = np.zeros((h, w), bool)
-    for x0, y0, x1, y1 in boxes:
-        m[max(0, int(np.ceil(y0 + 0.5))) : max(0, int(np.floor(y1 + 0.5))), max(0, int(np.ceil(x0 + 0.5))) : max(0, int(np.floor(x1 + 0.5)))] = True
+    for box in boxes:
+        m |= anonymize2d.box_to_mask(box, h, w)
     return m
 
 

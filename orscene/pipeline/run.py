@@ -23,7 +23,7 @@ from orscene.errors import ConfigError, SessionError
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
 from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint
-from orscene.recording.faces import FaceAnnotations, faces_from_dict, merge_faces, save_faces
+from orscene.recording.faces import faces_from_dict, merge_faces, save_faces
 from orscene.recording.reader import open_session
 from orscene.recording.session import atomic_write_bytes, default_outputs_dir, default_recordings_root, session_dir
 

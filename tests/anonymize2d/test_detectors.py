@@ -25,7 +25,7 @@ def detectors():
 
 
 def _voc(shared_data):
-    faces, files, frames = [], {}, []
+    faces, files = [], {}
     for k, name in enumerate(("training.xml", "testing.xml")):
         ann, f = load_imglab_xml(shared_data / "voc_faces" / name)
         off = 100 * k

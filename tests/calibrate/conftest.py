@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from orscene.geometry.camera import look_at_world_from_cam
-from orscene.types import Camera, Intrinsics
+from orscene.types import Camera
 
 from calib_rig import kinect_like_intrinsics  # noqa: F401  (also used by the fixtures below)
 

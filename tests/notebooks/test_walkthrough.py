@@ -1,6 +1,5 @@
 """Execute notebooks/walkthrough.ipynb on a tiny session, so that it cannot rot."""
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -10,7 +10,6 @@ import pytest
 
 from orscene.errors import ModelFileError
 from orscene.pose import (
-    BlazePoseConfig,
     DetectorKind,
     GTNoiseConfig,
     KeypointDetectorConfig,

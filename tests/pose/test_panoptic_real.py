@@ -4,7 +4,6 @@ reprojected into every view lands in the hand-annotated face boxes."""
 import json
 
 import cv2
-import numpy as np
 import pytest
 
 from orscene.geometry.camera import project_world

@@ -14,7 +14,6 @@ def cand(joints, conf=None):
 
 def crossing_scene(n_frames=30):
     """Two people walking towards each other along x, passing 0.5 m apart."""
-    frames = []
     truth = np.zeros((n_frames, 2, 17, 3))
     for t in range(n_frames):
         x = -1.5 + 3.0 * t / (n_frames - 1)

@@ -1,5 +1,6 @@
 """Seeking, streaming and damage in a multi-capture recording (remuxed from the real one)."""
 
+from pathlib import Path
 import logging
 
 import numpy as np

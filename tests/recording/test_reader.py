@@ -1,5 +1,6 @@
 """Session reader: folder and mkv sources, frame-set grouping, random access, damage."""
 
+from pathlib import Path
 import json
 import logging
 
