@@ -54,7 +54,7 @@ anny-cache: $(STAMP)
 
 demo: bootstrap
 	@test -d recordings/$(SESSION) || $(PY) cli.py synth --session $(SESSION) --scenario hard --seconds 10 --fps 15 --seed 3
-	$(PY) cli.py process --session $(SESSION)
+	$(PY) cli.py process --session $(SESSION) --workers 2
 
 test: bootstrap
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
