@@ -49,8 +49,10 @@ class PipelineConfig:
     occluder_pixel_stride: int = 4
     """Depth pixel stride of the whole-scene point cloud that occludes faces in the views of
     calibrated cameras without depth (built only when there is such a camera)."""
-    render: RenderConfig = field(default_factory=RenderConfig)
-    """Face templates, rendering, visibility and blending."""
+    render: RenderConfig = field(default_factory=lambda: RenderConfig(margin_frac=0.25))
+    """Face templates, rendering, visibility and blending. The replaced region grows by a
+    quarter of the face's size beyond the rendered face: the fitted face can sit a few
+    centimetres off, and no original skin may show at its border."""
     fallback: FallbackConfig = field(default_factory=FallbackConfig)
     """Head regions anonymized in 2D where the 3D path cannot vouch."""
     detectors: tuple[FaceDetectorConfig, ...] = field(
