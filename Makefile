@@ -60,7 +60,7 @@ test: bootstrap
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: bootstrap
-	$(PY) -m benchmarks.run_all
+	$(PY) -m benchmarks.bench_pipeline
 
 clean-venv:
 	rm -rf $(VENV)
