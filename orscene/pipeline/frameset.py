@@ -6,8 +6,9 @@ Per view, in this order:
    (``HeadStatus.ALIGNED``) in a calibrated camera: its face template is rendered with
    depth-based visibility and Poisson-blended (``render3d``).
 2. **Projected heads** — every other track (young, alignment skipped or rejected), and every
-   track in a view where the 3D path cannot vouch (no calibration): the head sphere of the
-   3D skeleton projected into the view is anonymized in 2D (``head2d``).
+   track in a view where the 3D path cannot vouch (no calibration, or no depth: there the
+   rendered face stays and the head is covered in 2D as well): the head sphere of the 3D
+   skeleton projected into the view is anonymized in 2D (``head2d``).
 3. **2D skeletons** — a 2D skeleton in the view that no track explains (a person detected
    in 2D but not tracked in 3D): its head region is anonymized in 2D (``head2d``).
 4. **Face detectors** — CenterFace and BlazeFace run on the view; a detected face that the

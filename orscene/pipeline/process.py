@@ -113,9 +113,12 @@ def _anonymize_view(
                 if p.mask.any():
                     faces.append(patch_face_box(frame, p))
                     counts["render3d"] += 1
-            # a vouched person is covered in this view whether drawn (visible) or hidden
-            for m in meshes:
-                vouched[m.track_id] = True
+            # a vouched person is covered in this view whether drawn (visible) or hidden, but
+            # only where the view's own depth decided visibility: in a view without depth the
+            # rendered face stands and the 2D path covers the head as well (fail closed)
+            if view.depth_m is not None:
+                for m in meshes:
+                    vouched[m.track_id] = True
             log.debug("frame %d %s: rendered %s", frame, view.camera, sorted(drawn))
     times.add("render", time.perf_counter() - t)
 
