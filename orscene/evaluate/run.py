@@ -37,6 +37,7 @@ from orscene.evaluate.importers import MvorBoxKind, load_imglab_xml, load_mvor_c
 from orscene.evaluate.metrics import EvaluationResult, MatchMode, MetricsConfig, evaluate_predictions, scored_views
 from orscene.evaluate.perceptual import perceptual_metrics
 from orscene.recording.faces import FaceAnnotations, load_faces
+from orscene.recording.folder import read_color_image
 from orscene.recording.session import (
     atomic_write_text,
     default_outputs_dir,
@@ -147,12 +148,8 @@ def load_annotations(
 
 
 def _read_rgb(path: Path) -> np.ndarray | None:
-    if not path.is_file():
-        return None
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise RecordingError("cannot decode image", path)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    """An image as RGB, or None when the file does not exist (nothing written there)."""
+    return read_color_image(path) if path.is_file() else None
 
 
 class SessionImages:
