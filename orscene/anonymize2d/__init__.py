@@ -12,6 +12,7 @@ from orscene.anonymize2d.detectors import (
     box_iou,
     default_model_path,
     detect_faces,
+    detect_faces_near,
     load_face_detector,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "box_iou",
     "default_model_path",
     "detect_faces",
+    "detect_faces_near",
     "load_face_detector",
 ]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from orscene.anonymize2d import Anonymize2DConfig, FaceDetectorConfig
 from orscene.body import BodyModelConfig, FitConfig
+from orscene.errors import ConfigError
 from orscene.geometry.fusion import FusionConfig
 from orscene.pipeline.fallback import FallbackConfig
 from orscene.pose import PoseConfig
@@ -65,3 +66,19 @@ class PipelineConfig:
     the face, and privacy comes first)."""
     detector_cover_threshold: float = 0.9
     """A detected face counts as covered when this share of its box is already anonymized."""
+    keyframe_every: int = 3
+    """2D keypoints, 3D fusion, body fit and head alignment run on every n-th frame-set
+    (and the session's last); tracks are interpolated in between, and each fitted, aligned
+    body is carried to the frame-sets up to the next keyframe by its tracked head motion.
+    Rendering, visibility and the 2D path still run on every frame-set. 1 = every frame-set."""
+    detector_every: int = 5
+    """CenterFace sees the whole image on every n-th frame-set (and the session's last); on
+    the frame-sets in between it looks again only around the faces found on the two nearest
+    whole-image passes, and a face found there but not found again is still covered
+    (interpolated between the two passes when both found it). A face visible only between
+    two whole-image passes, far from any other face, is left to the other paths.
+    BlazeFace sees every whole image. 1 = CenterFace on every whole image."""
+
+    def __post_init__(self) -> None:
+        if self.keyframe_every < 1 or self.detector_every < 1:
+            raise ConfigError(f"keyframe_every and detector_every must be >= 1, got {self.keyframe_every} and {self.detector_every}")

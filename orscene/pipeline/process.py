@@ -30,6 +30,7 @@ from orscene.pipeline.frameset import (
     patch_face_box,
     plan_view_regions,
 )
+from orscene.pipeline.keyframes import between_detections, carry_fit, is_keyframe, keyframe_after, keyframe_before, merge_keypoints
 from orscene.pipeline.outputs import OutputLayout
 from orscene.recording.reader import open_session
 from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
@@ -74,6 +75,7 @@ class StageTimes:
     align: float = 0.0
     render: float = 0.0
     fallback2d: float = 0.0
+    detect2d: float = 0.0
     write: float = 0.0
 
     def add(self, name: str, dt: float) -> None:
@@ -89,10 +91,15 @@ def _anonymize_view(
     face_meshes: list,
     occluders,
     keypoints: Keypoints2D | None,
+    detected: list | None,
     models: Models,
     cfg: PipelineConfig,
     times: StageTimes,
 ) -> ViewResult:
+    """One view: 3D render, then the 2D path (``detected``: the face detectors' boxes from
+    phase A; None when detection failed on this view, which fails the frame-set)."""
+    if detected is None:
+        raise RuntimeError(f"face detection failed on camera {view.camera}")
     rgb = view.rgb
     h, w = rgb.shape[:2]
     faces: list[FaceBox] = []
@@ -134,7 +141,6 @@ def _anonymize_view(
     # face inside a head region refines that region's reported face box (a detector box is
     # tighter than a face box estimated from a skeleton)
     planned = mask | _box_mask(regions, h, w)
-    detected = [d for det in models.face_detectors for d in anonymize2d.detect_faces(det, view.rgb)]
     for box, score in sorted(detected, key=lambda d: -d[1]):
         if covered_fraction(planned, box) >= cfg.detector_cover_threshold:
             cx, cy = 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])
@@ -179,40 +185,95 @@ def _failed_frameset(fs: FrameSet, on_error: OnError, reason: str) -> FramesetRe
 
 @dataclass(frozen=True)
 class PoseChunk:
-    """Phase A of a chunk: 2D keypoints per view and 3D candidates per frame-set."""
+    """Phase A of a chunk: 2D keypoints per view (keyframes), 3D candidates per keyframe, and
+    the face detectors' boxes per frame-set and view."""
 
     chunk: Chunk
     keypoints: Mapping[int, Mapping[str, Keypoints2D]]
+    """Keyframes of the chunk, and the nearest keyframe on either side of it."""
     candidates: Mapping[int, list]
+    """The chunk's own keyframes only."""
+    faces2d: Mapping[int, Mapping[str, list | None]]
+    """Every frame-set of the chunk: per view, the detections (box, score), or None when
+    detection failed there."""
     times_s: Mapping[str, float]
 
 
-def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models) -> PoseChunk:
-    """Phase A (parallel over chunks): 2D keypoints in every view and 3D pose candidates."""
+def _detect_all(models: Models, rgb: np.ndarray, seeds=None) -> list:
+    """All face detectors on one view: the whole image, or only around ``seeds``. BlazeFace
+    always sees the whole image: its one 192x192 pass costs less than a few windows."""
+    out = []
+    for det in models.face_detectors:
+        if seeds is None or det.cfg.name is anonymize2d.FaceDetectorKind.BLAZEFACE:
+            out += anonymize2d.detect_faces(det, rgb)
+        else:
+            out += anonymize2d.detect_faces_near(det, rgb, seeds)
+    return out
+
+
+def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, n_framesets: int) -> PoseChunk:
+    """Phase A (parallel over chunks): 2D keypoints and 3D pose candidates on keyframes, face
+    detection on every frame-set (whole images on detector keyframes, windows around their
+    faces in between; :mod:`orscene.pipeline.keyframes`)."""
     times = StageTimes()
     reader = open_session(session_path)
     cameras: Mapping[str, Camera] = reader.calibration.cameras
+    n, ke, de = n_framesets, cfg.keyframe_every, cfg.detector_every
+    lo = min(keyframe_before(chunk.start, ke), keyframe_before(chunk.start, de))
+    hi = max(keyframe_after(chunk.stop - 1, ke, n), keyframe_after(chunk.stop - 1, de, n)) + 1
+    own = range(chunk.start, chunk.stop)
     kps_by_frame: dict[int, dict[str, Keypoints2D]] = {}
     cands_by_frame: dict[int, list] = {}
-    for fs in reader.framesets(chunk.start, chunk.stop):
+    faces_by_frame: dict[int, dict[str, list | None]] = {}
+    full: dict[int, dict[str, list | None]] = {}
+    pending: list[tuple[int, dict[str, np.ndarray]]] = []
+    for fs in reader.framesets(lo, hi, with_depth=lambda i: is_keyframe(i, ke, n) and i in own):
+        i = fs.index
+        if is_keyframe(i, ke, n) and (i in own or i == keyframe_before(chunk.start, ke) or i == keyframe_after(chunk.stop - 1, ke, n)):
+            t = time.perf_counter()
+            kps = {}
+            for name, view in fs.views.items():
+                try:
+                    kps[name] = pose.detect_keypoints(models.keypoints, view)
+                except Exception:  # the 2D face detectors still cover this view
+                    log.exception("keypoint detection failed on frame-set %d camera %s", i, name)
+            kps_by_frame[i] = kps
+            times.add("keypoints", time.perf_counter() - t)
+            if i in own:
+                t = time.perf_counter()
+                try:
+                    cands_by_frame[i] = pose.fuse_poses({k: v for k, v in kps.items() if k in cameras}, cameras, fs, cfg.pose.fusion)
+                except Exception:  # no 3D this frame-set: every head goes through the 2D path
+                    log.exception("3D fusion failed on frame-set %d", i)
+                    cands_by_frame[i] = []
+                times.add("fusion3d", time.perf_counter() - t)
         t = time.perf_counter()
-        kps = {}
-        for name, view in fs.views.items():
-            try:
-                kps[name] = pose.detect_keypoints(models.keypoints, view)
-            except Exception:  # the 2D face detectors still cover this view
-                log.exception("keypoint detection failed on frame-set %d camera %s", fs.index, name)
-        times.add("keypoints", time.perf_counter() - t)
-        t = time.perf_counter()
-        try:
-            cands = pose.fuse_poses({n: k for n, k in kps.items() if n in cameras}, cameras, fs, cfg.pose.fusion)
-        except Exception:  # no 3D this frame-set: every head goes through the 2D path
-            log.exception("3D fusion failed on frame-set %d", fs.index)
-            cands = []
-        times.add("fusion3d", time.perf_counter() - t)
-        kps_by_frame[fs.index] = kps
-        cands_by_frame[fs.index] = cands
-    return PoseChunk(chunk, kps_by_frame, cands_by_frame, {k: v for k, v in vars(times).items() if v})
+        if is_keyframe(i, de, n):
+            full[i] = {}
+            for name, view in fs.views.items():
+                try:
+                    full[i][name] = _detect_all(models, view.rgb)
+                except Exception:
+                    log.exception("face detection failed on frame-set %d camera %s", i, name)
+                    full[i][name] = None
+            if i in own:
+                faces_by_frame[i] = full[i]
+            for tp, rgbs in pending:  # the frame-sets since the previous full pass
+                a = keyframe_before(tp, de)
+                faces_by_frame[tp] = {}
+                for name, rgb in rgbs.items():
+                    before, after = full.get(a, {}).get(name) or [], full[i].get(name) or []
+                    try:
+                        found = _detect_all(models, rgb, [d[0] for d in before + after])
+                        faces_by_frame[tp][name] = between_detections(found, before, after, (tp - a) / max(1, i - a))
+                    except Exception:
+                        log.exception("face detection failed on frame-set %d camera %s", tp, name)
+                        faces_by_frame[tp][name] = None
+            pending = []
+        elif i in own:
+            pending.append((i, {name: view.rgb for name, view in fs.views.items()}))
+        times.add("detect2d", time.perf_counter() - t)
+    return PoseChunk(chunk, kps_by_frame, cands_by_frame, faces_by_frame, {k: v for k, v in vars(times).items() if v})
 
 
 def track_session(pose_chunks: list[PoseChunk], cfg: PipelineConfig) -> list:
@@ -220,15 +281,19 @@ def track_session(pose_chunks: list[PoseChunk], cfg: PipelineConfig) -> list:
     that a person keeps one id (and one face template) across chunk borders."""
     frames: list[int] = []
     cands: list = []
+    every: list[int] = []
     for pc in sorted(pose_chunks, key=lambda p: p.chunk.start):
+        every.extend(range(pc.chunk.start, pc.chunk.stop))
         for idx in sorted(pc.candidates):
             frames.append(idx)
             cands.append(pc.candidates[idx])
     if not frames:
         return []
-    # a session shorter than the minimum track length (e.g. a few still frames) keeps its people
-    tcfg = replace(cfg.pose.tracking, min_track_frames=min(cfg.pose.tracking.min_track_frames, max(1, len(frames) // 4)))
-    return pose.track(cands, frames, tcfg)
+    # observations come every keyframe_every frame-sets: a track needs proportionally fewer,
+    # and a session shorter than the minimum track length (a few still frames) keeps its people
+    need = -(-cfg.pose.tracking.min_track_frames // cfg.keyframe_every)
+    tcfg = replace(cfg.pose.tracking, min_track_frames=max(1, min(need, len(frames) // 4)))
+    return pose.track(cands, frames, tcfg, output_frames=every)
 
 
 def anonymize_chunk(
@@ -238,16 +303,19 @@ def anonymize_chunk(
     cfg: PipelineConfig,
     models: Models,
     tracks: list,
-    keypoints: Mapping[int, Mapping[str, Keypoints2D]],
+    pose_chunk: PoseChunk,
+    n_framesets: int,
     fail_frames: frozenset[int] = frozenset(),
     on_error: OnError = OnError.OBSCURE,
 ) -> dict:
-    """Phase C (parallel over chunks): body fit, head alignment, render, 2D path, write.
+    """Phase C (parallel over chunks): body fit and head alignment on keyframes (carried in
+    between), render, 2D path, write.
 
-    The body fit is warm-started over the ``chunk.read_start .. chunk.start`` frames before
-    the chunk, so a chunk's first frame-set is fitted as in an unchunked run.
-    ``fail_frames`` makes those frame-sets raise (``--fail-frames``; exercises fail-closed);
-    a frame-set that raises is written obscured or withheld (``on_error``).
+    The body fit is warm-started over the keyframes of ``chunk.read_start .. chunk.start``
+    (and back to the keyframe the chunk's first frame-set borrows from), so a chunk's first
+    frame-set is fitted as in an unchunked run. ``fail_frames`` makes those frame-sets raise
+    (``--fail-frames``; exercises fail-closed); a frame-set that raises is written obscured
+    or withheld (``on_error``).
     """
     t_chunk = time.perf_counter()
     times = StageTimes()
@@ -255,12 +323,19 @@ def anonymize_chunk(
     cameras: Mapping[str, Camera] = reader.calibration.cameras
     has_depth = any(c.has_depth for c in cameras.values())
     rgb_only = any(not c.has_depth for c in cameras.values())
+    n, ke = n_framesets, cfg.keyframe_every
 
     fit_state = None
-    for index in range(chunk.read_start, chunk.start):  # warm-up of the body fit only
+    carried: dict[int, tuple] = {}  # track id -> (fit on the last keyframe, the pose it fitted)
+    warm_from = min(chunk.read_start, keyframe_before(chunk.start, ke))
+    for index in range(warm_from, chunk.start):  # warm-up of the body fit only
+        if not is_keyframe(index, ke, n):
+            continue
         poses = pose.poses_at(tracks, index, cfg.pose.tracking)
         if poses:
-            _, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
+            fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
+            by_id = {p.track_id: p for p in poses}
+            carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
 
     results: list[FramesetResult] = []
     for fs in reader.framesets(chunk.start, chunk.stop):
@@ -269,39 +344,50 @@ def anonymize_chunk(
             if index in fail_frames:
                 raise RuntimeError(f"injected failure on frame-set {index}")
             poses = pose.poses_at(tracks, index, cfg.pose.tracking)
+            key = is_keyframe(index, ke, n)
             fits, meshes, occluders = [], [], None
             if poses:
-                t = time.perf_counter()
-                fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
-                times.add("bodyfit", time.perf_counter() - t)
-                cloud = None
-                if fits and has_depth and any(v.depth_m is not None for v in fs.views.values()):
+                calibrated = FrameSet(fs.index, fs.timestamp_ns, {k: v for k, v in fs.views.items() if k in cameras})
+                with_depth = has_depth and any(v.depth_m is not None for v in calibrated.views.values())
+                if key:
                     t = time.perf_counter()
-                    # only the calibrated depth views, only near the fitted heads
-                    calibrated = FrameSet(fs.index, fs.timestamp_ns, {n: v for n, v in fs.views.items() if n in cameras})
-                    heads = np.stack([f.world_from_head[:3, 3] for f in fits])
-                    cloud = fuse_point_cloud(calibrated, cameras, cfg.fusion, keep_near=heads)
-                    times.add("pointcloud", time.perf_counter() - t)
-                    t = time.perf_counter()
-                    fits = registration.align_heads(fits, cloud, cameras, cfg.align)
-                    times.add("align", time.perf_counter() - t)
-                    if rgb_only:  # occluders for the RGB-only views: the whole scene, coarser
+                    fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
+                    times.add("bodyfit", time.perf_counter() - t)
+                    if fits and with_depth:
                         t = time.perf_counter()
-                        cloud = fuse_point_cloud(calibrated, cameras, replace(cfg.fusion, pixel_stride=cfg.occluder_pixel_stride))
+                        # only the calibrated depth views, only near the fitted heads
+                        heads = np.stack([f.world_from_head[:3, 3] for f in fits])
+                        cloud = fuse_point_cloud(calibrated, cameras, cfg.fusion, keep_near=heads)
                         times.add("pointcloud", time.perf_counter() - t)
+                        t = time.perf_counter()
+                        fits = registration.align_heads(fits, cloud, cameras, cfg.align)
+                        times.add("align", time.perf_counter() - t)
+                    by_id = {p.track_id: p for p in poses}
+                    carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
+                else:  # between keyframes: each body of the last keyframe, moved with its head
+                    fits = [carry_fit(*carried[p.track_id], p) for p in poses if p.track_id in carried]
+                cloud = None
+                if fits and with_depth and rgb_only:  # occluders for the RGB-only views: the whole scene, coarser
+                    t = time.perf_counter()
+                    cloud = fuse_point_cloud(calibrated, cameras, replace(cfg.fusion, pixel_stride=cfg.occluder_pixel_stride))
+                    times.add("pointcloud", time.perf_counter() - t)
                 meshes = [body.face_mesh(models.body_model, f) for f in fits]
                 occluders = render.Occluders(point_cloud=cloud, bodies=tuple(fits))
             settled = {p.track_id: p.settled for p in poses}
             fits_by_track = {f.track_id: (f, settled.get(f.track_id, False)) for f in fits}
             persons = tuple(
-                {"track": f.track_id, "settled": bool(settled.get(f.track_id, False)), "head": f.head_status.value} for f in fits
+                {"track": f.track_id, "settled": bool(settled.get(f.track_id, False)), "head": f.head_status.value, "fitted": index if key else keyframe_before(index, ke)}
+                for f in fits
             )
+            if index not in pose_chunk.faces2d:
+                raise RuntimeError(f"no face detection for frame-set {index}")
+            kps = _keypoints_for(pose_chunk.keypoints, index, ke, n)
             views = {}
             for name, view in fs.views.items():
                 cam = cameras.get(name)
                 views[name] = _anonymize_view(
                     index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
-                    keypoints.get(index, {}).get(name), models, cfg, times,
+                    merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times,
                 )
             results.append(FramesetResult(index, fs.timestamp_ns, views, persons))
         except Exception as e:  # fail closed: never write a view that may show a face
@@ -310,6 +396,16 @@ def anonymize_chunk(
             log.debug("%s", traceback.format_exc())
             results.append(_failed_frameset(fs, on_error, reason))
     return _write_chunk(chunk, results, layout, times, t_chunk)
+
+
+def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: int, every: int, n: int) -> list[Mapping[str, Keypoints2D]]:
+    """The 2D skeletons that stand for frame-set ``index``: its own on a keyframe, else those
+    of the keyframes on either side."""
+    if is_keyframe(index, every, n):
+        frames = [index]
+    else:
+        frames = [keyframe_before(index, every), keyframe_after(index, every, n)]
+    return [keypoints.get(f, {}) for f in frames]
 
 
 def _write_chunk(chunk: Chunk, results: list[FramesetResult], layout: OutputLayout, times: StageTimes, t_chunk: float) -> dict:

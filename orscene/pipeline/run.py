@@ -96,18 +96,18 @@ def _init_worker(pipeline_cfg: PipelineConfig, log_level: int) -> None:
     _WORKER["models"] = load_models(pipeline_cfg)
 
 
-def _phase_a(chunk: Chunk, session_path: Path):
+def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
     from orscene.pipeline.process import detect_chunk
 
-    return detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"])
+    return detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets)
 
 
-def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, fail_frames: frozenset[int], on_error: OnError) -> dict:
+def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, fail_frames: frozenset[int], on_error: OnError) -> dict:
     from orscene.pipeline.process import anonymize_chunk
 
     tracks = pickle.loads(tracks_path.read_bytes())
-    keypoints = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes()).keypoints
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, keypoints, fail_frames, on_error)
+    pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
+    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, pose_chunk, n_framesets, fail_frames, on_error)
 
 
 class _Bound:
@@ -177,7 +177,7 @@ def process_session(cfg: ProcessConfig) -> dict:
         # A: keypoints + 3D candidates per chunk (cached in .state)
         todo = [c for c in chunks if not (layout.state_dir / f"pose_{c.name}.pkl").exists()]
         with tqdm(total=sum(len(c) for c in todo), desc="2D keypoints + 3D", unit="frame-set", disable=None) as bar:
-            for chunk, pc in executor.run(_Bound(_phase_a, session_path), todo):
+            for chunk, pc in executor.run(_Bound(_phase_a, session_path, n), todo):
                 atomic_write_bytes(layout.state_dir / f"pose_{chunk.name}.pkl", pickle.dumps(pc))
                 bar.update(len(chunk))
         pose_chunks = [pickle.loads((layout.state_dir / f"pose_{c.name}.pkl").read_bytes()) for c in chunks]
@@ -195,7 +195,7 @@ def process_session(cfg: ProcessConfig) -> dict:
         todo = [c for c in chunks if not layout.chunk_state_path(c.name).exists()]
         fail = frozenset(cfg.fail_frames)
         with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
-            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, fail, cfg.on_error), todo):
+            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error), todo):
                 layout.write_json(layout.chunk_state_path(chunk.name), state)
                 bar.update(len(chunk))
         t_c = time.perf_counter()

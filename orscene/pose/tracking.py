@@ -12,6 +12,9 @@
 3. **Gaps** (frame-sets without an observation, up to ``max_gap_frames``) are linearly
    interpolated, confidence 0. Joints missing at an observed frame (confidence 0) are
    interpolated from the same joint's confident neighbours in time (confidence stays 0).
+   When detection ran only on some frame-sets (``frame_indices`` strided) and
+   ``output_frames`` asks for the frame-sets in between, those are interpolated too, with
+   the confidence interpolated as well: they were not missed, only not looked at.
 4. **Smoothing**: each joint trajectory is filtered with a confidence-weighted Gaussian
    over the whole chunk (``smoothing_sigma_frames``; zero phase, i.e. forward and backward
    alike).
@@ -42,7 +45,7 @@ class TrackingConfig:
     gate_m: float = 0.5
     """Largest mean joint distance between consecutive observations of one person."""
     gate_growth_m_per_frame: float = 0.1
-    """Extra distance allowed per missed frame-set."""
+    """Extra distance allowed per missed frame-set (one in which detection ran)."""
     max_gap_frames: int = 10
     """A track not seen for more frame-sets than this ends (gaps up to this are filled)."""
     min_track_frames: int = 5
@@ -87,9 +90,15 @@ def _smooth(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def track(
-    candidates_per_frame: Sequence[Sequence[PoseCandidate]], frame_indices: Sequence[int], cfg: TrackingConfig = TrackingConfig()
+    candidates_per_frame: Sequence[Sequence[PoseCandidate]],
+    frame_indices: Sequence[int],
+    cfg: TrackingConfig = TrackingConfig(),
+    output_frames: Sequence[int] | None = None,
 ) -> list[PersonTrack]:
-    """Link per-frame skeletons into tracks (see the module docstring)."""
+    """Link per-frame skeletons into tracks (see the module docstring).
+
+    ``frame_indices`` are the frame-sets in which detection ran (one list of candidates
+    each); tracks report ``output_frames`` (default: the same frame-sets)."""
     frames = np.asarray(frame_indices, dtype=np.int64)
     if len(frames) != len(candidates_per_frame):
         raise ShapeError("track.frame_indices", f"one index per frame ({len(candidates_per_frame)})", len(frames))
@@ -98,6 +107,7 @@ def track(
     # observations per raw track: list of (frame, joints, conf)
     raw: list[list[tuple[int, np.ndarray, np.ndarray]]] = []
     live: list[int] = []
+    position = {f: k for k, f in enumerate(frames.tolist())}  # misses count in looked-at frame-sets
     for f, cands in zip(frames.tolist(), candidates_per_frame):
         live = [t for t in live if f - raw[t][-1][0] <= cfg.max_gap_frames + 1]
         cand = list(cands)
@@ -106,7 +116,7 @@ def track(
             cost = np.full((len(live), len(cand)), 1e6)
             for i, t in enumerate(live):
                 lf, lj, lc = raw[t][-1]
-                gate = cfg.gate_m + cfg.gate_growth_m_per_frame * max(0, f - lf - 1)
+                gate = cfg.gate_m + cfg.gate_growth_m_per_frame * max(0, position[f] - position[lf] - 1)
                 for j, c in enumerate(cand):
                     d = pose_distance_m(lj, lc, c.joints_world_m, c.confidence)
                     if d <= gate:
@@ -133,6 +143,10 @@ def track(
         seen = np.zeros(len(span), bool)
         for f, jt, cf in obs:
             joints[f - f0], conf[f - f0], seen[f - f0] = jt, cf, True
+        looked = np.isin(span, frames)
+        if not looked.all():  # strided detection: frame-sets in between take interpolated confidence
+            for j in range(J):
+                conf[~looked, j] = np.interp(span[~looked], span[looked], conf[looked, j])
         for j in range(J):
             known = seen & (conf[:, j] > 0)
             if not known.any():  # never confident: interpolate its raw positions over gaps
@@ -140,7 +154,7 @@ def track(
             joints[:, j] = _fill_joint(joints[:, j], known)
         if cfg.smoothing_sigma_frames > 0 and len(span) > 2:
             joints = _smooth(joints, np.where(conf > 0, conf, 1e-3), cfg.smoothing_sigma_frames)
-        keep = np.isin(span, frames)  # report only the chunk's frame-sets (it may be strided)
+        keep = np.isin(span, frames if output_frames is None else np.asarray(output_frames))
         tracks.append((f0, span[keep], joints[keep].astype(np.float32), conf[keep].astype(np.float32)))
     tracks.sort(key=lambda t: t[0])
     return [PersonTrack(i, fi, jt, cf) for i, (_, fi, jt, cf) in enumerate(tracks)]

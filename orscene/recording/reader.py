@@ -27,7 +27,7 @@ following frame-sets with a logged warning; the other cameras go on.
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,8 +236,11 @@ class SessionReader:
             raise RecordingError(f"depth frame is {depth_mm.shape[1]}x{depth_mm.shape[0]}, colour is {hw[1]}x{hw[0]}", c.path)
         return depth_mm.astype(np.float32) * np.float32(1e-3)  # z_m = d_mm / 1000, already on the colour grid
 
-    def framesets(self, start: int = 0, stop: int | None = None) -> Iterator[FrameSet]:
-        """Frame-sets ``start <= index < stop``, decoded one at a time (bounded memory)."""
+    def framesets(self, start: int = 0, stop: int | None = None, with_depth: Callable[[int], bool] | None = None) -> Iterator[FrameSet]:
+        """Frame-sets ``start <= index < stop``, decoded one at a time (bounded memory).
+
+        ``with_depth(index)`` False skips registering depth for that frame-set (its views
+        then carry ``depth_m=None``): for callers that need depth only on some frame-sets."""
         stop = self.n_framesets if stop is None else min(int(stop), self.n_framesets)
         start = max(0, int(start))
         if start >= stop:
@@ -260,7 +263,7 @@ class SessionReader:
                     fr = next(it)
                     while fr.index < li:
                         fr = next(it)
-                    depth_m = self._depth_m(c, fr.depth_mm, fr.rgb.shape[:2])
+                    depth_m = self._depth_m(c, fr.depth_mm, fr.rgb.shape[:2]) if with_depth is None or with_depth(k) else None
                     views[name] = View(name, fr.rgb, int(fr.timestamp_ns), depth_m)
                 except StopIteration:
                     log.warning("%s: camera %r ends at frame %d (frame-set %d); it drops out", c.path, name, li, k)

@@ -124,3 +124,25 @@ def test_keypoints_on_real_faces(shared_data, detectors):
             eyes, nose = kps[:2], kps[2]
             assert eyes[0, 0] < eyes[1, 0]  # image-left eye first
             assert eyes[:, 1].max() < nose[1] < kps[3, 1]  # eyes above the nose above the mouth
+
+
+def test_detect_faces_near_refinds_faces_in_windows_only(shared_data, detectors):
+    """Windows around the faces of a whole-image pass find those faces again (real photos);
+    no window means no detection."""
+    from orscene.anonymize2d import box_iou, detect_faces, detect_faces_near
+
+    det = detectors[FaceDetectorKind.CENTERFACE]
+    _, files = _voc(shared_data)
+    checked = 0
+    for path in sorted(set(files.values()))[:6]:
+        rgb = _rgb(path)
+        full = [b for b, s in detect_faces(det, rgb) if s > 0.5]
+        if not full:
+            continue
+        near = detect_faces_near(det, rgb, full)
+        assert near, path
+        iou = box_iou(np.array(full), np.array([b for b, _ in near])).max(1)
+        assert (iou > 0.5).mean() >= 0.8, (path, iou)
+        checked += len(full)
+        assert detect_faces_near(det, rgb, []) == []
+    assert checked >= 5

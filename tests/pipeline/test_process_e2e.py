@@ -84,14 +84,16 @@ def test_failing_frameset_is_obscured_and_logged(session, finished):
 
 def test_faces_detected_in_2d_are_anonymized_in_every_view(session, finished):
     """Fail closed: wherever the bundled face detectors see a face in the original view,
-    including the camera without depth, the output mask covers it."""
+    including the camera without depth, the output mask covers it. CenterFace sees whole
+    images on frame-sets 0 and 3 (``detector_every`` 5 and the last frame-set); frame-set 2
+    only gets windows around the faces found there (``test_keyframes.py``)."""
     from orscene.anonymize2d import FaceDetectorConfig, detect_faces, load_face_detector
     from orscene.pipeline.frameset import covered_fraction
 
     det = load_face_detector(FaceDetectorConfig(name="centerface"))
     checked = 0
     for cam in ("cam0", "cam1", "cam2"):
-        for i in (0, 2, 3):
+        for i in (0, 3):
             rgb = cv2.cvtColor(cv2.imread(str(session / cam / "color" / f"{i:06d}.jpg")), cv2.COLOR_BGR2RGB)
             mask = cv2.imread(str(finished / "masks" / cam / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE) > 0
             for box, _ in detect_faces(det, rgb):

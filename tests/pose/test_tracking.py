@@ -90,3 +90,32 @@ def test_bad_frame_indices():
         track([[], []], [3, 3])
     with pytest.raises(ShapeError):
         track([[]], [1, 2])
+
+
+def test_strided_detection_is_interpolated_with_confidence(rng):
+    """Detection on every third frame-set (keyframes), tracks reported on all: the frame-sets
+    in between follow the motion and keep a confidence; a keyframe where the person was
+    missed keeps confidence 0."""
+    truth = crossing_scene(31)
+    keys = list(range(0, 31, 3)) + [30]
+    keys = sorted(set(keys))
+    per_frame = []
+    for t in keys:
+        cs = [cand(truth[t, p] + rng.normal(0, 0.005, (17, 3))) for p in (0, 1)]
+        if t == 15:
+            cs = cs[1:]  # person 0 missed on one keyframe
+        per_frame.append(cs)
+    cfg = TrackingConfig(min_track_frames=3, smoothing_sigma_frames=0.0)
+    tracks = track(per_frame, keys, cfg, output_frames=range(31))
+    assert len(tracks) == 2
+    for tr in tracks:
+        assert tr.frame_indices.tolist() == list(range(31))
+        p = int(np.argmin([np.linalg.norm(tr.joints_world_m[0] - truth[0, q], axis=-1).mean() for q in (0, 1)]))
+        # the walk is linear in x: in-between frame-sets land within a few cm of the truth
+        hips = [11, 12]
+        err = np.linalg.norm(tr.joints_world_m[:, hips, :2] - truth[:, p, hips, :2], axis=-1)
+        assert err.max() < 0.06
+        assert (tr.confidence[[1, 2, 4, 5], 0] > 0.5).all()
+        if p == 0:
+            assert tr.confidence[15, 0] == 0.0
+            assert 0 < tr.confidence[14, 0] < 0.9 and 0 < tr.confidence[16, 0] < 0.9
