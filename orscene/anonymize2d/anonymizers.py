@@ -127,9 +127,7 @@ def anonymize_regions(
     if method is AnonymizeMethod.BLACK:
         out[union] = 0
     elif method is AnonymizeMethod.BLUR:
-        k = cfg.blur_kernel_px
-        blurred = cv2.GaussianBlur(rgb, (k, k), 0, borderType=cv2.BORDER_REFLECT101)
-        out[union] = blurred[union]
+        _blur(out, rgb, [m for m, _ in items], cfg.blur_kernel_px)
     elif method is AnonymizeMethod.PIXELATE:
         for m, box in items:
             _pixelate(out, rgb, m, box, cfg.pixel_blocks)
@@ -137,6 +135,37 @@ def anonymize_regions(
         for m, box in items:
             _template_blend(out, m, box, template)
     return out, union
+
+
+def _blur(out: np.ndarray, src: np.ndarray, masks: list[np.ndarray], k: int) -> None:
+    """Gaussian blur of ``src`` where any of ``masks``, written to ``out``. Only windows
+    around the masks (plus half a kernel on each side) are filtered, overlapping windows
+    merged into one: inside a window the result equals blurring the whole image (at the
+    image border the window's border is the image's)."""
+    h, w = masks[0].shape
+    pad = k // 2
+    wins = []
+    for m in masks:
+        ys, xs = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]
+        if ys.size:
+            wins.append([max(0, int(ys[0]) - pad), min(h, int(ys[-1]) + 1 + pad), max(0, int(xs[0]) - pad), min(w, int(xs[-1]) + 1 + pad), m])
+    merged = True
+    while merged:  # merge overlapping windows (a face's head region and detector box overlap)
+        merged = False
+        for i in range(len(wins)):
+            for j in range(i + 1, len(wins)):
+                a, b = wins[i], wins[j]
+                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
+                    wins[i] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]), a[4] | b[4]]
+                    del wins[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    for R0, R1, C0, C1, m in wins:
+        blurred = cv2.GaussianBlur(np.ascontiguousarray(src[R0:R1, C0:C1]), (k, k), 0, borderType=cv2.BORDER_REFLECT101)
+        win = m[R0:R1, C0:C1]
+        out[R0:R1, C0:C1][win] = blurred[win]
 
 
 def _pixelate(out: np.ndarray, src: np.ndarray, mask: np.ndarray, box: tuple, n: int) -> None:

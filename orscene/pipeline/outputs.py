@@ -106,6 +106,16 @@ class OutputLayout:
     def is_orscene_output(self) -> bool:
         return self.state_dir.is_dir()
 
+    def remove_partial_files(self) -> int:
+        """Delete the temporary files of atomic writes that a killed run left behind (hidden
+        files in the output folders and ``.*.tmp`` at the top); returns how many."""
+        stale = [p for name in ("images", "masks", "video") if (self.root / name).is_dir() for p in (self.root / name).rglob(".*") if p.is_file()]
+        stale += [p for p in self.root.glob(".*.tmp") if p.is_file()] if self.root.is_dir() else []
+        stale += [p for p in self.state_dir.glob(".*.tmp") if p.is_file()] if self.state_dir.is_dir() else []
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return len(stale)
+
     def clear(self) -> None:
         """Delete a previous run's outputs (``--force``). Only ever called on a folder that
         is empty or holds an orscene output (a ``.state`` folder)."""

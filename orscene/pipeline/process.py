@@ -337,7 +337,8 @@ def anonymize_chunk(
             by_id = {p.track_id: p for p in poses}
             carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
 
-    results: list[FramesetResult] = []
+    audit: list[dict] = []
+    faces_out: list[FaceBox] = []
     for fs in reader.framesets(chunk.start, chunk.stop):
         index = fs.index
         try:
@@ -389,13 +390,18 @@ def anonymize_chunk(
                     index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
                     merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times,
                 )
-            results.append(FramesetResult(index, fs.timestamp_ns, views, persons))
+            result = FramesetResult(index, fs.timestamp_ns, views, persons)
         except Exception as e:  # fail closed: never write a view that may show a face
             reason = f"{type(e).__name__}: {e}"
             log.error("frame-set %d failed (%s); writing it %s", index, reason, on_error.value)
             log.debug("%s", traceback.format_exc())
-            results.append(_failed_frameset(fs, on_error, reason))
-    return _write_chunk(chunk, results, layout, times, t_chunk)
+            result = _failed_frameset(fs, on_error, reason)
+        t = time.perf_counter()
+        entry, faces = _write_frameset(result, layout)
+        audit.append(entry)
+        faces_out.extend(faces)
+        times.add("write", time.perf_counter() - t)
+    return _chunk_state(chunk, audit, faces_out, times, t_chunk)
 
 
 def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: int, every: int, n: int) -> list[Mapping[str, Keypoints2D]]:
@@ -408,35 +414,36 @@ def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: in
     return [keypoints.get(f, {}) for f in frames]
 
 
-def _write_chunk(chunk: Chunk, results: list[FramesetResult], layout: OutputLayout, times: StageTimes, t_chunk: float) -> dict:
+def _write_frameset(r: FramesetResult, layout: OutputLayout) -> tuple[dict, list[FaceBox]]:
+    """Write one frame-set's images and masks now (a chunk never holds its images); return
+    its audit entry and faces."""
+    entry = {"frame": r.index, "timestamp_ns": r.timestamp_ns, "persons": list(r.persons), "views": {}}
+    if r.error:
+        entry["error"] = r.error
+    faces: list[FaceBox] = []
+    for name, v in r.views.items():
+        if v.rgb is not None:
+            layout.write_image(name, r.index, v.rgb)
+        layout.write_mask(name, r.index, v.mask)
+        faces.extend(v.faces)
+        entry["views"][name] = {
+            "status": v.status,
+            **({"reason": v.reason} if v.reason else {}),
+            "faces": [{"person": f.person, "source": f.source.value, "box": [round(x, 1) for x in f.box_xyxy_px]} for f in v.faces],
+        }
+    return entry, faces
+
+
+def _chunk_state(chunk: Chunk, audit: list[dict], faces: list[FaceBox], times: StageTimes, t_chunk: float) -> dict:
     from orscene.recording.faces import faces_to_dict, FaceAnnotations
 
-    t = time.perf_counter()
-    audit, faces = [], []
-    for r in results:
-        entry = {"frame": r.index, "timestamp_ns": r.timestamp_ns, "persons": list(r.persons), "views": {}}
-        if r.error:
-            entry["error"] = r.error
-        for name, v in r.views.items():
-            if v.rgb is not None:
-                layout.write_image(name, r.index, v.rgb)
-            layout.write_mask(name, r.index, v.mask)
-            faces.extend(v.faces)
-            entry["views"][name] = {
-                "status": v.status,
-                **({"reason": v.reason} if v.reason else {}),
-                "faces": [{"person": f.person, "source": f.source.value, "box": [round(x, 1) for x in f.box_xyxy_px]} for f in v.faces],
-            }
-        audit.append(entry)
-    times.add("write", time.perf_counter() - t)
-    state = {
+    return {
         "chunk": chunk.name,
         "start": chunk.start,
         "stop": chunk.stop,
-        "frames": [r.index for r in results],
+        "frames": [e["frame"] for e in audit],
         "faces": faces_to_dict(FaceAnnotations("", tuple(sorted({f.camera for f in faces})), (), tuple(faces)))["faces"],
         "audit": audit,
         "times_s": {k: round(v, 4) for k, v in vars(times).items()},
         "wall_s": round(time.perf_counter() - t_chunk, 3),
     }
-    return state

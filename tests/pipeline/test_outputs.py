@@ -48,3 +48,14 @@ def test_fingerprint_depends_on_config_and_inputs():
     assert a == fingerprint({"x": 1}, {"f": "abc"})
     assert a != fingerprint({"x": 2}, {"f": "abc"})
     assert a != fingerprint({"x": 1}, {"f": "abd"})
+
+
+def test_partial_files_of_a_killed_run_are_removed(tmp_path):
+    layout = OutputLayout(tmp_path / "out")
+    keep = [layout.image_path("cam0", 0), layout.video_path("cam0"), layout.faces_path]
+    stale = [layout.video_path("cam0").parent / ".cam0.x1y2.mp4", layout.image_path("cam0", 1).parent / ".000001.jpg.ab.tmp", layout.root / ".faces.json.cd.tmp"]
+    for p in keep + stale:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    assert layout.remove_partial_files() == 3
+    assert all(p.exists() for p in keep) and not any(p.exists() for p in stale)
