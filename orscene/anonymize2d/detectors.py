@@ -227,25 +227,42 @@ def detect_faces_near(
 ) -> list[Detection]:
     """Detect faces only in windows around ``seeds`` (xyxy boxes, e.g. faces found in a
     nearby frame): each window is the seed grown by ``context`` times its size on every
-    side, at least ``min_window_px`` square, rounded up to a multiple of 32 pixels and kept
-    inside the image. Overlapping results are suppressed as in :func:`detect_faces`.
+    side, at least ``min_window_px`` square; overlapping windows are merged into their
+    bounding rectangle, rounded up to multiples of 32 pixels and kept inside the image.
+    Overlapping results are suppressed as in :func:`detect_faces`.
 
     A window costs a small fraction of a full image (a 40-pixel face gives a 128-pixel
     window, 1/56 of a 1280x720 image), which is what makes re-detection between full
     passes cheap (``orscene.pipeline``'s ``detector_every``)."""
     _check_rgb(rgb)
     h, w = rgb.shape[:2]
-    parts = []
+    wins = []  # [x0, y0, x1, y1] pixel windows
     for seed in seeds:
         x0, y0, x1, y1 = (float(v) for v in seed)
         cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
-        side = max((1.0 + 2.0 * context) * max(x1 - x0, y1 - y0), float(min_window_px))
-        side32 = int(np.ceil(side / 32.0) * 32)
-        ww, wh = min(side32, w), min(side32, h)
-        left = int(np.clip(round(cx - ww / 2), 0, w - ww))
-        top = int(np.clip(round(cy - wh / 2), 0, h - wh))
+        half = 0.5 * max((1.0 + 2.0 * context) * max(x1 - x0, y1 - y0), float(min_window_px))
+        wins.append([cx - half, cy - half, cx + half, cy + half])
+    merged = True
+    while merged:  # overlapping windows (one face seen on two passes) become one
+        merged = False
+        for i in range(len(wins)):
+            for j in range(i + 1, len(wins)):
+                a, b = wins[i], wins[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    wins[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del wins[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    parts = []
+    for x0, y0, x1, y1 in wins:
+        ww = min(int(np.ceil((x1 - x0) / 32.0) * 32), w)
+        wh = min(int(np.ceil((y1 - y0) / 32.0) * 32), h)
         if ww < 32 or wh < 32:
             continue
+        left = int(np.clip(round(0.5 * (x0 + x1) - ww / 2), 0, w - ww))
+        top = int(np.clip(round(0.5 * (y0 + y1) - wh / 2), 0, h - wh))
         parts.append(_detect_once(rgb[top : top + wh, left : left + ww], detector, left, top))
     if not parts:
         return []

@@ -9,6 +9,7 @@ import dataclasses
 import importlib.metadata
 import json
 import logging
+import os
 import pickle
 import platform
 import sys
@@ -90,10 +91,17 @@ _WORKER: dict = {}
 """Per-process cache of loaded models (filled once by the executor's initializer)."""
 
 
-def _init_worker(pipeline_cfg: PipelineConfig, log_level: int) -> None:
+def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int) -> None:
+    import cv2
+    import torch
+
     from orscene.pipeline.process import load_models
 
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # one worker per core share: torch and OpenCV would otherwise each start a thread per
+    # core in every worker, and the workers' threads would fight over the cores
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
     _WORKER["cfg"] = pipeline_cfg
     _WORKER["models"] = load_models(pipeline_cfg)
 
@@ -176,7 +184,8 @@ def process_session(cfg: ProcessConfig) -> dict:
 
     chunks = plan_chunks(n, cfg.chunk_size, cfg.warmup)
     t0 = time.perf_counter()
-    executor = make_executor(cfg.workers, _init_worker, (cfg.pipeline, logging.getLogger().level))
+    threads = max(1, len(os.sched_getaffinity(0)) // cfg.workers)
+    executor = make_executor(cfg.workers, _init_worker, (cfg.pipeline, logging.getLogger().level, threads))
     try:
         # A: keypoints + 3D candidates per chunk (cached in .state)
         todo = [c for c in chunks if not (layout.state_dir / f"pose_{c.name}.pkl").exists()]
