@@ -12,10 +12,12 @@
       audit.json                    inputs with checksums, config, package versions, and per
                                     frame-set what was anonymized how, what was obscured/withheld
       summary.json                  frames, people, share of faces per path, throughput
-      .state/                       one file per finished chunk (resume) and the run fingerprint
+      .state/                       one file per finished chunk (resume), the run fingerprint,
+                                    and each chunk's part of the MP4s until they are joined
 
-A chunk's state file is written last, atomically, after all of its images and masks: a
-chunk with a state file is complete; anything else is redone. Everything is written to a
+A chunk's state file is written last, atomically, after all of its images, masks and video
+segments: a chunk with a state file is complete; anything else is redone. The MP4s are
+encoded chunk by chunk in the workers and joined without re-encoding at the end. Everything is written to a
 temporary name first and renamed, so an interrupted run never leaves a half-written file.
 """
 
@@ -30,8 +32,9 @@ import numpy as np
 
 from orscene.errors import OrsceneError
 from orscene.recording.session import atomic_write_bytes, atomic_write_text
+from orscene.recording.writers import Mp4Writer
 
-__all__ = ["OutputLayout", "check_output_location", "file_sha256", "fingerprint"]
+__all__ = ["OutputLayout", "SegmentWriters", "check_output_location", "file_sha256", "fingerprint"]
 
 
 class OutputError(OrsceneError):
@@ -61,6 +64,10 @@ class OutputLayout:
     @property
     def run_state_path(self) -> Path:
         return self.state_dir / "run.json"
+
+    def segment_path(self, camera: str, chunk_name: str) -> Path:
+        """One chunk's part of a camera's MP4 (joined into ``video_path`` at the end)."""
+        return self.state_dir / "video" / camera / f"{chunk_name}.mp4"
 
     @property
     def faces_path(self) -> Path:
@@ -111,7 +118,7 @@ class OutputLayout:
         files in the output folders and ``.*.tmp`` at the top); returns how many."""
         stale = [p for name in ("images", "masks", "video") if (self.root / name).is_dir() for p in (self.root / name).rglob(".*") if p.is_file()]
         stale += [p for p in self.root.glob(".*.tmp") if p.is_file()] if self.root.is_dir() else []
-        stale += [p for p in self.state_dir.glob(".*.tmp") if p.is_file()] if self.state_dir.is_dir() else []
+        stale += [p for p in self.state_dir.rglob(".*") if p.is_file()] if self.state_dir.is_dir() else []
         for p in stale:
             p.unlink(missing_ok=True)
         return len(stale)
@@ -123,6 +130,31 @@ class OutputLayout:
             shutil.rmtree(self.root / name, ignore_errors=True)
         for path in (self.faces_path, self.audit_path, self.summary_path, self.config_path):
             path.unlink(missing_ok=True)
+
+
+class SegmentWriters:
+    """A chunk's part of every camera's MP4, written as its frame-sets are anonymized; a
+    view that is missing or withheld becomes a black frame. Each segment appears under its
+    name only when closed (``close``); ``abort`` leaves nothing."""
+
+    def __init__(self, layout: OutputLayout, chunk_name: str, sizes: dict[str, tuple[int, int]], fps: float) -> None:
+        self.layout, self.chunk_name, self.sizes, self.fps = layout, chunk_name, sizes, fps
+        self._writers: dict[str, Mp4Writer] = {}
+
+    def write(self, camera: str, rgb: np.ndarray | None, timestamp_ns: int) -> None:
+        w, h = self.sizes[camera]
+        writer = self._writers.get(camera)
+        if writer is None:
+            writer = self._writers[camera] = Mp4Writer(self.layout.segment_path(camera, self.chunk_name), w, h, self.fps)
+        writer.write(rgb if rgb is not None else np.zeros((h, w, 3), np.uint8), timestamp_ns)
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+
+    def abort(self) -> None:
+        for writer in self._writers.values():
+            writer.abort()
 
 
 def check_output_location(out: Path, session_path: Path) -> None:

@@ -31,7 +31,7 @@ from orscene.pipeline.frameset import (
     plan_view_regions,
 )
 from orscene.pipeline.keyframes import between_detections, carry_fit, is_keyframe, keyframe_after, keyframe_before, merge_keypoints
-from orscene.pipeline.outputs import OutputLayout
+from orscene.pipeline.outputs import OutputLayout, SegmentWriters
 from orscene.recording.reader import open_session
 from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
 
@@ -307,6 +307,8 @@ def anonymize_chunk(
     n_framesets: int,
     fail_frames: frozenset[int] = frozenset(),
     on_error: OnError = OnError.OBSCURE,
+    images: bool = True,
+    video: bool = True,
 ) -> dict:
     """Phase C (parallel over chunks): body fit and head alignment on keyframes (carried in
     between), render, 2D path, write.
@@ -339,6 +341,8 @@ def anonymize_chunk(
 
     audit: list[dict] = []
     faces_out: list[FaceBox] = []
+    segments = SegmentWriters(layout, chunk.name, {c: reader.color_size(c) for c in reader.camera_names}, reader.fps) if video else None
+    video_start_ns = None
     for fs in reader.framesets(chunk.start, chunk.stop):
         index = fs.index
         try:
@@ -397,11 +401,27 @@ def anonymize_chunk(
             log.debug("%s", traceback.format_exc())
             result = _failed_frameset(fs, on_error, reason)
         t = time.perf_counter()
-        entry, faces = _write_frameset(result, layout)
+        try:
+            entry, faces = _write_frameset(result, layout, images)
+            if segments is not None:
+                video_start_ns = fs.timestamp_ns if video_start_ns is None else video_start_ns
+                for cam in reader.camera_names:
+                    v = result.views.get(cam)
+                    segments.write(cam, None if v is None else v.rgb, fs.timestamp_ns)
+        except BaseException:
+            if segments is not None:
+                segments.abort()
+            raise
         audit.append(entry)
         faces_out.extend(faces)
         times.add("write", time.perf_counter() - t)
-    return _chunk_state(chunk, audit, faces_out, times, t_chunk)
+    t = time.perf_counter()
+    if segments is not None:
+        segments.close()
+    times.add("write", time.perf_counter() - t)
+    state = _chunk_state(chunk, audit, faces_out, times, t_chunk)
+    state["video_start_ns"] = video_start_ns
+    return state
 
 
 def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: int, every: int, n: int) -> list[Mapping[str, Keypoints2D]]:
@@ -414,15 +434,15 @@ def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: in
     return [keypoints.get(f, {}) for f in frames]
 
 
-def _write_frameset(r: FramesetResult, layout: OutputLayout) -> tuple[dict, list[FaceBox]]:
-    """Write one frame-set's images and masks now (a chunk never holds its images); return
-    its audit entry and faces."""
+def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True) -> tuple[dict, list[FaceBox]]:
+    """Write one frame-set's images (when ``images``) and masks now (a chunk never holds its
+    images); return its audit entry and faces."""
     entry = {"frame": r.index, "timestamp_ns": r.timestamp_ns, "persons": list(r.persons), "views": {}}
     if r.error:
         entry["error"] = r.error
     faces: list[FaceBox] = []
     for name, v in r.views.items():
-        if v.rgb is not None:
+        if v.rgb is not None and images:
             layout.write_image(name, r.index, v.rgb)
         layout.write_mask(name, r.index, v.mask)
         faces.extend(v.faces)

@@ -12,6 +12,7 @@ import logging
 import os
 import pickle
 import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -112,12 +113,15 @@ def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
     return detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets)
 
 
-def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, fail_frames: frozenset[int], on_error: OnError) -> dict:
+def _phase_c(
+    chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, fail_frames: frozenset[int], on_error: OnError, fmt: OutputFormat
+) -> dict:
     from orscene.pipeline.process import anonymize_chunk
 
     tracks = pickle.loads(tracks_path.read_bytes())
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, pose_chunk, n_framesets, fail_frames, on_error)
+    images, video = fmt in (OutputFormat.IMAGES, OutputFormat.BOTH), fmt in (OutputFormat.MP4, OutputFormat.BOTH)
+    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video)
 
 
 class _Bound:
@@ -208,7 +212,7 @@ def process_session(cfg: ProcessConfig) -> dict:
         todo = [c for c in chunks if not layout.chunk_state_path(c.name).exists()]
         fail = frozenset(cfg.fail_frames)
         with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
-            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error), todo):
+            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format), todo):
                 layout.write_json(layout.chunk_state_path(chunk.name), state)
                 bar.update(len(chunk))
         t_c = time.perf_counter()
@@ -238,8 +242,7 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
     }
     layout.write_json(layout.audit_path, audit)
     if cfg.format in (OutputFormat.MP4, OutputFormat.BOTH):
-        timestamps = {e["frame"]: e["timestamp_ns"] for e in audit["framesets"]}
-        _write_videos(layout, reader, frames, timestamps, drop_images=cfg.format is OutputFormat.MP4)
+        _join_videos(layout, reader, chunks, states)
 
     by_source: dict[str, int] = {}
     for f in faces.faces:
@@ -270,19 +273,18 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "stage_s": {k: round(v, 2) for k, v in sorted(stage_s.items())},
     }
     layout.write_json(layout.summary_path, summary)
+    shutil.rmtree(layout.state_dir / "video", ignore_errors=True)  # the segments, now joined
     return summary
 
 
-def _write_videos(layout: OutputLayout, reader, frames: list[int], timestamps: dict[int, int], drop_images: bool) -> None:
-    """One MP4 per camera from the anonymized images, with the frame-sets' timing; a
-    withheld view (no image) becomes a black frame."""
-    from orscene.recording.writers import write_mp4_from_images
+def _join_videos(layout: OutputLayout, reader, chunks: list[Chunk], states: list[dict]) -> None:
+    """One MP4 per camera: the chunks' segments joined in order, without re-encoding."""
+    from orscene.recording.writers import concat_mp4
 
+    t0 = int(reader.frameset_timestamps_ns[0])
     for cam in reader.camera_names:
-        write_mp4_from_images(layout.video_path(cam), [(layout.image_path(cam, i), timestamps[i]) for i in frames], fps=reader.fps)
-        if drop_images:
-            for i in frames:
-                layout.image_path(cam, i).unlink(missing_ok=True)
+        parts = [(layout.segment_path(cam, c.name), s["video_start_ns"]) for c, s in zip(chunks, states) if s.get("video_start_ns") is not None]
+        concat_mp4(parts, layout.video_path(cam), t0)
 
 
 def run_process(cfg: ProcessConfig) -> int:

@@ -7,7 +7,7 @@ from orscene.recording.mkv import MkvFrame, MkvReader, camera_from_k4a_calibrati
 from orscene.recording.reader import SessionReader, group_by_timestamp, open_session
 from orscene.recording.importers import ImportConfig, load_panoptic_faces, run_import
 from orscene.recording.info import InfoConfig, run_info
-from orscene.recording.writers import Mp4Writer, write_image, write_mp4, write_mp4_from_images
+from orscene.recording.writers import Mp4Writer, concat_mp4, write_image, write_mp4
 from orscene.recording.session import (
     Calibration,
     CameraSource,
@@ -43,7 +43,7 @@ __all__ = [
     "Mp4Writer",
     "write_image",
     "write_mp4",
-    "write_mp4_from_images",
+    "concat_mp4",
     "ImportConfig",
     "run_import",
     "load_panoptic_faces",

@@ -196,6 +196,14 @@ class SessionReader:
         """The camera's underlying source (MkvReader or FolderSource)."""
         return self._cams[name].source
 
+    def color_size(self, name: str) -> tuple[int, int]:
+        """(W, H) of the camera's colour images."""
+        src = self._cams[name].source
+        wh = src.color_wh if isinstance(src, MkvReader) else src.first_color_size()
+        if wh is None:
+            raise RecordingError(f"camera {name!r} has no colour images", self._cams[name].path)
+        return (int(wh[0]), int(wh[1]))
+
     def n_frames(self, name: str) -> int:
         """Frames of one camera."""
         return self._cams[name].source.n_frames

@@ -34,7 +34,7 @@ __all__ = [
     "h264_encoder",
     "Mp4Writer",
     "write_mp4",
-    "write_mp4_from_images",
+    "concat_mp4",
     "MP4_TIME_BASE",
 ]
 
@@ -118,7 +118,8 @@ class Mp4Writer:
         self._stream.time_base = self.time_base
         self._stream.codec_context.time_base = self.time_base
         if codec in ("libx264", "h264"):
-            self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+            # no B-frames: decoding order = display order, so segments concatenate (concat_mp4)
+            self._stream.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}
         elif codec == "mpeg4":
             self._stream.bit_rate = 8_000_000
         self._t0: int | None = None
@@ -166,6 +167,44 @@ class Mp4Writer:
             self.abort()
 
 
+def concat_mp4(segments: Sequence[tuple[str | Path, int]], path: str | Path, t0_ns: int) -> Path:
+    """Join MP4 segments written by :class:`Mp4Writer` (same size, codec and settings, each
+    starting at its own first frame) into one MP4 without re-encoding. ``segments`` are
+    ``(file, timestamp_ns of its first frame)`` in order; ``t0_ns`` is the video's time 0.
+    The file appears under its name only when complete."""
+    path = Path(path)
+    if not segments:
+        raise RecordingError("no video segments to join", path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mp4")
+    os.close(fd)
+    try:
+        with av.open(tmp, mode="w", format="mp4") as out:
+            ostream = None
+            last_dts = None
+            for seg, start_ns in segments:
+                with av.open(str(seg)) as src:
+                    istream = src.streams.video[0]
+                    if ostream is None:
+                        ostream = out.add_stream_from_template(istream)
+                    offset = int(round((int(start_ns) - int(t0_ns)) * 1e-9 / istream.time_base))
+                    for packet in src.demux(istream):
+                        if packet.dts is None:  # the demuxer's end-of-stream marker
+                            continue
+                        packet.pts += offset
+                        packet.dts += offset
+                        if last_dts is not None and packet.dts <= last_dts:
+                            raise RecordingError(f"segment timestamps overlap the previous segment's ({packet.dts} <= {last_dts})", seg)
+                        last_dts = packet.dts
+                        packet.stream = ostream
+                        out.mux(packet)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_mp4(path: str | Path, frames: Iterable[tuple[np.ndarray, int]], fps: float = 30.0, crf: int = 18) -> Path:
     """Write ``(rgb, timestamp_ns)`` pairs (increasing timestamps) as one MP4."""
     writer: Mp4Writer | None = None
@@ -181,27 +220,3 @@ def write_mp4(path: str | Path, frames: Iterable[tuple[np.ndarray, int]], fps: f
     if writer is None:
         raise RecordingError("no frames to write", path)
     return writer.close()
-
-
-def write_mp4_from_images(
-    path: str | Path, items: Sequence[tuple[str | Path, int]], fps: float = 30.0, crf: int = 18
-) -> Path:
-    """Write an MP4 from ``(image_path, timestamp_ns)`` pairs; a missing image (a view
-    that was withheld) becomes a black frame of the others' size."""
-    size = None
-    for p, _ in items:
-        if Path(p).is_file():
-            rgb = read_color_image(Path(p))
-            size = rgb.shape
-            break
-    if size is None:
-        raise RecordingError("no image to write into the video", path)
-
-    def gen():
-        for p, ts in items:
-            img = read_color_image(Path(p)) if Path(p).is_file() else np.zeros(size, np.uint8)
-            if img.shape != size:
-                raise RecordingError(f"image is {img.shape[1]}x{img.shape[0]}, the video is {size[1]}x{size[0]}", p)
-            yield img, ts
-
-    return write_mp4(path, gen(), fps, crf)

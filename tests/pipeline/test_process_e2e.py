@@ -58,6 +58,19 @@ def test_every_view_is_written_with_its_mask(session, finished):
         assert sorted(p.name for p in (finished / "images" / cam).iterdir()) == [f"{i:06d}.jpg" for i in range(4)]
         assert len(list((finished / "masks" / cam).iterdir())) == 4
         assert (finished / "video" / f"{cam}.mp4").stat().st_size > 0
+    # the MP4s, joined from the two chunks' segments: one frame per frame-set at its time
+    import av
+
+    from orscene.recording.reader import open_session
+    from orscene.recording.writers import MP4_TIME_BASE
+
+    stamps = open_session(session).frameset_timestamps_ns
+    with av.open(str(finished / "video" / "cam2.mp4")) as c:
+        frames = [(float(f.pts * MP4_TIME_BASE), f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    np.testing.assert_allclose([t for t, _ in frames], (stamps - stamps[0]) / 1e9, atol=1e-4)
+    jpg = cv2.cvtColor(cv2.imread(str(finished / "images" / "cam2" / "000003.jpg")), cv2.COLOR_BGR2RGB)
+    assert np.abs(frames[3][1].astype(int) - jpg[: frames[3][1].shape[0], : frames[3][1].shape[1]]).mean() < 4
+    assert not (finished / ".state" / "video").exists()  # segments removed once joined
     faces = load_faces(finished / "faces.json")
     assert faces.frames == (0, 1, 2, 3)
     audit = json.loads((finished / "audit.json").read_text())

@@ -12,8 +12,8 @@ from orscene.recording.writers import (
     h264_encoder,
     image_path,
     write_image,
+    concat_mp4,
     write_mp4,
-    write_mp4_from_images,
 )
 
 
@@ -64,17 +64,35 @@ def test_mp4_round_trip_frames_and_timing(tmp_path, rng):
         assert abs(float(img.mean()) - 30 * k) < 3
 
 
-def test_mp4_from_images_with_a_withheld_view(tmp_path, rng):
-    paths = []
-    for i in range(4):
-        p = image_path(tmp_path / "imgs", i, "png")
-        if i != 2:
-            write_image(p, np.full((32, 48, 3), 200, np.uint8))
-        paths.append((p, i * 50_000_000))
-    out = write_mp4_from_images(tmp_path / "out" / "cam.mp4", paths, fps=20)
+def test_segments_join_without_reencoding(tmp_path):
+    """Three segments (one after a gap in time) join into one MP4 with every frame at its
+    own time, the packets copied as they were encoded."""
+    t0 = 5_000_000_000
+    stamps = [t0 + round(k * 1e9 / 20) for k in (0, 1, 2, 3, 4, 5, 7, 8)]  # frame 6 missing
+    groups = [stamps[:3], stamps[3:5], stamps[5:]]
+    segs = []
+    for g, ts in enumerate(groups):
+        path = tmp_path / f"seg{g}.mp4"
+        with Mp4Writer(path, 48, 32, fps=20) as w:
+            for t in ts:
+                w.write(np.full((32, 48, 3), (t - t0) // 10_000_000, np.uint8), t)
+        segs.append((path, ts[0]))
+    sizes = {}
+    for path, _ in segs:
+        with av.open(str(path)) as c:
+            sizes[path] = sorted(p.size for p in c.demux(video=0) if p.dts is not None)
+    out = concat_mp4(segs, tmp_path / "v" / "cam.mp4", t0)
     with av.open(str(out)) as c:
-        means = [f.to_ndarray(format="rgb24").mean() for f in c.decode(video=0)]
-    assert len(means) == 4 and means[2] < 5 and min(means[0], means[1], means[3]) > 190
+        packets = sorted(p.size for p in c.demux(video=0) if p.dts is not None)
+    assert packets == sorted(x for v in sizes.values() for x in v)  # copied, not re-encoded
+    with av.open(str(out)) as c:
+        decoded = [(float(f.pts * MP4_TIME_BASE), f.to_ndarray(format="rgb24").mean()) for f in c.decode(video=0)]
+    np.testing.assert_allclose([t for t, _ in decoded], [(t - t0) / 1e9 for t in stamps], atol=1 / 90000)
+    np.testing.assert_allclose([m for _, m in decoded], [(t - t0) // 10_000_000 for t in stamps], atol=3)
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    with pytest.raises(RecordingError):  # overlapping segments
+        concat_mp4([segs[1], segs[0]], tmp_path / "bad.mp4", t0)
+    assert not (tmp_path / "bad.mp4").exists()
 
 
 def test_mp4_errors_leave_nothing(tmp_path):
