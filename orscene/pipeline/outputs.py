@@ -137,15 +137,17 @@ class SegmentWriters:
     view that is missing or withheld becomes a black frame. Each segment appears under its
     name only when closed (``close``); ``abort`` leaves nothing."""
 
-    def __init__(self, layout: OutputLayout, chunk_name: str, sizes: dict[str, tuple[int, int]], fps: float) -> None:
+    def __init__(self, layout: OutputLayout, chunk_name: str, sizes: dict[str, tuple[int, int]], fps: float, preset: str = "ultrafast", threads: int = 1) -> None:
         self.layout, self.chunk_name, self.sizes, self.fps = layout, chunk_name, sizes, fps
+        self.preset, self.threads = preset, threads
         self._writers: dict[str, Mp4Writer] = {}
 
     def write(self, camera: str, rgb: np.ndarray | None, timestamp_ns: int) -> None:
         w, h = self.sizes[camera]
         writer = self._writers.get(camera)
         if writer is None:
-            writer = self._writers[camera] = Mp4Writer(self.layout.segment_path(camera, self.chunk_name), w, h, self.fps)
+            path = self.layout.segment_path(camera, self.chunk_name)
+            writer = self._writers[camera] = Mp4Writer(path, w, h, self.fps, preset=self.preset, threads=self.threads)
         writer.write(rgb if rgb is not None else np.zeros((h, w, 3), np.uint8), timestamp_ns)
 
     def close(self) -> None:

@@ -309,6 +309,7 @@ def anonymize_chunk(
     on_error: OnError = OnError.OBSCURE,
     images: bool = True,
     video: bool = True,
+    video_preset: str = "ultrafast",
 ) -> dict:
     """Phase C (parallel over chunks): body fit and head alignment on keyframes (carried in
     between), render, 2D path, write.
@@ -341,7 +342,8 @@ def anonymize_chunk(
 
     audit: list[dict] = []
     faces_out: list[FaceBox] = []
-    segments = SegmentWriters(layout, chunk.name, {c: reader.color_size(c) for c in reader.camera_names}, reader.fps) if video else None
+    sizes = {c: reader.color_size(c) for c in reader.camera_names}
+    segments = SegmentWriters(layout, chunk.name, sizes, reader.fps, video_preset, threads=1) if video else None
     video_start_ns = None
     for fs in reader.framesets(chunk.start, chunk.stop):
         index = fs.index

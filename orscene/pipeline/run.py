@@ -16,6 +16,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 from pathlib import Path
 
 from tqdm import tqdm
@@ -53,6 +54,9 @@ class ProcessConfig:
     """Print the effective pipeline configuration as YAML and exit."""
     format: OutputFormat = OutputFormat.BOTH
     """Anonymized colour as an image sequence, MP4 per camera, or both."""
+    video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "ultrafast"
+    """x264 preset of the MP4s (CRF 18): ultrafast encodes ~2.5x faster than veryfast, for
+    files ~35 % larger at the same quality setting."""
     workers: int = 1
     """Parallel worker processes, each running whole chunks."""
     chunk_size: int = 75
@@ -114,14 +118,14 @@ def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
 
 
 def _phase_c(
-    chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, fail_frames: frozenset[int], on_error: OnError, fmt: OutputFormat
+    chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, fail_frames: frozenset[int], on_error: OnError, fmt: OutputFormat, preset: str
 ) -> dict:
     from orscene.pipeline.process import anonymize_chunk
 
     tracks = pickle.loads(tracks_path.read_bytes())
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
     images, video = fmt in (OutputFormat.IMAGES, OutputFormat.BOTH), fmt in (OutputFormat.MP4, OutputFormat.BOTH)
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video)
+    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset)
 
 
 class _Bound:
@@ -168,7 +172,7 @@ def process_session(cfg: ProcessConfig) -> dict:
     n = reader.n_framesets if cfg.max_framesets is None else min(reader.n_framesets, cfg.max_framesets)
     checksums = {_input_name(p, session_path): file_sha256(p) for p in sorted(reader.input_files())}
     pipe_dict = config_to_dict(cfg.pipeline)
-    run_dict = {"pipeline": pipe_dict, "framesets": n, "chunk_size": cfg.chunk_size, "warmup": cfg.warmup, "fail_frames": list(cfg.fail_frames), "on_error": cfg.on_error.value, "format": cfg.format.value}
+    run_dict = {"pipeline": pipe_dict, "framesets": n, "chunk_size": cfg.chunk_size, "warmup": cfg.warmup, "fail_frames": list(cfg.fail_frames), "on_error": cfg.on_error.value, "format": cfg.format.value, "video_preset": cfg.video_preset}
     fp = fingerprint(run_dict, checksums)
 
     if cfg.force and layout.root.exists():
@@ -212,7 +216,7 @@ def process_session(cfg: ProcessConfig) -> dict:
         todo = [c for c in chunks if not layout.chunk_state_path(c.name).exists()]
         fail = frozenset(cfg.fail_frames)
         with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
-            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format), todo):
+            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format, cfg.video_preset), todo):
                 layout.write_json(layout.chunk_state_path(chunk.name), state)
                 bar.update(len(chunk))
         t_c = time.perf_counter()

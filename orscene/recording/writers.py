@@ -94,7 +94,12 @@ class Mp4Writer:
     error.
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float = 30.0, crf: int = 18) -> None:
+    def __init__(
+        self, path: str | Path, width: int, height: int, fps: float = 30.0, crf: int = 18, preset: str = "veryfast", threads: int = 0
+    ) -> None:
+        """``preset``: the x264 speed/size trade-off (ultrafast encodes ~2.5x faster than
+        veryfast for ~35 % larger files at the same CRF); ``threads``: encoder threads
+        (0 = automatic)."""
         self.path = Path(path)
         self.width, self.height = int(width) - int(width) % 2, int(height) - int(height) % 2
         if self.width <= 0 or self.height <= 0:
@@ -119,7 +124,7 @@ class Mp4Writer:
         self._stream.codec_context.time_base = self.time_base
         if codec in ("libx264", "h264"):
             # no B-frames: decoding order = display order, so segments concatenate (concat_mp4)
-            self._stream.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}
+            self._stream.options = {"crf": str(crf), "preset": preset, "bf": "0", "threads": str(int(threads))}
         elif codec == "mpeg4":
             self._stream.bit_rate = 8_000_000
         self._t0: int | None = None
