@@ -345,7 +345,20 @@ def anonymize_chunk(
     sizes = {c: reader.color_size(c) for c in reader.camera_names}
     segments = SegmentWriters(layout, chunk.name, sizes, reader.fps, video_preset, threads=1) if video else None
     video_start_ns = None
-    for fs in reader.framesets(chunk.start, chunk.stop):
+
+    def needs_depth(i: int) -> bool:
+        """Register depth only where it is used: a keyframe with people (point cloud, head
+        alignment), or a frame-set where a carried face will be rendered (visibility) or
+        bodies occlude in RGB-only views. Evaluated as each frame-set is read, after the
+        previous one updated ``carried``."""
+        ps = pose.poses_at(tracks, i, cfg.pose.tracking)
+        if not ps:
+            return False
+        if is_keyframe(i, ke, n) or rgb_only:
+            return True
+        return any(p.track_id in carried and head_status_vouches(carried[p.track_id][0].head_status, p.settled) for p in ps)
+
+    for fs in reader.framesets(chunk.start, chunk.stop, with_depth=needs_depth):
         index = fs.index
         try:
             if index in fail_frames:
