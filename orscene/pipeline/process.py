@@ -1,11 +1,14 @@
 """The three phases of ``cli.py process``: the only place where the stages meet.
 
-A. per chunk (parallel): 2D keypoints in every view and 3D pose candidates per frame-set;
+A. per chunk (parallel): 2D keypoints in every view and 3D pose candidates on keyframes;
+   the face detectors' boxes on every frame-set (whole images on detector keyframes,
+   windows in between; :mod:`orscene.pipeline.keyframes`);
 B. once (serial, light): tracking over the whole session's candidates, so identities (and
-   face templates) hold across chunk borders;
-C. per chunk (parallel): body fit (warm-started), point cloud, head alignment, face
-   meshes, and per view the 3D render plus the fail-closed 2D path
-   (:mod:`orscene.pipeline.frameset`); outputs are written as they are produced.
+   face templates) hold across chunk borders; tracks are interpolated between keyframes;
+C. per chunk (parallel): body fit (warm-started), point cloud and head alignment on
+   keyframes, carried along the tracked heads in between; face meshes, and per view the 3D
+   render plus the fail-closed 2D path (:mod:`orscene.pipeline.frameset`); images, masks
+   and the chunk's MP4 segments are written as they are produced.
 """
 
 import logging
