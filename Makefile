@@ -54,13 +54,13 @@ anny-cache: $(STAMP)
 
 demo: bootstrap
 	@test -d recordings/$(SESSION) || $(PY) cli.py synth --session $(SESSION) --scenario hard --seconds 10 --fps 15 --seed 3
-	$(PY) cli.py process --session $(SESSION) --workers 2
+	$(PY) cli.py process --session $(SESSION) --workers 2 --force
 
 test: bootstrap
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: bootstrap
-	$(PY) -m benchmarks.bench_pipeline
+	$(PY) -m benchmarks.bench_pipeline --workers 2
 
 clean-venv:
 	rm -rf $(VENV)

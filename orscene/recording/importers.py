@@ -48,6 +48,7 @@ from orscene.recording.session import (
     CameraSource,
     SessionManifest,
     SourceKind,
+    apply_umask,
     atomic_write_text,
     calibration_to_dict,
     default_recordings_root,
@@ -233,6 +234,7 @@ def _commit(staging: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, target)
+    apply_umask(target)
 
 
 def import_panoptic(src: str | Path, target: Path, force: bool = False) -> Path:

@@ -269,6 +269,22 @@ def save_calibration(path: str | Path, calib: Calibration) -> Path:
     return path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def apply_umask(path: str | Path) -> None:
+    """Give a file or folder made by ``tempfile`` (private: 0600 / 0700) the permissions a
+    plainly created one would have (0666 / 0777 minus the umask), before it is renamed
+    into place."""
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~_UMASK)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
     path = Path(path)
@@ -277,6 +293,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

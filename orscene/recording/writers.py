@@ -23,8 +23,7 @@ import cv2
 import numpy as np
 
 from orscene.errors import RecordingError, ShapeError
-from orscene.recording.folder import read_color_image
-from orscene.recording.session import atomic_write_bytes
+from orscene.recording.session import apply_umask, atomic_write_bytes
 
 __all__ = [
     "ImageFormat",
@@ -153,6 +152,7 @@ class Mp4Writer:
         for packet in self._stream.encode():
             self._container.mux(packet)
         self._container.close()
+        apply_umask(self._tmp)
         os.replace(self._tmp, self.path)
         return self.path
 
@@ -203,6 +203,7 @@ def concat_mp4(segments: Sequence[tuple[str | Path, int]], path: str | Path, t0_
                         last_dts = packet.dts
                         packet.stream = ostream
                         out.mux(packet)
+        apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

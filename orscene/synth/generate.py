@@ -34,6 +34,7 @@ from orscene.recording.session import (
     CameraSource,
     SessionManifest,
     SourceKind,
+    apply_umask,
     default_recordings_root,
     save_calibration,
     save_manifest,
@@ -212,6 +213,7 @@ def generate_session(cfg: SynthConfig, body: BodyModel | None = None) -> Path:
             _write_or_session(cfg, tmp, body)
         if target.exists():
             shutil.rmtree(target)
+        apply_umask(tmp)
         tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

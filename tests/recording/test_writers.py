@@ -119,3 +119,18 @@ def test_mpeg4_fallback_when_no_h264(tmp_path, monkeypatch, caplog):
         frames = list(c.decode(s))
     assert len(frames) == 4
     np.testing.assert_allclose([float(f.pts * f.time_base) for f in frames], [t / 1e9 for t in ts], atol=1e-4)
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    """Atomic writes go through private temporary files; the result has the permissions of
+    a plainly created file (0666 minus the process umask), not 0600."""
+    from orscene.recording import session
+
+    session.atomic_write_bytes(tmp_path / "a.json", b"{}")
+    p = write_mp4(tmp_path / "v.mp4", [(np.zeros((16, 16, 3), np.uint8), 0)], fps=10)
+    joined = concat_mp4([(p, 0)], tmp_path / "j.mp4", 0)
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert plain.stat().st_mode & 0o777 == 0o666 & ~session._UMASK
+    for f in (tmp_path / "a.json", p, joined):
+        assert f.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777, f
