@@ -47,7 +47,13 @@ def keyframe_after(index: int, every: int, n_framesets: int) -> int:
 
 
 def between_detections(
-    found: Sequence[Detection], before: Sequence[Detection], after: Sequence[Detection], t: float, iou: float = 0.3
+    found: Sequence[Detection],
+    before: Sequence[Detection],
+    after: Sequence[Detection],
+    t: float,
+    iou: float = 0.3,
+    hold_before: bool = True,
+    hold_after: bool = True,
 ) -> list[Detection]:
     """Detections at a frame-set between two full passes: ``found`` (looked for around the
     faces of both passes) plus each face of ``before`` / ``after`` that no box of ``found``
@@ -66,8 +72,12 @@ def between_detections(
                 b_used[j] = True
                 box = (1 - t) * box + t * np.asarray(after[j][0], np.float64)
                 score = min(score, after[j][1])
-        held.append(Detection(tuple(float(v) for v in box), float(score)))
-    held += [Detection(tuple(float(v) for v in d[0]), float(d[1])) for j, d in enumerate(after) if not b_used[j]]
+                held.append(Detection(tuple(float(v) for v in box), float(score)))
+                continue
+        if hold_before:
+            held.append(Detection(tuple(float(v) for v in box), float(score)))
+    if hold_after:
+        held += [Detection(tuple(float(v) for v in d[0]), float(d[1])) for j, d in enumerate(after) if not b_used[j]]
     out = [Detection(tuple(float(v) for v in d[0]), float(d[1])) for d in found]
     if out and held:
         ov = box_iou(np.array([d[0] for d in held]), np.array([d[0] for d in out])).max(1)

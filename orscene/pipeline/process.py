@@ -268,7 +268,10 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
                     before, after = full.get(a, {}).get(name) or [], full[i].get(name) or []
                     try:
                         found = _detect_all(models, rgb, [d[0] for d in before + after])
-                        faces_by_frame[tp][name] = between_detections(found, before, after, (tp - a) / max(1, i - a))
+                        hold = n if cfg.detector_hold is None else cfg.detector_hold
+                        faces_by_frame[tp][name] = between_detections(
+                            found, before, after, (tp - a) / max(1, i - a), hold_before=tp - a <= hold, hold_after=i - tp <= hold
+                        )
                     except Exception:
                         log.exception("face detection failed on frame-set %d camera %s", tp, name)
                         faces_by_frame[tp][name] = None

@@ -30,6 +30,17 @@ def test_between_detections_interpolates_and_holds_faces_not_found_again():
     assert boxes == [(105.0, 100.0, 145.0, 150.0), (500.0, 50.0, 520.0, 75.0), (800.0, 300.0, 830.0, 340.0)]
 
 
+def test_between_detections_can_drop_one_sided_faces():
+    """With hold_before/hold_after off, a face only one pass found is dropped unless found
+    again; a face both passes found is always kept."""
+    before = [_d(100, 100, 140, 150), _d(500, 50, 520, 75)]
+    after = [_d(110, 100, 150, 150), _d(800, 300, 830, 340)]
+    out = between_detections([], before, after, t=0.25, hold_before=True, hold_after=False)
+    assert sorted(tuple(np.round(d[0], 1)) for d in out) == [(102.5, 100.0, 142.5, 150.0), (500.0, 50.0, 520.0, 75.0)]
+    out = between_detections([], before, after, t=0.75, hold_before=False, hold_after=True)
+    assert sorted(tuple(np.round(d[0], 1)) for d in out) == [(107.5, 100.0, 147.5, 150.0), (800.0, 300.0, 830.0, 340.0)]
+
+
 def test_between_detections_prefers_a_face_found_again():
     before, after = [_d(100, 100, 140, 150)], [_d(120, 100, 160, 150)]
     found = [_d(108, 101, 148, 151, 0.7)]
