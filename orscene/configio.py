@@ -116,10 +116,12 @@ def _from_dict(cls: type[C], data: Any, where: str, path: Path | None, base: C |
             kwargs[name] = _from_dict(tp, value, sub, path, current)
         else:
             kwargs[name] = _convert(tp, value, sub, path)
-    if base is not None:
-        return dataclasses.replace(base, **kwargs)
     try:
-        return cls(**kwargs)
+        return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
+    except ConfigError as e:  # a config's own check: add the file
+        if e.path is not None or path is None:
+            raise
+        raise ConfigError(f"{where + ': ' if where else ''}{e.message}", path) from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{where or 'top level'}: {e}", path) from None
 

@@ -58,3 +58,15 @@ def test_to_dict_is_plain():
     d = config_to_dict(Outer())
     assert d == {"name": "x", "path": None, "sizes": [1, 2], "inner": {"sigma": 1.0, "steps": 3, "mode": "a"}}
     assert config_from_dict(Outer, d) == Outer()
+
+
+def test_a_configs_own_check_names_the_file(tmp_path):
+    """A value of the right type that the config itself rejects (its __post_init__) is
+    reported with the file, like a type error."""
+    from orscene.pipeline.config import PipelineConfig
+
+    p = tmp_path / "pipe.yaml"
+    p.write_text("keyframe_every: 0\n")
+    with pytest.raises(ConfigError) as e:
+        load_yaml_config(p, PipelineConfig)
+    assert "pipe.yaml" in str(e.value) and "keyframe_every" in str(e.value)
