@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from orscene.anonymize2d.detectors import merge_overlapping
 from orscene.errors import ConfigError, ShapeError
 
 __all__ = ["AnonymizeMethod", "Anonymize2DConfig", "anonymize_regions", "box_to_mask", "expand_box"]
@@ -144,27 +145,16 @@ def _blur(out: np.ndarray, src: np.ndarray, masks: list[np.ndarray], k: int) -> 
     image border the window's border is the image's)."""
     h, w = masks[0].shape
     pad = k // 2
-    wins = []
+    wins, members = [], []
     for m in masks:
         ys, xs = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]
-        if ys.size:
-            wins.append([max(0, int(ys[0]) - pad), min(h, int(ys[-1]) + 1 + pad), max(0, int(xs[0]) - pad), min(w, int(xs[-1]) + 1 + pad), m])
-    merged = True
-    while merged:  # merge overlapping windows (a face's head region and detector box overlap)
-        merged = False
-        for i in range(len(wins)):
-            for j in range(i + 1, len(wins)):
-                a, b = wins[i], wins[j]
-                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
-                    wins[i] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]), a[4] | b[4]]
-                    del wins[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    for R0, R1, C0, C1, m in wins:
+        if ys.size:  # xyxy, rows and columns as half-open pixel ranges
+            wins.append((max(0, int(xs[0]) - pad), max(0, int(ys[0]) - pad), min(w, int(xs[-1]) + 1 + pad), min(h, int(ys[-1]) + 1 + pad)))
+            members.append(m)
+    for (C0, R0, C1, R1), idx in merge_overlapping(wins):
+        C0, R0, C1, R1 = int(C0), int(R0), int(C1), int(R1)
+        win = np.logical_or.reduce([members[i][R0:R1, C0:C1] for i in idx])
         blurred = cv2.GaussianBlur(np.ascontiguousarray(src[R0:R1, C0:C1]), (k, k), 0, borderType=cv2.BORDER_REFLECT101)
-        win = m[R0:R1, C0:C1]
         out[R0:R1, C0:C1][win] = blurred[win]
 
 

@@ -242,21 +242,8 @@ def detect_faces_near(
         cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
         half = 0.5 * max((1.0 + 2.0 * context) * max(x1 - x0, y1 - y0), float(min_window_px))
         wins.append([cx - half, cy - half, cx + half, cy + half])
-    merged = True
-    while merged:  # overlapping windows (one face seen on two passes) become one
-        merged = False
-        for i in range(len(wins)):
-            for j in range(i + 1, len(wins)):
-                a, b = wins[i], wins[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    wins[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del wins[j]
-                    merged = True
-                    break
-            if merged:
-                break
     parts = []
-    for x0, y0, x1, y1 in wins:
+    for (x0, y0, x1, y1), _ in merge_overlapping(wins):  # one face seen on two passes: one window
         ww = min(int(np.ceil((x1 - x0) / 32.0) * 32), w)
         wh = min(int(np.ceil((y1 - y0) / 32.0) * 32), h)
         if ww < 32 or wh < 32:
@@ -299,6 +286,26 @@ def _detect_once(rgb: np.ndarray, detector: FaceDetector, dx: int, dy: int) -> t
 
 
 # ---------------------------------------------------------------- box utilities
+
+
+def merge_overlapping(boxes) -> list[tuple[tuple[float, float, float, float], list[int]]]:
+    """Merge xyxy boxes that overlap (directly or through others) into their bounding boxes;
+    returns ``(merged box, indices of its members)`` per group."""
+    groups = [((float(b[0]), float(b[1]), float(b[2]), float(b[3])), [i]) for i, b in enumerate(boxes)]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                (a, ma), (b, mb) = groups[i], groups[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    groups[i] = ((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])), ma + mb)
+                    del groups[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -17,8 +17,9 @@
 
 A chunk's state file is written last, atomically, after all of its images, masks and video
 segments: a chunk with a state file is complete; anything else is redone. The MP4s are
-encoded chunk by chunk in the workers and joined without re-encoding at the end. Everything is written to a
-temporary name first and renamed, so an interrupted run never leaves a half-written file.
+encoded chunk by chunk in the workers and joined without re-encoding at the end.
+Everything is written to a temporary name first and renamed, so an interrupted run never
+leaves a half-written file (a resumed run deletes the temporary files a killed one left).
 """
 
 import hashlib
@@ -115,7 +116,7 @@ class OutputLayout:
 
     def remove_partial_files(self) -> int:
         """Delete the temporary files of atomic writes that a killed run left behind (hidden
-        files in the output folders and ``.*.tmp`` at the top); returns how many."""
+        files in the output folders and ``.state``, ``.*.tmp`` at the top); returns how many."""
         stale = [p for name in ("images", "masks", "video") if (self.root / name).is_dir() for p in (self.root / name).rglob(".*") if p.is_file()]
         stale += [p for p in self.root.glob(".*.tmp") if p.is_file()] if self.root.is_dir() else []
         stale += [p for p in self.state_dir.rglob(".*") if p.is_file()] if self.state_dir.is_dir() else []
@@ -137,7 +138,7 @@ class SegmentWriters:
     view that is missing or withheld becomes a black frame. Each segment appears under its
     name only when closed (``close``); ``abort`` leaves nothing."""
 
-    def __init__(self, layout: OutputLayout, chunk_name: str, sizes: dict[str, tuple[int, int]], fps: float, preset: str = "ultrafast", threads: int = 1) -> None:
+    def __init__(self, layout: OutputLayout, chunk_name: str, sizes: dict[str, tuple[int, int]], fps: float, preset: str, threads: int) -> None:
         self.layout, self.chunk_name, self.sizes, self.fps = layout, chunk_name, sizes, fps
         self.preset, self.threads = preset, threads
         self._writers: dict[str, Mp4Writer] = {}

@@ -230,6 +230,7 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
     faces_by_frame: dict[int, dict[str, list | None]] = {}
     full: dict[int, dict[str, list | None]] = {}
     pending: list[tuple[int, dict[str, np.ndarray]]] = []
+    hold = n if cfg.detector_hold is None else cfg.detector_hold
     for fs in reader.framesets(lo, hi, with_depth=lambda i: is_keyframe(i, ke, n) and i in own):
         i = fs.index
         if is_keyframe(i, ke, n) and (i in own or i == keyframe_before(chunk.start, ke) or i == keyframe_after(chunk.stop - 1, ke, n)):
@@ -268,7 +269,6 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
                     before, after = full.get(a, {}).get(name) or [], full[i].get(name) or []
                     try:
                         found = _detect_all(models, rgb, [d[0] for d in before + after])
-                        hold = n if cfg.detector_hold is None else cfg.detector_hold
                         faces_by_frame[tp][name] = between_detections(
                             found, before, after, (tp - a) / max(1, i - a), hold_before=tp - a <= hold, hold_after=i - tp <= hold
                         )
@@ -349,27 +349,30 @@ def anonymize_chunk(
     audit: list[dict] = []
     faces_out: list[FaceBox] = []
     sizes = {c: reader.color_size(c) for c in reader.camera_names}
+    # one encoder thread per worker: the workers already share out the cores
     segments = SegmentWriters(layout, chunk.name, sizes, reader.fps, video_preset, threads=1) if video else None
     video_start_ns = None
+
+    now: dict[int, tuple[list, bool]] = {}  # frame-set being read -> (its poses, needs depth)
 
     def needs_depth(i: int) -> bool:
         """Register depth only where it is used: a keyframe with people (point cloud, head
         alignment), or a frame-set where a carried face will be rendered (visibility) or
-        bodies occlude in RGB-only views. Evaluated as each frame-set is read, after the
-        previous one updated ``carried``."""
-        ps = pose.poses_at(tracks, i, cfg.pose.tracking)
-        if not ps:
-            return False
-        if is_keyframe(i, ke, n) or rgb_only:
-            return True
-        return any(p.track_id in carried and head_status_vouches(carried[p.track_id][0].head_status, p.settled) for p in ps)
+        bodies occlude in RGB-only views. Asked per camera as each frame-set is read (after
+        the previous one updated ``carried``); decided once per frame-set."""
+        if i not in now:
+            now.clear()
+            ps = pose.poses_at(tracks, i, cfg.pose.tracking)
+            vouched = any(p.track_id in carried and head_status_vouches(carried[p.track_id][0].head_status, p.settled) for p in ps)
+            now[i] = (ps, bool(ps) and (is_keyframe(i, ke, n) or rgb_only or vouched))
+        return now[i][1]
 
     for fs in reader.framesets(chunk.start, chunk.stop, with_depth=needs_depth):
         index = fs.index
         try:
             if index in fail_frames:
                 raise RuntimeError(f"injected failure on frame-set {index}")
-            poses = pose.poses_at(tracks, index, cfg.pose.tracking)
+            poses = now[index][0] if index in now else pose.poses_at(tracks, index, cfg.pose.tracking)
             key = is_keyframe(index, ke, n)
             fits, meshes, occluders = [], [], None
             if poses:

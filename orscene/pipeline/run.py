@@ -16,8 +16,8 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 from tqdm import tqdm
 

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from orscene.errors import RecordingError, ShapeError
-from orscene.recording.session import apply_umask, atomic_write_bytes
+from orscene.recording.session import apply_umask, atomic_path, atomic_write_bytes
 
 __all__ = [
     "ImageFormat",
@@ -180,34 +180,25 @@ def concat_mp4(segments: Sequence[tuple[str | Path, int]], path: str | Path, t0_
     path = Path(path)
     if not segments:
         raise RecordingError("no video segments to join", path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mp4")
-    os.close(fd)
-    try:
-        with av.open(tmp, mode="w", format="mp4") as out:
-            ostream = None
-            last_dts = None
-            for seg, start_ns in segments:
-                with av.open(str(seg)) as src:
-                    istream = src.streams.video[0]
-                    if ostream is None:
-                        ostream = out.add_stream_from_template(istream)
-                    offset = int(round((int(start_ns) - int(t0_ns)) * 1e-9 / istream.time_base))
-                    for packet in src.demux(istream):
-                        if packet.dts is None:  # the demuxer's end-of-stream marker
-                            continue
-                        packet.pts += offset
-                        packet.dts += offset
-                        if last_dts is not None and packet.dts <= last_dts:
-                            raise RecordingError(f"segment timestamps overlap the previous segment's ({packet.dts} <= {last_dts})", seg)
-                        last_dts = packet.dts
-                        packet.stream = ostream
-                        out.mux(packet)
-        apply_umask(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, ".mp4") as tmp, av.open(str(tmp), mode="w", format="mp4") as out:
+        ostream = None
+        last_dts = None
+        for seg, start_ns in segments:
+            with av.open(str(seg)) as src:
+                istream = src.streams.video[0]
+                if ostream is None:
+                    ostream = out.add_stream_from_template(istream)
+                offset = int(round((int(start_ns) - int(t0_ns)) * 1e-9 / istream.time_base))
+                for packet in src.demux(istream):
+                    if packet.dts is None:  # the demuxer's end-of-stream marker
+                        continue
+                    packet.pts += offset
+                    packet.dts += offset
+                    if last_dts is not None and packet.dts <= last_dts:
+                        raise RecordingError(f"segment timestamps overlap the previous segment's ({packet.dts} <= {last_dts})", seg)
+                    last_dts = packet.dts
+                    packet.stream = ostream
+                    out.mux(packet)
     return path
 
 
