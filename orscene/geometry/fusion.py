@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import open3d as o3d
 
 from orscene.errors import CalibrationError, ShapeError
 from orscene.geometry.camera import _pixel_rays, transform_points
@@ -96,6 +95,8 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Fusio
     pts = np.concatenate(pts_all)
     cols = np.concatenate(col_all) if cfg.with_colors else None
     if cfg.voxel_m > 0 and pts.shape[0]:
+        import open3d as o3d  # ~1.5 s to load: only where a cloud is voxelized
+
         pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts.astype(np.float64)))
         if cols is not None:
             pcd.colors = o3d.utility.Vector3dVector(cols.astype(np.float64) / 255.0)

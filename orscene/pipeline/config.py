@@ -71,6 +71,13 @@ class PipelineConfig:
     (and the session's last); tracks are interpolated in between, and each fitted, aligned
     body is carried to the frame-sets up to the next keyframe by its tracked head motion.
     Rendering, visibility and the 2D path still run on every frame-set. 1 = every frame-set."""
+    pose_search_every: int = 2
+    """On every n-th keyframe the 2D keypoint detector searches the whole image (and its
+    tiles) for people; on the keyframes in between it follows the people of the previous
+    keyframe from their landmark regions, as mediapipe does, without running the person
+    detector (people who appear meanwhile are found on the next search keyframe, and the
+    face detectors cover them until then). A view where nobody is followed is searched on
+    every keyframe. 1 = search on every keyframe."""
     detector_every: int = 5
     """CenterFace sees the whole image on every n-th frame-set (and the session's last); on
     the frame-sets in between it looks again only around the faces found on the two nearest
@@ -87,7 +94,9 @@ class PipelineConfig:
     0.154 and 0.330."""
 
     def __post_init__(self) -> None:
-        if self.keyframe_every < 1 or self.detector_every < 1:
-            raise ConfigError(f"keyframe_every and detector_every must be >= 1, got {self.keyframe_every} and {self.detector_every}")
+        if self.keyframe_every < 1 or self.detector_every < 1 or self.pose_search_every < 1:
+            raise ConfigError(
+                f"keyframe_every, pose_search_every and detector_every must be >= 1, got {self.keyframe_every}, {self.pose_search_every} and {self.detector_every}"
+            )
         if self.detector_hold is not None and self.detector_hold < 0:
             raise ConfigError(f"detector_hold must be >= 0 or None, got {self.detector_hold}")

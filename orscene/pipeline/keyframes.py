@@ -12,6 +12,12 @@ keyframes (``detector_every``). A frame-set ``t`` between keyframes ``a < t < b`
   every face of ``a`` or ``b`` not found again (:func:`between_detections`): a face is never
   dropped for lack of a second look.
 
+On keyframes, BlazePose searches the whole image for people only on every
+``pose_search_every``-th keyframe (*search keyframes*); on the keyframes in between it
+follows the people of the previous keyframe from their landmark regions
+(:func:`orscene.pose.track_keypoints`). A keyframe's 2D skeletons thus depend on the
+keyframes back to the last search keyframe, never further (:func:`search_keyframe_before`).
+
 Keyframes depend only on the index and the session length (every ``n``-th frame-set and
 the last), never on how the session is cut into chunks, so chunked, parallel and resumed
 runs agree.
@@ -25,7 +31,7 @@ import numpy as np
 from orscene.anonymize2d import Detection, box_iou
 from orscene.types import BodyFit, Keypoints2D, PersonPose
 
-__all__ = ["is_keyframe", "keyframe_before", "keyframe_after", "between_detections", "carry_fit", "head_centre", "merge_keypoints"]
+__all__ = ["is_keyframe", "keyframe_before", "keyframe_after", "is_search_keyframe", "search_keyframe_before", "between_detections", "carry_fit", "head_centre", "merge_keypoints"]
 
 _FACE_JOINTS = [0, 1, 2, 3, 4]  # COCO-17 nose, eyes, ears
 
@@ -44,6 +50,18 @@ def keyframe_after(index: int, every: int, n_framesets: int) -> int:
     if is_keyframe(index, every, n_framesets):
         return index
     return min(keyframe_before(index, every) + every, n_framesets - 1)
+
+
+def is_search_keyframe(index: int, every: int, search_every: int) -> bool:
+    """Whether keyframe ``index`` searches the whole image for people (rather than follow
+    those of the previous keyframe)."""
+    return index % (every * search_every) == 0
+
+
+def search_keyframe_before(index: int, every: int, search_every: int) -> int:
+    """The last search keyframe at or before ``index``: where the chain of followed 2D
+    skeletons that reaches ``index`` starts."""
+    return index - index % (every * search_every)
 
 
 def between_detections(

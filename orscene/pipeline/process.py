@@ -33,7 +33,16 @@ from orscene.pipeline.frameset import (
     patch_face_box,
     plan_view_regions,
 )
-from orscene.pipeline.keyframes import between_detections, carry_fit, is_keyframe, keyframe_after, keyframe_before, merge_keypoints
+from orscene.pipeline.keyframes import (
+    between_detections,
+    carry_fit,
+    is_keyframe,
+    is_search_keyframe,
+    keyframe_after,
+    keyframe_before,
+    merge_keypoints,
+    search_keyframe_before,
+)
 from orscene.pipeline.outputs import OutputLayout, SegmentWriters
 from orscene.recording.reader import open_session
 from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
@@ -221,27 +230,32 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
     times = StageTimes()
     reader = open_session(session_path)
     cameras: Mapping[str, Camera] = reader.calibration.cameras
-    n, ke, de = n_framesets, cfg.keyframe_every, cfg.detector_every
-    lo = min(keyframe_before(chunk.start, ke), keyframe_before(chunk.start, de))
-    hi = max(keyframe_after(chunk.stop - 1, ke, n), keyframe_after(chunk.stop - 1, de, n)) + 1
+    n, ke, de, se = n_framesets, cfg.keyframe_every, cfg.detector_every, cfg.pose_search_every
+    kp_lo, kp_hi = keyframe_before(chunk.start, ke), keyframe_after(chunk.stop - 1, ke, n)
+    chain_lo = search_keyframe_before(kp_lo, ke, se)  # followed skeletons start from a search
+    det_lo, det_hi = keyframe_before(chunk.start, de), keyframe_after(chunk.stop - 1, de, n)
     own = range(chunk.start, chunk.stop)
     kps_by_frame: dict[int, dict[str, Keypoints2D]] = {}
     cands_by_frame: dict[int, list] = {}
     faces_by_frame: dict[int, dict[str, list | None]] = {}
     full: dict[int, dict[str, list | None]] = {}
     pending: list[tuple[int, dict[str, np.ndarray]]] = []
+    regions: dict[str, tuple] = {}  # camera -> the regions of the people followed there
     hold = n if cfg.detector_hold is None else cfg.detector_hold
-    for fs in reader.framesets(lo, hi, with_depth=lambda i: is_keyframe(i, ke, n) and i in own):
+    for fs in reader.framesets(min(chain_lo, det_lo), max(kp_hi, det_hi) + 1, with_depth=lambda i: is_keyframe(i, ke, n) and i in own):
         i = fs.index
-        if is_keyframe(i, ke, n) and (i in own or i == keyframe_before(chunk.start, ke) or i == keyframe_after(chunk.stop - 1, ke, n)):
+        if is_keyframe(i, ke, n) and chain_lo <= i <= kp_hi:
             t = time.perf_counter()
             kps = {}
+            search = is_search_keyframe(i, ke, se)
             for name, view in fs.views.items():
                 try:
-                    kps[name] = pose.detect_keypoints(models.keypoints, view)
+                    kps[name], regions[name] = pose.track_keypoints(models.keypoints, view, () if search else regions.get(name, ()))
                 except Exception:  # the 2D face detectors still cover this view
                     log.exception("keypoint detection failed on frame-set %d camera %s", i, name)
-            kps_by_frame[i] = kps
+                    regions[name] = ()
+            if i >= kp_lo:  # before: only to follow people up to the chunk
+                kps_by_frame[i] = kps
             times.add("keypoints", time.perf_counter() - t)
             if i in own:
                 t = time.perf_counter()
@@ -252,7 +266,7 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
                     cands_by_frame[i] = []
                 times.add("fusion3d", time.perf_counter() - t)
         t = time.perf_counter()
-        if is_keyframe(i, de, n):
+        if is_keyframe(i, de, n) and det_lo <= i <= det_hi:
             full[i] = {}
             for name, view in fs.views.items():
                 try:

@@ -107,6 +107,10 @@ def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int) -> 
     # core in every worker, and the workers' threads would fight over the cores
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
+    # the point-cloud and alignment stages import these where used (the main process never
+    # needs them); load them now, so that a stage's time does not include a ~3 s import
+    import open3d  # noqa: F401
+    import probreg.filterreg  # noqa: F401
     _WORKER["cfg"] = pipeline_cfg
     _WORKER["models"] = load_models(pipeline_cfg)
 

@@ -11,7 +11,7 @@ Typical use (the pipeline)::
 
 from orscene.pose.blazepose import BLAZEPOSE_TO_COCO17, BlazePoseConfig
 from orscene.pose.config import PoseConfig
-from orscene.pose.detect import DetectorKind, KeypointDetector, KeypointDetectorConfig, detect_keypoints, load_keypoint_detector
+from orscene.pose.detect import DetectorKind, KeypointDetector, KeypointDetectorConfig, detect_keypoints, load_keypoint_detector, track_keypoints
 from orscene.pose.fusion import FusionConfig, PoseCandidate, fuse_poses, room_bounds_from_cameras
 from orscene.pose.gt_keypoints import GTNoiseConfig, perturb_keypoints, project_skeletons, simulate_keypoints
 from orscene.pose.tracking import TrackingConfig, poses_at, pose_distance_m, track
@@ -28,6 +28,7 @@ __all__ = [
     "PoseConfig",
     "TrackingConfig",
     "detect_keypoints",
+    "track_keypoints",
     "fuse_poses",
     "load_keypoint_detector",
     "perturb_keypoints",

@@ -32,7 +32,8 @@ the repo convention (pixel centres at integers).
 
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -49,6 +50,8 @@ __all__ = [
     "blazepose_anchors",
     "detect_people",
     "estimate_blazepose",
+    "track_blazepose",
+    "PoseRegion",
 ]
 
 log = logging.getLogger(__name__)
@@ -299,41 +302,85 @@ def _run_landmarks(models: BlazePoseModels, rgb: np.ndarray, roi: tuple[float, f
     return xy[:33] - 0.5, conf, flag, xy[33:35]  # pixel edges -> pixel centres
 
 
+def _keypoint_box(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """xyxy box of a skeleton's confident landmarks (all of them when fewer than 3 are)."""
+    good = conf > 0.3
+    pts = xy[good] if good.sum() >= 3 else xy
+    return np.array([*pts.min(0), *pts.max(0)])
+
+
+PoseRegion = tuple[float, float, float, float]
+"""A rotated square region of one person: ``(cx, cy, side, theta_rad)`` in image pixel
+edges, as cut out for the landmark model."""
+
+
 def estimate_blazepose(models: BlazePoseModels, rgb: np.ndarray, cfg: BlazePoseConfig = BlazePoseConfig()) -> tuple[np.ndarray, np.ndarray]:
     """All people in an RGB uint8 image: ``(keypoints_px (P, 17, 2), confidence (P, 17))``
     in COCO-17 order, float32, pixel centres at integers."""
+    kp, cf, _ = track_blazepose(models, rgb, (), cfg)
+    return kp, cf
+
+
+def track_blazepose(
+    models: BlazePoseModels,
+    rgb: np.ndarray,
+    regions: Sequence[PoseRegion] = (),
+    cfg: BlazePoseConfig = BlazePoseConfig(),
+) -> tuple[np.ndarray, np.ndarray, tuple[PoseRegion, ...]]:
+    """People in an RGB uint8 image, followed from ``regions`` and searched for.
+
+    Without ``regions``: the detector on the whole image and its tiles, then landmarks on
+    every detection (:func:`estimate_blazepose`). With ``regions`` (those returned for an
+    earlier frame of the same camera), as in mediapipe's own tracking: the landmark model
+    runs on each region, and the detector runs once on the whole image (no tiles) only to
+    find people outside them; a detection whose body centre falls inside a followed
+    person's keypoint box is not looked at again. The landmark model's alignment points
+    give each person's region for the next frame. People that only the tiles find are
+    found again when the caller next passes no regions.
+
+    Returns ``(keypoints_px (P, 17, 2), confidence (P, 17), regions)``: COCO-17, float32,
+    pixel centres at integers; one region per returned person, for the next frame.
+    """
     h, w = rgb.shape[:2]
     people = []
-    for box, kps, score in detect_people(models, rgb, cfg):
-        roi = _clamp_roll(_roi_from_alignment(kps, cfg.roi_scale), cfg.max_roll_deg)
+
+    def landmarks(roi: PoseRegion, score: float) -> None:
         if roi[2] < 8:
-            continue
+            return
         xy, conf, flag, align = _run_landmarks(models, rgb, roi)
         if flag < cfg.refine_below:
             roi2 = _clamp_roll(_roi_from_alignment(align, cfg.roi_scale), cfg.max_roll_deg)
             if roi2[2] >= 8:
-                xy2, conf2, flag2, _ = _run_landmarks(models, rgb, roi2)
+                xy2, conf2, flag2, align2 = _run_landmarks(models, rgb, roi2)
                 if flag2 > flag:
-                    xy, conf, flag = xy2, conf2, flag2
+                    xy, conf, flag, align = xy2, conf2, flag2, align2
         if flag < cfg.min_pose_presence:
-            continue
+            return
         # landmarks outside the image are not observations
         inside = (xy[:, 0] >= -0.5) & (xy[:, 0] <= w - 0.5) & (xy[:, 1] >= -0.5) & (xy[:, 1] <= h - 0.5)
         conf = np.where(inside, conf, 0.0)
-        people.append((xy, conf, score * flag))
-    # the same person found from two detections: keep the more confident skeleton
-    people.sort(key=lambda p: -p[2])
-    kept: list[tuple[np.ndarray, np.ndarray, float]] = []
-    for xy, conf, s in people:
-        good = conf > 0.3
-        pts = xy[good] if good.sum() >= 3 else xy
-        box = np.array([*pts.min(0), *pts.max(0)])
-        if any(_iou(box, k_box[None])[0] > cfg.duplicate_iou for k_box in (k[3] for k in kept)):
+        people.append((xy, conf, score * flag, _clamp_roll(_roi_from_alignment(align, cfg.roi_scale), cfg.max_roll_deg)))
+
+    for roi in regions[: cfg.max_people]:
+        landmarks(tuple(roi), 1.0)
+    followed = [_keypoint_box(p[0], p[1]) for p in people]
+    dets = detect_people(models, rgb, replace(cfg, tile_grid=1) if regions else cfg)
+    for _box, kps, score in dets:
+        hx, hy = kps[0] - 0.5  # hip centre, pixel edges -> centres (keypoint boxes are in centres)
+        if any(b[0] <= hx <= b[2] and b[1] <= hy <= b[3] for b in followed):
             continue
-        kept.append((xy, conf, s, box))
+        landmarks(_clamp_roll(_roi_from_alignment(kps, cfg.roi_scale), cfg.max_roll_deg), score)
+    # the same person found from two detections (or two regions): keep the more confident skeleton
+    people.sort(key=lambda p: -p[2])
+    kept: list[tuple[np.ndarray, np.ndarray, PoseRegion, np.ndarray]] = []
+    for xy, conf, _s, roi in people:
+        box = _keypoint_box(xy, conf)
+        if any(_iou(box, k[3][None])[0] > cfg.duplicate_iou for k in kept):
+            continue
+        kept.append((xy, conf, roi, box))
     if not kept:
-        return np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.float32)
+        return np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.float32), ()
     idx = list(BLAZEPOSE_TO_COCO17)
     kp = np.stack([k[0][idx] for k in kept]).astype(np.float32)
     cf = np.stack([k[1][idx] for k in kept]).astype(np.float32)
-    return kp, np.clip(cf, 0.0, 1.0)
+    return kp, np.clip(cf, 0.0, 1.0), tuple(k[2] for k in kept)

@@ -15,16 +15,17 @@ Ground-truth keypoints for ablations are in :mod:`orscene.pose.gt_keypoints`.
 
 import enum
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from orscene.errors import ShapeError
-from orscene.pose.blazepose import BlazePoseConfig, BlazePoseModels, detect_people, estimate_blazepose, load_blazepose
+from orscene.pose.blazepose import BlazePoseConfig, BlazePoseModels, PoseRegion, detect_people, load_blazepose, track_blazepose
 from orscene.pose.onnx_models import OnnxPoseModel, load_onnx_pose, run_rtmo, run_rtmpose
 from orscene.types import View, Keypoints2D
 
-__all__ = ["DetectorKind", "KeypointDetectorConfig", "KeypointDetector", "load_keypoint_detector", "detect_keypoints"]
+__all__ = ["DetectorKind", "KeypointDetectorConfig", "KeypointDetector", "load_keypoint_detector", "detect_keypoints", "track_keypoints"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,17 @@ def load_keypoint_detector(cfg: KeypointDetectorConfig = KeypointDetectorConfig(
 
 def detect_keypoints(detector: KeypointDetector, view: View) -> Keypoints2D:
     """COCO-17 keypoints of every person in ``view.rgb`` (pixel centres at integers)."""
+    return track_keypoints(detector, view, ())[0]
+
+
+def track_keypoints(detector: KeypointDetector, view: View, regions: Sequence[PoseRegion] = ()) -> tuple[Keypoints2D, tuple[PoseRegion, ...]]:
+    """:func:`detect_keypoints`, following people from an earlier frame of the same camera.
+
+    ``regions``: what this function returned for that frame. BlazePose then runs its
+    landmark model on those regions only (no person detector: several times cheaper, and
+    only the people followed are found); empty = search the whole image. Returns the
+    keypoints and the regions for the next frame (empty for the ONNX backends, which always
+    search)."""
     rgb = view.rgb
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ShapeError(f"View[{view.camera}].rgb", "(H, W, 3) uint8", (rgb.shape, rgb.dtype))
@@ -87,8 +99,9 @@ def detect_keypoints(detector: KeypointDetector, view: View) -> Keypoints2D:
         scale = cfg.max_side_px / max(rgb.shape[:2])
         rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     kind = DetectorKind(cfg.kind)
+    next_regions: tuple[PoseRegion, ...] = ()
     if kind is DetectorKind.BLAZEPOSE:
-        kp, conf = estimate_blazepose(detector.blazepose, rgb, cfg.blazepose)
+        kp, conf, next_regions = track_blazepose(detector.blazepose, rgb, regions, cfg.blazepose)
     elif kind is DetectorKind.RTMPOSE:
         boxes = []
         for _, kps, _ in detect_people(detector.blazepose, rgb, cfg.blazepose):
@@ -99,5 +112,5 @@ def detect_keypoints(detector: KeypointDetector, view: View) -> Keypoints2D:
         kp, conf = run_rtmo(detector.onnx, rgb, cfg.min_score)
     if scale != 1.0:  # pixel centres at integers: u + 0.5 = (u' + 0.5) / s
         kp = (kp + 0.5) / scale - 0.5
-    return Keypoints2D(view.camera, kp.astype(np.float32), conf.astype(np.float32))
+    return Keypoints2D(view.camera, kp.astype(np.float32), conf.astype(np.float32)), next_regions
 

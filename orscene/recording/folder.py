@@ -13,6 +13,7 @@ colour image (same size as colour). Without ``timestamps.csv`` frame ``n`` is at
 """
 
 import csv
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -39,8 +40,14 @@ class FolderFrame:
     timestamp_ns: int
     rgb: np.ndarray
     """(H, W, 3) uint8 RGB."""
-    depth_mm: np.ndarray | None
-    """(Hd, Wd) uint16 millimetres as stored, or None when this frame has no depth PNG."""
+    depth_path: Path | None
+    """The frame's depth PNG, or None when it has none."""
+
+    @functools.cached_property
+    def depth_mm(self) -> np.ndarray | None:
+        """(Hd, Wd) uint16 millimetres as stored, or None when this frame has no depth PNG.
+        Decoded on first access: a reader that skips depth on a frame never pays for it."""
+        return None if self.depth_path is None else read_depth_png(self.depth_path)
 
 
 def read_color_image(path: Path) -> np.ndarray:
@@ -151,6 +158,4 @@ class FolderSource:
         stop = self.n_frames if stop is None else min(stop, self.n_frames)
         for i in range(start, stop):
             rgb = read_color_image(self._color[i])
-            dp = self._depth[i]
-            depth = read_depth_png(dp) if dp is not None else None
-            yield FolderFrame(i, int(self.frame_numbers[i]), int(self.timestamps_ns[i]), rgb, depth)
+            yield FolderFrame(i, int(self.frame_numbers[i]), int(self.timestamps_ns[i]), rgb, self._depth[i])

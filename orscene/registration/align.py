@@ -28,8 +28,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-import open3d as o3d
-from probreg import filterreg
 from scipy.spatial import cKDTree
 from threadpoolctl import threadpool_limits
 
@@ -146,6 +144,11 @@ def align_head(fit: BodyFit, cloud: PointCloud, cameras: Mapping[str, Camera], c
     normals = head_vertex_normals(fit.vertices_world_m.astype(np.float64), fit.faces, fit.head_vertex_ids)
     if head.shape[0] != head_all.shape[0]:
         normals = normals[keep_v]
+    # open3d and probreg load in ~3 s (probreg pulls in matplotlib and scikit-learn): imported
+    # where used, so that commands and processes that never align do not pay for them
+    import open3d as o3d
+    from probreg import filterreg
+
     if cfg.use_filterreg:
         eyes = [c.center_world_m for c in cameras.values() if c.has_depth] or [c.center_world_m for c in cameras.values()]
         facing = np.zeros(head.shape[0], dtype=bool)

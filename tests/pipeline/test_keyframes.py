@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from orscene.anonymize2d import Detection
-from orscene.pipeline.keyframes import between_detections, carry_fit, is_keyframe, keyframe_after, keyframe_before, merge_keypoints
+from orscene.pipeline.keyframes import (
+    between_detections,
+    carry_fit,
+    is_keyframe,
+    is_search_keyframe,
+    keyframe_after,
+    keyframe_before,
+    merge_keypoints,
+    search_keyframe_before,
+)
 from orscene.types import BodyFit, HeadStatus, Keypoints2D, PersonPose
 
 
@@ -15,6 +24,14 @@ def test_keyframes_depend_only_on_index_and_length():
     assert [keyframe_before(i, 3) for i in (0, 1, 2, 3, 10)] == [0, 0, 0, 3, 9]
     assert [keyframe_after(i, 3, n) for i in (0, 1, 4, 9, 10)] == [0, 3, 6, 9, 10]
     assert all(is_keyframe(i, 1, n) for i in range(n))
+
+
+def test_people_are_searched_for_on_every_other_keyframe_and_followed_in_between():
+    keys = [0, 3, 6, 9, 12, 15]
+    assert [is_search_keyframe(k, 3, 2) for k in keys] == [True, False, True, False, True, False]
+    # a followed keyframe's chain starts at the search keyframe before it, never earlier
+    assert [search_keyframe_before(k, 3, 2) for k in keys] == [0, 0, 6, 6, 12, 12]
+    assert [search_keyframe_before(k, 3, 1) for k in keys] == keys
 
 
 def _d(x0, y0, x1, y1, s=0.9):

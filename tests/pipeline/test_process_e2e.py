@@ -115,6 +115,23 @@ def test_faces_detected_in_2d_are_anonymized_in_every_view(session, finished):
     assert checked > 0
 
 
+def test_keypoints_of_a_keyframe_do_not_depend_on_the_chunk(finished):
+    """Keyframe 3 follows the people of keyframe 0 (the search keyframe before it): the chunk
+    that owns it and the chunk before, which borrows it, must find the same skeletons."""
+    import pickle
+
+    a = pickle.loads((finished / ".state" / "pose_chunk_000000_000002.pkl").read_bytes())
+    b = pickle.loads((finished / ".state" / "pose_chunk_000002_000004.pkl").read_bytes())
+    shared = sorted(set(a.keypoints) & set(b.keypoints))
+    assert shared == [0, 3]
+    assert sum(k.n_persons for k in b.keypoints[3].values()) > 0
+    for f in shared:
+        assert a.keypoints[f].keys() == b.keypoints[f].keys()
+        for cam in a.keypoints[f]:
+            np.testing.assert_array_equal(a.keypoints[f][cam].keypoints_px, b.keypoints[f][cam].keypoints_px)
+            np.testing.assert_array_equal(a.keypoints[f][cam].confidence, b.keypoints[f][cam].confidence)
+
+
 def test_rerun_is_a_noop_unless_forced(session, finished):
     before = {p: p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()}
     summary = process_session(_cfg(session, finished))

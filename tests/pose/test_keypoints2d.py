@@ -17,6 +17,7 @@ from orscene.pose import (
     load_keypoint_detector,
     perturb_keypoints,
     project_skeletons,
+    track_keypoints,
 )
 from orscene.pose.blazepose import blazepose_anchors
 from orscene.types import View
@@ -92,6 +93,36 @@ def test_blazepose_finds_several_people_in_panoptic(shared_data, detector):
             matched += any(near_box(n, box, 0.5) for n in noses)
     assert n_multi >= 4
     assert matched >= 0.7 * total
+
+
+def test_followed_people_match_a_fresh_search_without_the_tiles(shared_data, detector, monkeypatch):
+    """Following the people of a frame from their regions (the image content moved by
+    (-10, -6) px in between) finds the same people as a fresh search, running the person
+    detector once on the whole image instead of on the whole image and its 4 tiles."""
+    import orscene.pose.blazepose as bp
+
+    calls = []
+    run = bp._run_detector
+    monkeypatch.setattr(bp, "_run_detector", lambda *a, **k: (calls.append(1), run(*a, **k))[1])
+    root = shared_data / "panoptic"
+    gt = json.loads((root / "faces_gt.json").read_text())
+    followed_people = 0
+    for img in gt["images"][:4]:
+        rgb = read_rgb(root / img["file"])
+        calls.clear()
+        first, regions = track_keypoints(detector, View("c", rgb, 0))
+        assert len(calls) == 5 and len(regions) == first.n_persons
+        moved = View("c", np.ascontiguousarray(rgb[6:, 10:]), 0)
+        calls.clear()
+        followed, _ = track_keypoints(detector, moved, regions)
+        assert len(calls) == 1
+        fresh = detect_keypoints(detector, moved)
+        assert followed.n_persons == fresh.n_persons
+        for p in range(fresh.n_persons):
+            d = np.linalg.norm(followed.keypoints_px[:, 0] - fresh.keypoints_px[p, 0], axis=1)
+            assert d.min() < 30.0  # the same nose, within landmark jitter (1920x1080 images)
+        followed_people += followed.n_persons
+    assert followed_people >= 6
 
 
 def test_downscaled_detection_maps_back_to_full_resolution(shared_data, detector):
