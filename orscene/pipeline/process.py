@@ -14,7 +14,7 @@ C. per chunk (parallel): body fit (warm-started), point cloud and head alignment
 import logging
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -89,9 +89,24 @@ class StageTimes:
     fallback2d: float = 0.0
     detect2d: float = 0.0
     write: float = 0.0
+    read: float = 0.0
+    """Decoding colour and depth, and registering depth to colour."""
 
     def add(self, name: str, dt: float) -> None:
         setattr(self, name, getattr(self, name) + dt)
+
+    def timed(self, name: str, items: Iterable):
+        """``items``, with the time spent producing each one added to ``name``."""
+        it = iter(items)
+        while True:
+            t = time.perf_counter()
+            try:
+                item = next(it)
+            except StopIteration:
+                self.add(name, time.perf_counter() - t)
+                return
+            self.add(name, time.perf_counter() - t)
+            yield item
 
 
 def _anonymize_view(
@@ -242,7 +257,7 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
     pending: list[tuple[int, dict[str, np.ndarray]]] = []
     regions: dict[str, tuple] = {}  # camera -> the regions of the people followed there
     hold = n if cfg.detector_hold is None else cfg.detector_hold
-    for fs in reader.framesets(min(chain_lo, det_lo), max(kp_hi, det_hi) + 1, with_depth=lambda i: is_keyframe(i, ke, n) and i in own):
+    for fs in times.timed("read", reader.framesets(min(chain_lo, det_lo), max(kp_hi, det_hi) + 1, with_depth=lambda i: is_keyframe(i, ke, n) and i in own)):
         i = fs.index
         if is_keyframe(i, ke, n) and chain_lo <= i <= kp_hi:
             t = time.perf_counter()
@@ -381,7 +396,7 @@ def anonymize_chunk(
             now[i] = (ps, bool(ps) and (is_keyframe(i, ke, n) or rgb_only or vouched))
         return now[i][1]
 
-    for fs in reader.framesets(chunk.start, chunk.stop, with_depth=needs_depth):
+    for fs in times.timed("read", reader.framesets(chunk.start, chunk.stop, with_depth=needs_depth)):
         index = fs.index
         try:
             if index in fail_frames:
