@@ -21,9 +21,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from orscene.errors import ShapeError
-from orscene.pose.blazepose import BlazePoseConfig, BlazePoseModels, PoseRegion, detect_people, load_blazepose, track_blazepose
+from orscene.pose.blazepose import (
+    BlazePoseConfig,
+    BlazePoseModels,
+    PoseRegion,
+    detect_people,
+    load_blazepose,
+    track_blazepose,
+)
 from orscene.pose.onnx_models import OnnxPoseModel, load_onnx_pose, run_rtmo, run_rtmpose
-from orscene.types import View, Keypoints2D
+from orscene.types import Keypoints2D, View
 
 __all__ = ["DetectorKind", "KeypointDetectorConfig", "KeypointDetector", "load_keypoint_detector", "detect_keypoints", "track_keypoints"]
 
