@@ -23,6 +23,10 @@ directly (with ``ai_edge_litert``) so that every person in an image gets a skele
    ``sigmoid(visibility) * sigmoid(presence) * pose_flag``. Outputs 33 and 34 are the
    model's own alignment points: when the flag is low, a second region from them is tried
    (``refine_below``) and the better result kept.
+   Following (:func:`track_blazepose`): given the regions of the people found in an
+   earlier frame, the landmark model runs on them directly, and the detector only once on
+   the whole image (no tiles) for people outside them, as mediapipe's own tracking skips
+   detection while it holds a person.
 4. Skeletons whose keypoint boxes overlap too much (the same person found twice) are
    reduced to the most confident one; the 33 landmarks are mapped to COCO-17.
 

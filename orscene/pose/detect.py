@@ -91,10 +91,10 @@ def track_keypoints(detector: KeypointDetector, view: View, regions: Sequence[Po
     """:func:`detect_keypoints`, following people from an earlier frame of the same camera.
 
     ``regions``: what this function returned for that frame. BlazePose then runs its
-    landmark model on those regions only (no person detector: several times cheaper, and
-    only the people followed are found); empty = search the whole image. Returns the
-    keypoints and the regions for the next frame (empty for the ONNX backends, which always
-    search)."""
+    landmark model on those regions, and its person detector once on the whole image (no
+    tiles) for people outside them; empty = search the whole image and its tiles
+    (:func:`orscene.pose.blazepose.track_blazepose`). Returns the keypoints and the regions
+    for the next frame (empty for the ONNX backends, which always search)."""
     rgb = view.rgb
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ShapeError(f"View[{view.camera}].rgb", "(H, W, 3) uint8", (rgb.shape, rgb.dtype))
