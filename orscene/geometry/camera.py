@@ -21,6 +21,7 @@ __all__ = [
     "depth_to_points_cam",
     "depth_to_points_world",
     "look_at_world_from_cam",
+    "sphere_box_px",
 ]
 
 
@@ -141,6 +142,59 @@ def depth_to_points_world(cam: Camera, depth_m: Float[np.ndarray, "H W"]) -> tup
     """Unproject a depth map registered to the colour camera into world points."""
     pts, idx = depth_to_points_cam(cam.color, depth_m)
     return transform_points(cam.world_from_cam, pts).astype(np.float32), idx
+
+
+_EXTENT_CACHE: dict[tuple, tuple[float, float, float, float]] = {}
+
+
+def _normalized_extent(intr: Intrinsics) -> tuple[float, float, float, float]:
+    """Min x, max x, min y, max y of the undistorted rays of the image's pixels (cached)."""
+    key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px)
+    ext = _EXTENT_CACHE.get(key)
+    if ext is None:
+        r = _pixel_rays(intr)
+        x, y = r[..., 0][np.isfinite(r[..., 0])], r[..., 1][np.isfinite(r[..., 1])]
+        ext = (float(x.min()), float(x.max()), float(y.min()), float(y.max()))
+        _EXTENT_CACHE[key] = ext
+    return ext
+
+
+def sphere_box_px(cam: Camera, centre_world_m, radius_m: float, near_m: float = 0.05, margin_px: int = 4) -> tuple[int, int, int, int] | None:
+    """Colour-image box ``(x0, y0, x1, y1)`` (half-open pixel ranges) that holds the image of
+    a world sphere; None when the sphere is wholly behind the camera or outside the image.
+
+    The sphere's bounding cube seen from the camera bounds the sphere's rays (a convex set:
+    its corners' rays bound it); that ray rectangle, clipped to the rays the image has, is
+    distorted along its sampled outline and grown by ``margin_px``. A sphere reaching
+    nearer than ``near_m`` to the camera's plane gives the whole image."""
+    W, H = cam.color.width_px, cam.color.height_px
+    c = transform_points(cam.cam_from_world, np.asarray(centre_world_m, dtype=np.float64).reshape(3))
+    corners = c + radius_m * np.array([[i, j, k] for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)], np.float64)
+    z = corners[:, 2]
+    if (z <= 0).all():
+        return None
+    if (z <= near_m).any():
+        return (0, 0, W, H)
+    xn, yn = corners[:, 0] / z, corners[:, 1] / z
+    ex0, ex1, ey0, ey1 = _normalized_extent(cam.color)
+    x0, x1 = max(float(xn.min()), ex0), min(float(xn.max()), ex1)
+    y0, y1 = max(float(yn.min()), ey0), min(float(yn.max()), ey1)
+    if x1 < x0 or y1 < y0:
+        return None
+    n = 17
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    outline = np.concatenate([
+        np.stack([xs, np.full(n, y0)], 1), np.stack([xs, np.full(n, y1)], 1),
+        np.stack([np.full(n, x0), ys], 1), np.stack([np.full(n, x1), ys], 1),
+    ])  # fmt: skip
+    uv, _ = project_cam(cam.color, np.concatenate([outline, np.ones((len(outline), 1))], 1))
+    bx0 = max(0, int(np.floor(uv[:, 0].min())) - margin_px)
+    by0 = max(0, int(np.floor(uv[:, 1].min())) - margin_px)
+    bx1 = min(W, int(np.ceil(uv[:, 0].max())) + 1 + margin_px)
+    by1 = min(H, int(np.ceil(uv[:, 1].max())) + 1 + margin_px)
+    if bx1 <= bx0 or by1 <= by0:
+        return None
+    return (bx0, by0, bx1, by1)
 
 
 def look_at_world_from_cam(eye_world_m, target_world_m, up_world=(0.0, 0.0, 1.0)) -> np.ndarray:

@@ -66,6 +66,13 @@ class PipelineConfig:
     the face, and privacy comes first)."""
     detector_cover_threshold: float = 0.9
     """A detected face counts as covered when this share of its box is already anonymized."""
+    depth_near_heads: bool = True
+    """Register each depth image only where the 3D path reads it: around each tracked head,
+    the face's render window and, on keyframes, the point cloud for head alignment
+    (``orscene.pipeline.process.depth_near_heads``). There depth equals the whole
+    registration, so the outputs are the same; it costs a fraction of registering the whole
+    image. False = always the whole image (sessions with RGB-only views always do: their
+    occluders are the whole scene's cloud)."""
     keyframe_every: int = 3
     """2D keypoints, 3D fusion, body fit and head alignment run on every n-th frame-set
     (and the session's last); tracks are interpolated in between, and each fitted, aligned

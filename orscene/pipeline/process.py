@@ -36,6 +36,7 @@ from orscene.pipeline.frameset import (
 from orscene.pipeline.keyframes import (
     between_detections,
     carry_fit,
+    head_centre,
     is_keyframe,
     is_search_keyframe,
     keyframe_after,
@@ -210,6 +211,36 @@ def _failed_frameset(fs: FrameSet, on_error: OnError, reason: str) -> FramesetRe
     return FramesetResult(fs.index, fs.timestamp_ns, views, (), reason)
 
 
+@dataclass
+class _Plan:
+    """One frame-set of phase C before its images are decoded."""
+
+    poses: list
+    fits: list
+    depth: bool | np.ndarray
+    """What the reader registers (``SessionReader.framesets``' ``with_depth``)."""
+    error: Exception | None = None
+
+
+def depth_near_heads(fits: list, face_vertex_ids: np.ndarray, keyframe: bool, cfg: PipelineConfig) -> np.ndarray:
+    """World spheres ``(K, 4)`` (centre, radius) holding every depth pixel the 3D path of a
+    frame-set reads: around each head, the face's render window (the face's reach from the
+    head origin, grown by the render margin on each side) and, on a keyframe, the point
+    cloud for head alignment (``fusion.keep_radius_m``) and the alignment's largest move
+    (``align.max_translation_m``). Inside them the registered depth equals the whole
+    registration, so outputs do not change."""
+    out = []
+    grow = 1.0 + 2.0 * cfg.render.margin_frac
+    for f in fits:
+        origin = np.asarray(f.world_from_head[:3, 3], np.float64)
+        reach = float(np.linalg.norm(f.vertices_world_m[face_vertex_ids] - origin, axis=1).max())
+        r = reach * grow + 0.02
+        if keyframe:
+            r = max(r + cfg.align.max_translation_m, cfg.fusion.keep_radius_m)
+        out.append([*origin, r])
+    return np.asarray(out, np.float64).reshape(-1, 4)
+
+
 @dataclass(frozen=True)
 class PoseChunk:
     """Phase A of a chunk: 2D keypoints per view (keyframes), 3D candidates per keyframe, and
@@ -382,35 +413,63 @@ def anonymize_chunk(
     segments = SegmentWriters(layout, chunk.name, sizes, reader.fps, video_preset, threads=1) if video else None
     video_start_ns = None
 
-    now: dict[int, tuple[list, bool]] = {}  # frame-set being read -> (its poses, needs depth)
+    plans: dict[int, _Plan] = {}
 
-    def needs_depth(i: int) -> bool:
+    def plan(i: int, in_reader: bool = False) -> _Plan:
+        """Frame-set ``i``'s people, their bodies (fitted on a keyframe, carried in between)
+        and where its depth is needed, made before its images are decoded (the reader asks
+        per camera; made once, after the previous frame-set updated ``carried``). An error
+        is kept and raised when the frame-set is processed (fail closed)."""
+        nonlocal fit_state
+        if i not in plans:
+            plans.clear()
+            t = time.perf_counter()
+            try:
+                poses = pose.poses_at(tracks, i, cfg.pose.tracking)
+                fits = []
+                if poses and is_keyframe(i, ke, n):
+                    fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
+                elif poses:  # between keyframes: each body of the last keyframe, moved with its head
+                    fits = [carry_fit(*carried[p.track_id], p) for p in poses if p.track_id in carried]
+                plans[i] = _Plan(poses, fits, _depth_need(i, poses, fits))
+            except Exception as e:
+                plans[i] = _Plan([], [], False, e)
+            dt = time.perf_counter() - t
+            times.add("bodyfit", dt)
+            if in_reader:  # not part of reading
+                times.add("read", -dt)
+        return plans[i]
+
+    def _depth_need(i: int, poses: list, fits: list) -> bool | np.ndarray:
         """Register depth only where it is used: a keyframe with people (point cloud, head
         alignment), or a frame-set where a carried face will be rendered (visibility) or
-        bodies occlude in RGB-only views. Asked per camera as each frame-set is read (after
-        the previous one updated ``carried``); decided once per frame-set."""
-        if i not in now:
-            now.clear()
-            ps = pose.poses_at(tracks, i, cfg.pose.tracking)
-            vouched = any(p.track_id in carried and head_status_vouches(carried[p.track_id][0].head_status, p.settled) for p in ps)
-            now[i] = (ps, bool(ps) and (is_keyframe(i, ke, n) or rgb_only or vouched))
-        return now[i][1]
+        bodies occlude in RGB-only views. Only around the heads (:func:`depth_near_heads`)
+        unless ``cfg.depth_near_heads`` is off or a view lacks depth (its occluders are the
+        whole scene's cloud)."""
+        key = is_keyframe(i, ke, n)
+        settled = {p.track_id: p.settled for p in poses}
+        rendered = [f for f in fits if key or head_status_vouches(f.head_status, settled.get(f.track_id, False))]
+        if not rendered:
+            return False
+        if rgb_only or not cfg.depth_near_heads:
+            return True
+        return depth_near_heads(rendered, models.body_model.face_vertex_ids, key, cfg)
 
-    for fs in times.timed("read", reader.framesets(chunk.start, chunk.stop, with_depth=needs_depth)):
+    for fs in times.timed("read", reader.framesets(chunk.start, chunk.stop, with_depth=lambda i: plan(i, True).depth)):
         index = fs.index
         try:
             if index in fail_frames:
                 raise RuntimeError(f"injected failure on frame-set {index}")
-            poses = now[index][0] if index in now else pose.poses_at(tracks, index, cfg.pose.tracking)
+            planned = plan(index)
+            if planned.error is not None:
+                raise planned.error
+            poses, fits = planned.poses, planned.fits
             key = is_keyframe(index, ke, n)
-            fits, meshes, occluders = [], [], None
+            meshes, occluders = [], None
             if poses:
                 calibrated = FrameSet(fs.index, fs.timestamp_ns, {k: v for k, v in fs.views.items() if k in cameras})
                 with_depth = has_depth and any(v.depth_m is not None for v in calibrated.views.values())
                 if key:
-                    t = time.perf_counter()
-                    fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
-                    times.add("bodyfit", time.perf_counter() - t)
                     if fits and with_depth:
                         t = time.perf_counter()
                         # only the calibrated depth views, only near the fitted heads
@@ -422,8 +481,6 @@ def anonymize_chunk(
                         times.add("align", time.perf_counter() - t)
                     by_id = {p.track_id: p for p in poses}
                     carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
-                else:  # between keyframes: each body of the last keyframe, moved with its head
-                    fits = [carry_fit(*carried[p.track_id], p) for p in poses if p.track_id in carried]
                 cloud = None
                 if fits and with_depth and rgb_only:  # occluders for the RGB-only views: the whole scene, coarser
                     t = time.perf_counter()

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from orscene.errors import CalibrationError, RecordingError, SessionError
+from orscene.geometry.camera import sphere_box_px
 from orscene.geometry.depth_registration import DepthRegistration, prepare_depth_registration, register_depth_to_color
 from orscene.recording.folder import FolderSource
 from orscene.recording.mkv import MkvReader
@@ -227,7 +228,7 @@ class SessionReader:
             out += [c.path] if isinstance(c.source, MkvReader) else c.source.files()
         return out
 
-    def _depth_m(self, c: _Cam, depth_mm: np.ndarray | None, hw: tuple[int, int]) -> np.ndarray | None:
+    def _depth_m(self, c: _Cam, depth_mm: np.ndarray | None, hw: tuple[int, int], near: np.ndarray | None = None) -> np.ndarray | None:
         if c.camera.depth is not None:
             if depth_mm is None:
                 return np.zeros(hw, dtype=np.float32)  # an RGB-D camera that missed a depth frame
@@ -237,18 +238,28 @@ class SessionReader:
                 raise RecordingError(
                     f"depth frame is {depth_mm.shape[1]}x{depth_mm.shape[0]}, the depth sensor is {c.camera.depth.size_wh}", c.path
                 )
-            return register_depth_to_color(depth_mm, c.registration)
+            roi = None
+            if near is not None:  # only around these world spheres (x, y, z, radius)
+                boxes = (sphere_box_px(c.camera, sp[:3], float(sp[3])) for sp in np.asarray(near, np.float64).reshape(-1, 4))
+                roi = [b for b in boxes if b is not None]
+            return register_depth_to_color(depth_mm, c.registration, roi_px=roi)
         if depth_mm is None:
             return None
         if depth_mm.shape != hw:
             raise RecordingError(f"depth frame is {depth_mm.shape[1]}x{depth_mm.shape[0]}, colour is {hw[1]}x{hw[0]}", c.path)
         return depth_mm.astype(np.float32) * np.float32(1e-3)  # z_m = d_mm / 1000, already on the colour grid
 
-    def framesets(self, start: int = 0, stop: int | None = None, with_depth: Callable[[int], bool] | None = None) -> Iterator[FrameSet]:
+    def framesets(
+        self, start: int = 0, stop: int | None = None, with_depth: Callable[[int], bool | np.ndarray] | None = None
+    ) -> Iterator[FrameSet]:
         """Frame-sets ``start <= index < stop``, decoded one at a time (bounded memory).
 
         ``with_depth(index)`` False skips registering depth for that frame-set (its views
-        then carry ``depth_m=None``): for callers that need depth only on some frame-sets."""
+        then carry ``depth_m=None``): for callers that need depth only on some frame-sets.
+        It may instead return world spheres ``(K, 4)`` (x, y, z, radius in metres): depth
+        sensors are then registered only where those spheres appear in each colour image
+        (exact there, 0 elsewhere), which costs a fraction of the whole image. Depth that
+        is already on the colour grid is returned whole."""
         stop = self.n_framesets if stop is None else min(int(stop), self.n_framesets)
         start = max(0, int(start))
         if start >= stop:
@@ -271,7 +282,11 @@ class SessionReader:
                     fr = next(it)
                     while fr.index < li:
                         fr = next(it)
-                    depth_m = self._depth_m(c, fr.depth_mm, fr.rgb.shape[:2]) if with_depth is None or with_depth(k) else None
+                    need = True if with_depth is None else with_depth(k)
+                    if need is None or isinstance(need, (bool, np.bool_)):
+                        depth_m = self._depth_m(c, fr.depth_mm, fr.rgb.shape[:2]) if need else None
+                    else:
+                        depth_m = self._depth_m(c, fr.depth_mm, fr.rgb.shape[:2], near=need)
                     views[name] = View(name, fr.rgb, int(fr.timestamp_ns), depth_m)
                 except StopIteration:
                     log.warning("%s: camera %r ends at frame %d (frame-set %d); it drops out", c.path, name, li, k)

@@ -64,3 +64,32 @@ def test_look_at_points_camera_at_target():
     np.testing.assert_allclose(uv[0], [320, 240], atol=1e-9)
     assert uv[1, 1] < 240  # a point higher up in the world is higher in the image (smaller row)
     np.testing.assert_allclose(transform_points(np.linalg.inv(T), T[:3, 3][None]), [[0, 0, 0]], atol=1e-12)
+
+
+def test_sphere_box_holds_the_sphere_image(rng):
+    """Points on random spheres in front of a distorting camera all project inside
+    ``sphere_box_px``; a sphere behind the camera has no box, one at the lens gets the
+    whole image, and a box is clipped to the image."""
+    from orscene.geometry.camera import project_world, sphere_box_px
+
+    K = np.array([[600.0, 0, 640], [0, 600.0, 360], [0, 0, 1]])
+    intr = Intrinsics(K, np.array([0.3, -2.4, 0.0005, -0.0003, 1.5, 0.2, -2.2, 1.4]), 1280, 720)
+    cam = Camera("c", intr, np.eye(4))
+    for _ in range(50):
+        c = np.array([rng.uniform(-1.5, 1.5), rng.uniform(-1, 1), rng.uniform(1.0, 4.0)])
+        r = rng.uniform(0.05, 0.5)
+        box = sphere_box_px(cam, c, r)
+        d = rng.normal(size=(400, 3))
+        uv, z = project_world(cam, c + r * d / np.linalg.norm(d, axis=1, keepdims=True))
+        seen = (uv[:, 0] >= -0.5) & (uv[:, 0] < 1279.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] < 719.5)
+        if box is None:
+            assert not seen.any()
+            continue
+        x0, y0, x1, y1 = box
+        assert 0 <= x0 < x1 <= 1280 and 0 <= y0 < y1 <= 720
+        u, v = uv[seen, 0], uv[seen, 1]
+        assert ((u >= x0 - 0.5) & (u <= x1 - 0.5) & (v >= y0 - 0.5) & (v <= y1 - 0.5)).all()
+    assert sphere_box_px(cam, [0, 0, -2.0], 0.3) is None
+    assert sphere_box_px(cam, [0, 0, 0.1], 0.3) == (0, 0, 1280, 720)
+    x0, y0, x1, y1 = sphere_box_px(cam, [0, 0, 2.0], 0.2)
+    assert abs((x0 + x1) / 2 - 640) < 2 and abs((y0 + y1) / 2 - 360) < 2 and 100 < x1 - x0 < 160

@@ -154,3 +154,29 @@ def test_real_registration_keeps_depth_values(mug):
     d = register_depth_to_color(depth_mm, cam)
     assert 0.24 < np.median(d[450:550, 320:420][d[450:550, 320:420] > 0]) < 0.30  # the mug at ~27 cm
     assert (d == 0)[:, :150].mean() > 0.9  # left of the depth field of view: nothing
+
+
+def test_regions_of_interest_equal_the_whole_registration(mug, rng):
+    """Registering only colour boxes gives, inside each box, exactly the whole
+    registration's values (bit for bit) and 0 elsewhere: boxes of every size, at the image
+    borders and partly outside, on the real close-range scene (the mug at 27 cm, so the
+    depth-to-colour parallax is large)."""
+    cam, rgb, depth_mm = mug
+    reg = prepare_depth_registration(cam)
+    full = register_depth_to_color(depth_mm, reg)
+    W, H = cam.color.size_wh
+    boxes = [(0, 0, 40, 30), (W - 17, H - 300, W + 20, H + 5), (300, 400, 420, 600), (640, 0, 641, 720)]
+    boxes += [(int(x), int(y), int(x + rng.integers(1, 400)), int(y + rng.integers(1, 300))) for x, y in zip(rng.integers(-50, W, 40), rng.integers(-50, H, 40))]
+    for b in boxes:
+        roi = register_depth_to_color(depth_mm, reg, roi_px=[b])
+        m = np.zeros((H, W), bool)
+        m[max(0, b[1]) : max(0, b[3]), max(0, b[0]) : max(0, b[2])] = True
+        np.testing.assert_array_equal(roi[m], full[m], err_msg=str(b))
+        assert not roi[~m].any()
+    two = register_depth_to_color(depth_mm, reg, roi_px=[boxes[2], (380, 500, 700, 650)])
+    both = np.zeros((H, W), bool)
+    both[400:600, 300:420] = both[500:650, 380:700] = True
+    np.testing.assert_array_equal(two[both], full[both])
+    assert (full[both] > 0).mean() > 0.5
+    assert not register_depth_to_color(depth_mm, reg, roi_px=[]).any()
+    assert not register_depth_to_color(np.zeros_like(depth_mm), reg, roi_px=[(0, 0, W, H)]).any()

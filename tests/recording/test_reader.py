@@ -228,3 +228,26 @@ def test_missing_depth_png_gives_an_empty_depth_map(folder_session):
     assert not sets[2].views["cam0"].depth_m.any()  # no measurement, same shape
     assert sets[2].views["cam0"].depth_m.shape == (48, 64)
     assert sets[1].views["cam0"].depth_m.any() and sets[3].views["cam0"].depth_m.any()
+
+
+def test_mkv_session_depth_only_near_spheres(tmp_path, shared_data):
+    """``with_depth`` returning world spheres: each colour image gets depth only inside the
+    spheres' boxes, and there it equals the whole registration (the real recording)."""
+    from orscene.geometry.camera import sphere_box_px
+
+    r = open_session(_mkv_session(tmp_path, shared_data / "azure_kinect" / "recording.mkv", {}))
+    cam = r.camera("kinect")
+    (whole,) = list(r.framesets())
+    # the mug at ~0.27 m in front of the camera (origin = camera) and a point on the wall
+    spheres = np.array([[0.0, 0.05, 0.27, 0.06], [-0.2, -0.1, 0.75, 0.1]])
+    (near,) = list(r.framesets(with_depth=lambda i: spheres))
+    d, full = near.views["kinect"].depth_m, whole.views["kinect"].depth_m
+    inside = np.zeros(d.shape, bool)
+    for sp in spheres:
+        x0, y0, x1, y1 = sphere_box_px(cam, sp[:3], sp[3])
+        inside[y0:y1, x0:x1] = True
+    assert 0.02 < inside.mean() < 0.5
+    np.testing.assert_array_equal(d[inside], full[inside])
+    assert (full[inside] > 0).mean() > 0.5 and not d[~inside].any()
+    (none,) = list(r.framesets(with_depth=lambda i: False))
+    assert none.views["kinect"].depth_m is None
