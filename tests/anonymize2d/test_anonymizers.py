@@ -25,6 +25,19 @@ def test_blur_changes_only_the_region(image):
     assert out[mask].astype(float).std() < 0.3 * image[mask].astype(float).std()
 
 
+def test_blur_is_the_61x61_gaussian_of_the_whole_image(rng):
+    """Inside the regions, the windowed blur equals OpenCV's 61x61 Gaussian blur of the whole
+    image (to rounding), also where a region touches the image border."""
+    import cv2
+
+    img = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    boxes = [(0.5, 0.5, 50.5, 40.5), (150.5, 90.5, 230.5, 170.5), (200.5, 120.5, 299.5, 199.5)]
+    out, mask = anonymize_regions(img, boxes, Anonymize2DConfig(method=AnonymizeMethod.BLUR, margin=0.0))
+    ref = cv2.GaussianBlur(img, (61, 61), 0, borderType=cv2.BORDER_REFLECT101)
+    assert np.abs(out[mask].astype(int) - ref[mask]).max() <= 1
+    assert np.array_equal(out[~mask], img[~mask])
+
+
 def test_pixelate_blockwise_constant(image):
     box = (7.5, 7.5, 39.5, 39.5)  # 32x32 px -> 8x8 blocks of 4x4
     out, mask = anonymize_regions(image, [box], Anonymize2DConfig(method=AnonymizeMethod.PIXELATE, margin=0.0))
