@@ -36,7 +36,6 @@ from orscene.pipeline.frameset import (
 from orscene.pipeline.keyframes import (
     between_detections,
     carry_fit,
-    head_centre,
     is_keyframe,
     is_search_keyframe,
     keyframe_after,
