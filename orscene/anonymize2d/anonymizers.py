@@ -151,12 +151,12 @@ def _blur(out: np.ndarray, src: np.ndarray, masks: list[np.ndarray], k: int) -> 
         if ys.size:  # xyxy, rows and columns as half-open pixel ranges
             wins.append((max(0, int(xs[0]) - pad), max(0, int(ys[0]) - pad), min(w, int(xs[-1]) + 1 + pad), min(h, int(ys[-1]) + 1 + pad)))
             members.append(m)
+    # the k x k Gaussian of cv2.GaussianBlur (sigma from k), as two 1D passes: for uint8 and
+    # large kernels GaussianBlur's bit-exact fixed-point path is ~4x slower
+    g = cv2.getGaussianKernel(k, 0)
     for (C0, R0, C1, R1), idx in merge_overlapping(wins):
         C0, R0, C1, R1 = int(C0), int(R0), int(C1), int(R1)
         win = np.logical_or.reduce([members[i][R0:R1, C0:C1] for i in idx])
-        # the k x k Gaussian of cv2.GaussianBlur (sigma from k), as two 1D passes: for uint8
-        # and large kernels GaussianBlur's bit-exact fixed-point path is ~4x slower
-        g = cv2.getGaussianKernel(k, 0)
         blurred = cv2.sepFilter2D(np.ascontiguousarray(src[R0:R1, C0:C1]), -1, g, g, borderType=cv2.BORDER_REFLECT101)
         out[R0:R1, C0:C1][win] = blurred[win]
 

@@ -64,12 +64,12 @@ class DepthRegistration:
     rotated into the colour camera frame, float32."""
     t_m: Float[np.ndarray, "3"]
     """Translation of ``cam_from_depth``, metres, float32."""
-    depth_from_cam: Float[np.ndarray, "4 4"] | None = None
+    depth_from_cam: Float[np.ndarray, "4 4"]
     """Inverse of ``cam_from_depth`` (float64), for regions of interest."""
-    block_rays: Float[np.ndarray, "By Bx 4"] | None = None
+    block_rays: Float[np.ndarray, "By Bx 4"]
     """Per block of ``_BLOCK`` x ``_BLOCK`` depth pixels: min x, max x, min y, max y of
     their undistorted rays (a block without valid rays never intersects anything)."""
-    dir_z_range: tuple[float, float] = (1.0, 1.0)
+    dir_z_range: tuple[float, float]
     """Min and max over the depth pixels of ``dirs_cam[2]``: a point at depth-sensor depth
     ``z_d`` lies at colour depth ``z_d * dirs_cam[2] + t_m[2]``."""
 
@@ -179,14 +179,14 @@ def _depth_window(reg: DepthRegistration, win: tuple[int, int, int, int], z_lo: 
     rays meet that box are kept, rounded out to whole blocks."""
     dep, col = reg.depth, reg.color
     full = slice(0, dep.height_px), slice(0, dep.width_px)
-    if reg.block_rays is None or reg.depth_from_cam is None:
-        return full
     dz_lo, dz_hi = reg.dir_z_range
+    if dz_lo <= 0:  # some depth ray points sideways or back in the colour frame: no bound
+        return full
     t_z = float(reg.t_m[2])
-    zc_lo = max(z_lo * dz_lo + t_z, min_depth_m) if dz_lo > 0 else min_depth_m
+    zc_lo = max(z_lo * dz_lo + t_z, min_depth_m)  # colour-frame depths the frame can hold
     zc_hi = z_hi * dz_hi + t_z
-    if dz_lo <= 0 or zc_hi <= zc_lo:
-        return full if dz_lo <= 0 else (slice(0, 0), slice(0, 0))
+    if zc_hi <= zc_lo:
+        return slice(0, 0), slice(0, 0)
     x0, y0, x1, y1 = win
     n = 9
     us = np.linspace(x0 - 1.0, x1, n)

@@ -84,9 +84,10 @@ class PipelineConfig:
     keyframe from their landmark regions, as mediapipe does, and runs the person detector
     once on the whole image (no tiles) for newcomers (people only the tiles would find are
     found on the next search keyframe; the face detectors cover them until then). A view
-    where nobody is followed is searched on every keyframe. 1 = search on every keyframe. Measured on the benchmark sessions: 2
-    takes a quarter less CPU time for the keypoints than 1, for leak rates 0.060 / 0.159 /
-    0.498 (easy / medium / hard) against 0.058 / 0.144 / 0.496."""
+    where nobody is followed is searched on every keyframe. 1 = search on every keyframe.
+    Measured on the benchmark sessions: 2 takes a quarter less CPU time for the keypoints
+    than 1, for leak rates 0.060 / 0.159 / 0.498 (easy / medium / hard) against 0.058 /
+    0.144 / 0.496."""
     detector_every: int = 5
     """CenterFace sees the whole image on every n-th frame-set (and the session's last); on
     the frame-sets in between it looks again only around the faces found on the two nearest

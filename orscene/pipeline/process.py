@@ -221,19 +221,24 @@ class _Plan:
     error: Exception | None = None
 
 
+_SPHERE_SLACK_M = 0.02
+"""Added to a head's depth sphere: the render window's few pixels of padding beyond its
+margin."""
+
+
 def depth_near_heads(fits: list, face_vertex_ids: np.ndarray, keyframe: bool, cfg: PipelineConfig) -> np.ndarray:
     """World spheres ``(K, 4)`` (centre, radius) holding every depth pixel the 3D path of a
     frame-set reads: around each head, the face's render window (the face's reach from the
-    head origin, grown by the render margin on each side) and, on a keyframe, the point
-    cloud for head alignment (``fusion.keep_radius_m``) and the alignment's largest move
-    (``align.max_translation_m``). Inside them the registered depth equals the whole
-    registration, so outputs do not change."""
+    head origin, grown by the render margin on each side, plus ``_SPHERE_SLACK_M``) and, on
+    a keyframe, the point cloud for head alignment (``fusion.keep_radius_m``) and the
+    alignment's largest move (``align.max_translation_m``). Inside them the registered
+    depth equals the whole registration, so outputs do not change."""
     out = []
     grow = 1.0 + 2.0 * cfg.render.margin_frac
     for f in fits:
         origin = np.asarray(f.world_from_head[:3, 3], np.float64)
         reach = float(np.linalg.norm(f.vertices_world_m[face_vertex_ids] - origin, axis=1).max())
-        r = reach * grow + 0.02
+        r = reach * grow + _SPHERE_SLACK_M
         if keyframe:
             r = max(r + cfg.align.max_translation_m, cfg.fusion.keep_radius_m)
         out.append([*origin, r])
