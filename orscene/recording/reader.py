@@ -26,7 +26,10 @@ whose stream ends early or breaks midway (truncated file, corrupt frame) drops o
 following frame-sets with a logged warning; the other cameras go on.
 """
 
+import hashlib
 import logging
+import pickle
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +94,24 @@ class _Cam:
     source: MkvReader | FolderSource
     camera: Camera
     registration: DepthRegistration | None = None
+
+
+_REGISTRATIONS: "OrderedDict[bytes, DepthRegistration]" = OrderedDict()
+_REGISTRATIONS_KEPT = 8
+
+
+def _registration(camera: Camera) -> DepthRegistration:
+    """:func:`prepare_depth_registration`, remembered per process for the last few depth
+    cameras: a pipeline worker opens the same session for chunk after chunk, and the ray
+    table costs ~0.3 s per camera to compute (it depends only on the calibration)."""
+    key = hashlib.sha1(pickle.dumps((camera.depth, camera.color, camera.cam_from_depth))).digest()
+    reg = _REGISTRATIONS.pop(key, None)
+    if reg is None:
+        reg = prepare_depth_registration(camera)
+    _REGISTRATIONS[key] = reg
+    while len(_REGISTRATIONS) > _REGISTRATIONS_KEPT:
+        _REGISTRATIONS.popitem(last=False)
+    return reg
 
 
 class SessionReader:
@@ -233,7 +254,7 @@ class SessionReader:
             if depth_mm is None:
                 return np.zeros(hw, dtype=np.float32)  # an RGB-D camera that missed a depth frame
             if c.registration is None:
-                c.registration = prepare_depth_registration(c.camera)
+                c.registration = _registration(c.camera)
             if depth_mm.shape != (c.camera.depth.height_px, c.camera.depth.width_px):
                 raise RecordingError(
                     f"depth frame is {depth_mm.shape[1]}x{depth_mm.shape[0]}, the depth sensor is {c.camera.depth.size_wh}", c.path
