@@ -25,6 +25,7 @@ __all__ = [
     "View",
     "FrameSet",
     "Keypoints2D",
+    "PoseCandidate",
     "PersonPose",
     "PersonTrack",
     "HeadStatus",
@@ -216,6 +217,27 @@ class Keypoints2D:
     @property
     def n_persons(self) -> int:
         return int(self.keypoints_px.shape[0])
+
+
+@dataclass(frozen=True)
+class PoseCandidate:
+    """One person's 3D skeleton at one frame-set, before tracking (``orscene.pose.fuse_poses``
+    makes them, ``orscene.pose.track`` links them over time)."""
+
+    joints_world_m: np.ndarray
+    """(17, 3) float32, world frame, metres (COCO-17)."""
+    confidence: np.ndarray
+    """(17,) float32 in [0, 1]; 0 = not seen by two agreeing views."""
+    cameras: tuple[str, ...]
+    """Cameras whose 2D skeleton was assigned to this person."""
+    score: float
+    """Root-volume evidence (sum over views, about the number of supporting views)."""
+    detection_index: tuple[int, ...] = ()
+    """Per camera in ``cameras``: the index of the claimed person in its Keypoints2D."""
+
+    def __post_init__(self) -> None:
+        if np.shape(self.joints_world_m) != (17, 3) or np.shape(self.confidence) != (17,):
+            raise ShapeError("PoseCandidate", "joints (17, 3) and confidence (17,)", (np.shape(self.joints_world_m), np.shape(self.confidence)))
 
 
 @dataclass(frozen=True)

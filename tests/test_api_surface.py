@@ -2,6 +2,8 @@
 deliberate edit of this file, never an accident."""
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -26,3 +28,26 @@ def test_public_names(package):
     assert sorted(module.__all__) == API[package]
     missing = [n for n in module.__all__ if not hasattr(module, n)]
     assert not missing, missing
+
+
+def test_reading_configs_imports_no_model_code():
+    """The pipeline's main process reads configs, plans chunks and merges results; it never
+    runs a model, so importing what it uses must not pull in torch, open3d or scipy (seconds
+    of start-up on every run)."""
+    code = (
+        "import sys, orscene.pipeline.run, orscene.pipeline.process, orscene.pose, orscene.body, orscene.render\n"
+        "from orscene.pipeline import PipelineConfig\n"
+        "PipelineConfig()\n"
+        "print(sorted(m for m in ('torch', 'open3d', 'scipy', 'moderngl', 'onnxruntime') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_lazy_package_names():
+    import orscene.body
+
+    assert "fit_bodies" in dir(orscene.body)
+    assert orscene.body.FitConfig is importlib.import_module("orscene.body.config").FitConfig
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        orscene.body.not_a_name  # noqa: B018

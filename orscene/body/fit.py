@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from orscene.body.config import FitConfig
 from orscene.body.models import BodyModel, kabsch
 from orscene.errors import ConfigError, ShapeError
 from orscene.types import COCO17, BodyFit, HeadStatus, PersonPose, PersonTrack
@@ -36,37 +37,6 @@ log = logging.getLogger(__name__)
 
 _TORSO = (5, 6, 11, 12)  # shoulders, hips
 _FACE = (0, 1, 2, 3, 4)
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """Body fitting (see the module docstring for the objective)."""
-
-    device: str = "cpu"
-    """Torch device for the optimization (the model must live there)."""
-    iters_cold: int = 40
-    """L-BFGS iterations for a track seen for the first time (shape and pose)."""
-    iters_warm: int = 6
-    """L-BFGS iterations per frame for a warm-started track (pose only)."""
-    iters_track: int = 40
-    """L-BFGS iterations of :func:`fit_track`'s pose stage (all frames at once)."""
-    face_weight: float = 4.0
-    """Weight of nose, eyes and ears relative to the body joints."""
-    pose_prior: float = 2e-4
-    """Weight of the neutral-pose prior (per rad^2)."""
-    shape_prior: float = 1e-4
-    """Weight of the average-shape prior."""
-    temporal: float = 2e-3
-    """Weight of frame-to-frame smoothness (per rad^2; translation per (0.1 m)^2)."""
-    shape_frames: int = 8
-    """Frames of a track used to estimate its shape; afterwards the shape is frozen."""
-    min_joints: int = 4
-    """A pose with fewer confident joints than this is not fitted."""
-    min_confidence: float = 0.05
-    """Joints below this confidence count as missing."""
-    keep_missing_frames: int = 30
-    """A track absent from this many consecutive frame-sets is dropped from the warm state
-    (until then it resumes warm, without a new cold start)."""
 
 
 @dataclass

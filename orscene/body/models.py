@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from orscene.body.config import BodyModelConfig
 from orscene.errors import ConfigError, ModelFileError
 
 __all__ = [
@@ -93,21 +94,6 @@ _SMPL_HEAD_JOINT = 15
 # world_from_smpl: SMPL is y up and faces +z; our world is z up and a body at rest faces -y.
 # x -> x, y -> z, z -> -y (a +90 deg rotation about x).
 _WORLD_FROM_SMPL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-
-
-@dataclass(frozen=True)
-class BodyModelConfig:
-    """Which body model to load."""
-
-    kind: str = "anny"
-    """``anny`` (bundled), ``smpl`` or ``smplx`` (user-supplied model files)."""
-    model_path: str = ""
-    """SMPL / SMPL-X model file (.pkl or .npz) or a folder holding one (see SMPL_MODEL_FILES)."""
-    device: str = "cpu"
-    """Torch device of the model buffers."""
-    keypoint_topk: int = 48
-    """(anny) Vertices kept per COCO keypoint regressor while fitting (largest weights,
-    renormalized); the final mesh uses the full regressor."""
 
 
 @dataclass

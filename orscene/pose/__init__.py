@@ -9,33 +9,16 @@ Typical use (the pipeline)::
     poses = poses_at(tracks, frame_index, cfg.tracking)
 """
 
-from orscene.pose.blazepose import BLAZEPOSE_TO_COCO17, BlazePoseConfig
-from orscene.pose.config import PoseConfig
-from orscene.pose.detect import DetectorKind, KeypointDetector, KeypointDetectorConfig, detect_keypoints, load_keypoint_detector, track_keypoints
-from orscene.pose.fusion import FusionConfig, PoseCandidate, fuse_poses, room_bounds_from_cameras
-from orscene.pose.gt_keypoints import GTNoiseConfig, perturb_keypoints, project_skeletons, simulate_keypoints
-from orscene.pose.tracking import TrackingConfig, poses_at, pose_distance_m, track
+from orscene._lazy import lazy_exports
 
-__all__ = [
-    "BLAZEPOSE_TO_COCO17",
-    "BlazePoseConfig",
-    "DetectorKind",
-    "FusionConfig",
-    "GTNoiseConfig",
-    "KeypointDetector",
-    "KeypointDetectorConfig",
-    "PoseCandidate",
-    "PoseConfig",
-    "TrackingConfig",
-    "detect_keypoints",
-    "track_keypoints",
-    "fuse_poses",
-    "load_keypoint_detector",
-    "perturb_keypoints",
-    "pose_distance_m",
-    "poses_at",
-    "project_skeletons",
-    "room_bounds_from_cameras",
-    "simulate_keypoints",
-    "track",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "blazepose": ("BLAZEPOSE_TO_COCO17", "BlazePoseConfig"),
+        "config": ("PoseConfig", "FusionConfig", "TrackingConfig"),
+        "detect": ("DetectorKind", "KeypointDetector", "KeypointDetectorConfig", "detect_keypoints", "load_keypoint_detector", "track_keypoints"),
+        "fusion": ("PoseCandidate", "fuse_poses", "room_bounds_from_cameras"),
+        "gt_keypoints": ("GTNoiseConfig", "perturb_keypoints", "project_skeletons", "simulate_keypoints"),
+        "tracking": ("poses_at", "pose_distance_m", "track"),
+    },
+)

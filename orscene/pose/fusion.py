@@ -56,7 +56,8 @@ import torch
 
 from orscene.errors import ShapeError
 from orscene.geometry.camera import project_world, unproject_px
-from orscene.types import COCO17_BONES, Camera, FrameSet, Keypoints2D
+from orscene.pose.config import FusionConfig
+from orscene.types import COCO17_BONES, Camera, FrameSet, Keypoints2D, PoseCandidate
 
 __all__ = ["FusionConfig", "PoseCandidate", "fuse_poses", "room_bounds_from_cameras"]
 
@@ -69,87 +70,6 @@ _NEIGHBOURS = (
     (1, 2, 3, 4), (0, 2), (0, 1), (1, 2, 4), (1, 2, 3), (6,), (5,), (5, 9), (6, 10), (7,), (8,),
     (12,), (11,), (11, 15), (12, 16), (13, 16), (14, 15),
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    """Options of the voxel fusion (sizes in metres, pixels where stated)."""
-
-    room_min_m: tuple[float, float, float] | None = None
-    """Lower corner of the room volume (world, metres); None = derived from the cameras."""
-    room_max_m: tuple[float, float, float] | None = None
-    """Upper corner of the room volume; None = derived from the cameras."""
-    max_range_m: float = 8.0
-    """When deriving the room from the view frusta: farthest distance from a camera."""
-    root_voxel_m: float = 0.15
-    """Voxel size of the coarse root grid."""
-    root_z_range_m: tuple[float, float] = (0.2, 1.7)
-    """Heights (world z) where a torso centre can be: lying on a table to standing."""
-    root_sigma_m: float = 0.12
-    """Width of a torso-centre vote, metres at the voxel's depth (0.12 beat 0.2 on all three
-    synthetic scenarios: people shoulder to shoulder no longer merge into one peak)."""
-    min_views: int = 2
-    """Views that must support a person."""
-    min_confident_joints: int = 6
-    """A person needs this many joints on which two views agree (else it was assembled
-    from different people's detections: a ghost)."""
-    min_keypoint_conf: float = 0.2
-    """Keypoints below this confidence are ignored."""
-    min_root_evidence: float = 0.3
-    """Per-view evidence counted as support for a root voxel."""
-    nms_kernel: int = 3
-    """Side (voxels) of the 3D max-pool window of the root non-maximum suppression."""
-    max_people: int = 20
-    """At most this many root proposals are examined per frame-set."""
-    merge_distance_m: float = 0.3
-    """Proposals with roots closer than this are one person (their views are merged)."""
-    assoc_gate_m: float = 0.4
-    """Association gate: torso-centre reprojection distance, metres at the proposal's depth."""
-    depth_gate_m: float = 0.5
-    """Association: a 2D skeleton whose measured torso depth is this far behind the proposal
-    belongs to someone else."""
-    depth_free_space_m: float = 0.35
-    """A proposal this far in front of the measured surface (in free space) is a ghost."""
-    cube_size_m: float = 2.5
-    """Side of the per-person cube around the root (covers every joint)."""
-    cube_voxel_m: float = 0.25
-    """Voxel size of the per-person cube."""
-    fine_passes: int = 5
-    """Finer cubes per joint after the per-person cube (each spans 2 voxels of the previous)."""
-    fine_voxels: int = 5
-    """Voxels per side of a fine cube."""
-    keypoint_sigma_px: float = 4.0
-    """Expected 2D keypoint error, pixels (width of a keypoint's evidence)."""
-    outlier_floor: float = 0.02
-    """``eps`` of the robust score: evidence a view still gives to a voxel far from its keypoint."""
-    inlier_px: float = 15.0
-    """A view agrees with a 3D joint when the reprojection is within this (or 3 sigma)."""
-    device: str = "cpu"
-    """Torch device ("cpu", "cuda", ...)."""
-    torch_threads: int = 1
-    """CPU threads torch may use inside ``fuse_poses`` (restored afterwards); 0 = leave
-    torch's setting. The tensors are small: on a busy 2-core machine one thread measured
-    about 10x faster than two (thread hand-offs dominate)."""
-
-
-@dataclass(frozen=True)
-class PoseCandidate:
-    """One person's 3D skeleton at one frame-set, before tracking."""
-
-    joints_world_m: np.ndarray
-    """(17, 3) float32, world frame, metres (COCO-17)."""
-    confidence: np.ndarray
-    """(17,) float32 in [0, 1]; 0 = not seen by two agreeing views."""
-    cameras: tuple[str, ...]
-    """Cameras whose 2D skeleton was assigned to this person."""
-    score: float
-    """Root-volume evidence (sum over views, about the number of supporting views)."""
-    detection_index: tuple[int, ...] = ()
-    """Per camera in ``cameras``: the index of the claimed person in its Keypoints2D."""
-
-    def __post_init__(self) -> None:
-        if np.shape(self.joints_world_m) != (17, 3) or np.shape(self.confidence) != (17,):
-            raise ShapeError("PoseCandidate", "joints (17, 3) and confidence (17,)", (np.shape(self.joints_world_m), np.shape(self.confidence)))
 
 
 # ----------------------------------------------------------------------------- projection

@@ -25,35 +25,16 @@ Track ids are numbered ``0..n-1`` in order of first appearance.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import linear_sum_assignment
 
 from orscene.errors import ShapeError
-from orscene.pose.fusion import PoseCandidate
-from orscene.types import PersonPose, PersonTrack
+from orscene.pose.config import TrackingConfig
+from orscene.types import PersonPose, PersonTrack, PoseCandidate
 
 __all__ = ["TrackingConfig", "track", "poses_at", "pose_distance_m"]
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    """Options of the tracker (distances in metres, durations in frame-sets)."""
-
-    gate_m: float = 0.5
-    """Largest mean joint distance between consecutive observations of one person."""
-    gate_growth_m_per_frame: float = 0.1
-    """Extra distance allowed per missed frame-set (one in which detection ran)."""
-    max_gap_frames: int = 10
-    """A track not seen for more frame-sets than this ends (gaps up to this are filled)."""
-    min_track_frames: int = 5
-    """Tracks observed in fewer frame-sets are dropped."""
-    smoothing_sigma_frames: float = 1.0
-    """Width of the Gaussian smoothing of joint trajectories (0 = none)."""
-    settle_frames: int = 3
-    """``PersonPose.settled`` is False for this many frame-sets after a track starts."""
 
 
 def pose_distance_m(a_joints: np.ndarray, a_conf: np.ndarray, b_joints: np.ndarray, b_conf: np.ndarray) -> float:

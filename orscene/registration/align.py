@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.spatial import cKDTree
 from threadpoolctl import threadpool_limits
 
 from orscene.geometry.fusion import crop_points
@@ -136,6 +135,8 @@ def align_head(fit: BodyFit, cloud: PointCloud, cameras: Mapping[str, Camera], c
         head_all = head
     crop = crop[crop @ up >= chin - cfg.neck_cut_m]
     if crop.shape[0] >= cfg.min_points:
+        from scipy.spatial import cKDTree  # here, not at the top: reading AlignConfig stays light
+
         d, _ = cKDTree(head).query(crop, distance_upper_bound=cfg.prefilter_m)
         crop = crop[np.isfinite(d)]
     if crop.shape[0] < cfg.min_points:

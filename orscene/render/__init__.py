@@ -9,25 +9,15 @@ Usage (one GL context per process, created once)::
     anonymized_rgb, union_mask = blend_faces(view.rgb, patches, cfg)
 """
 
-from orscene.render.blend import blend_faces
-from orscene.render.config import BlendMode, RenderConfig
-from orscene.render.face_mesh import synthetic_face_mesh
-from orscene.render.renderer import FaceRenderer, Occluders, RenderedFacePatch, create_renderer, render_faces
-from orscene.render.templates import FaceTemplate, TemplateSet, choose_template, default_catalog_path, load_templates
+from orscene._lazy import lazy_exports
 
-__all__ = [
-    "RenderConfig",
-    "BlendMode",
-    "FaceTemplate",
-    "TemplateSet",
-    "default_catalog_path",
-    "load_templates",
-    "choose_template",
-    "FaceRenderer",
-    "Occluders",
-    "RenderedFacePatch",
-    "create_renderer",
-    "render_faces",
-    "blend_faces",
-    "synthetic_face_mesh",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "blend": ("blend_faces",),
+        "config": ("BlendMode", "RenderConfig"),
+        "face_mesh": ("synthetic_face_mesh",),
+        "renderer": ("FaceRenderer", "Occluders", "RenderedFacePatch", "create_renderer", "render_faces"),
+        "templates": ("FaceTemplate", "TemplateSet", "choose_template", "default_catalog_path", "load_templates"),
+    },
+)
