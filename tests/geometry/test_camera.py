@@ -93,3 +93,17 @@ def test_sphere_box_holds_the_sphere_image(rng):
     assert sphere_box_px(cam, [0, 0, 0.1], 0.3) == (0, 0, 1280, 720)
     x0, y0, x1, y1 = sphere_box_px(cam, [0, 0, 2.0], 0.2)
     assert abs((x0 + x1) / 2 - 640) < 2 and abs((y0 + y1) / 2 - 360) < 2 and 100 < x1 - x0 < 160
+
+
+def test_ray_extent_from_the_border_equals_all_pixels(intr, shared_data):
+    """The image's ray extent (which clips ``sphere_box_px``), found from the border pixels,
+    equals the extent over every pixel: for a strong rational lens and for the real
+    Azure Kinect colour and depth calibrations."""
+    from orscene.geometry.camera import _normalized_extent, _pixel_rays
+    from orscene.recording.mkv import camera_from_k4a_calibration
+
+    k4a = camera_from_k4a_calibration((shared_data / "azure_kinect" / "calibration.json").read_text(), (1280, 720), (640, 576), "k4a")
+    for ii in (intr, k4a.color, k4a.depth):
+        rays = _pixel_rays(ii)
+        x, y = rays[..., 0][np.isfinite(rays[..., 0])], rays[..., 1][np.isfinite(rays[..., 1])]
+        assert _normalized_extent(ii) == (float(x.min()), float(x.max()), float(y.min()), float(y.max()))
