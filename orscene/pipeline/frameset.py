@@ -11,8 +11,10 @@ Per view, in this order:
    skeleton projected into the view is anonymized in 2D (``head2d``).
 3. **2D skeletons** — a 2D skeleton in the view that no track explains (a person detected
    in 2D but not tracked in 3D): its head region is anonymized in 2D (``head2d``).
-4. **Face detectors** — CenterFace and BlazeFace run on the view; a detected face that the
-   masks so far do not cover is anonymized in 2D (``detector2d``).
+4. **Face detectors** — the faces CenterFace and BlazeFace found in the view (on
+   whole-image passes; in between, CenterFace's windows and the faces held from the
+   nearest passes, ``orscene.pipeline.keyframes``): one that the masks so far do not cover
+   is anonymized in 2D (``detector2d``).
 
 The union of everything anonymized is the view's mask. The function raises on any error:
 the caller obscures or withholds the whole frame-set (fail closed).

@@ -261,15 +261,19 @@ class PoseChunk:
     times_s: Mapping[str, float]
 
 
-def _detect_all(models: Models, rgb: np.ndarray, seeds=None) -> list:
-    """All face detectors on one view: the whole image, or only around ``seeds``. BlazeFace
-    always sees the whole image: its one 192x192 pass costs less than a few windows."""
+def _detect_all(models: Models, rgb: np.ndarray, seeds=None, blazeface_between: bool = False) -> list:
+    """All face detectors on one view: the whole image (``seeds`` None: a whole-image
+    pass), or between passes only around ``seeds``. BlazeFace cannot look in windows (it
+    sees a whole image at 192x192): between passes it runs on the whole image only with
+    ``blazeface_between`` (``PipelineConfig.blazeface_between_passes``)."""
     out = []
     for det in models.face_detectors:
-        if seeds is None or det.cfg.name is anonymize2d.FaceDetectorKind.BLAZEFACE:
+        if seeds is None:
             out += anonymize2d.detect_faces(det, rgb)
-        else:
+        elif det.cfg.name is not anonymize2d.FaceDetectorKind.BLAZEFACE:
             out += anonymize2d.detect_faces_near(det, rgb, seeds)
+        elif blazeface_between:
+            out += anonymize2d.detect_faces(det, rgb)
     return out
 
 
@@ -332,7 +336,7 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
                 for name, rgb in rgbs.items():
                     before, after = full.get(a, {}).get(name) or [], full[i].get(name) or []
                     try:
-                        found = _detect_all(models, rgb, [d[0] for d in before + after])
+                        found = _detect_all(models, rgb, [d[0] for d in before + after], cfg.blazeface_between_passes)
                         faces_by_frame[tp][name] = between_detections(
                             found, before, after, (tp - a) / max(1, i - a), hold_before=tp - a <= hold, hold_after=i - tp <= hold
                         )
