@@ -47,34 +47,47 @@ from orscene.pipeline.outputs import OutputLayout, SegmentWriters
 from orscene.recording.reader import open_session
 from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
 
-__all__ = ["Models", "load_models", "PoseChunk", "detect_chunk", "track_session", "anonymize_chunk"]
+__all__ = ["Models", "load_models", "with_render_models", "PoseChunk", "detect_chunk", "track_session", "anonymize_chunk"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Models:
-    """Everything loaded once per process and passed to the stages."""
+    """Everything loaded once per process and passed to the stages. Phase A uses only the
+    detectors (``keypoints``, ``face_detectors``); the others are None until
+    :func:`with_render_models`."""
 
     keypoints: object
-    body_model: object
-    renderer: object
-    templates: object
+    body_model: object | None
+    renderer: object | None
+    templates: object | None
     face_detectors: tuple
     anonymize_template: np.ndarray | None
 
 
-def load_models(cfg: PipelineConfig) -> Models:
+def load_models(cfg: PipelineConfig, body_model: object | None = None, detection_only: bool = False) -> Models:
+    """The models of every stage (``detection_only``: only phase A's 2D keypoint and face
+    detectors; :func:`with_render_models` adds the rest). ``body_model``: one already loaded
+    (:func:`orscene.body.load_body_model`, e.g. in a background thread)."""
     t0 = time.perf_counter()
     kp = pose.load_keypoint_detector(cfg.pose.detector)
-    bm = body.load_body_model(cfg.body_model)
-    rend = render.create_renderer(cfg.render)
-    templates = render.load_templates(render.default_catalog_path(), cfg.render)
     dets = tuple(anonymize2d.load_face_detector(d) for d in cfg.detectors)
+    models = Models(kp, None, None, None, dets, None)
+    if not detection_only:
+        models = with_render_models(models, cfg, body_model)
+    log.info("%s loaded in %.1f s", "detectors" if detection_only else "models", time.perf_counter() - t0)
+    return models
+
+
+def with_render_models(models: Models, cfg: PipelineConfig, body_model: object | None = None) -> Models:
+    """``models`` with phase C's body model, renderer and face templates. The renderer's GL
+    context belongs to the calling thread: call this where the rendering will run."""
+    bm = body.load_body_model(cfg.body_model) if body_model is None else body_model
+    templates = render.load_templates(render.default_catalog_path(), cfg.render)
     # the 2D path's template method uses one template for every region (no identity to key on)
     tmpl = render.choose_template(templates, 0, cfg.render).rgb if cfg.anonymize2d.method.value == "template" else None
-    log.info("models loaded in %.1f s", time.perf_counter() - t0)
-    return Models(kp, bm, rend, templates, dets, tmpl)
+    return replace(models, body_model=bm, renderer=render.create_renderer(cfg.render), templates=templates, anonymize_template=tmpl)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import pickle
 import platform
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,18 +108,60 @@ def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int) -> 
     # core in every worker, and the workers' threads would fight over the cores
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
-    # the point-cloud and alignment stages import these where used (the main process never
-    # needs them); load them now, so that a stage's time does not include a ~3 s import
-    import open3d  # noqa: F401
-    import probreg.filterreg  # noqa: F401
+    _WORKER.clear()  # the serial executor reuses this process from run to run
     _WORKER["cfg"] = pipeline_cfg
-    _WORKER["models"] = load_models(pipeline_cfg)
+    # phase A needs only the detectors; phase C's models load after this worker's first
+    # phase-A chunk (_preload_phase_c), while it waits for the other workers' chunks
+    _WORKER["models"] = load_models(pipeline_cfg, detection_only=True)
+
+
+def _load_phase_c_libraries(cfg: PipelineConfig, out: dict) -> None:
+    """Import phase C's libraries and load the body model (thread-safe parts; ~4-5 s)."""
+    try:
+        from orscene import body
+
+        # the point-cloud and alignment stages import these where used: load them now, so
+        # that a stage's time does not include a ~3 s import
+        import open3d  # noqa: F401
+        import probreg.filterreg  # noqa: F401
+
+        out["body_model"] = body.load_body_model(cfg.body_model)
+    except BaseException as e:  # re-raised by _phase_c_models in the worker's main thread
+        out["error"] = e
+
+
+def _preload_phase_c() -> None:
+    if "phase_c" not in _WORKER:
+        out: dict = {}
+        thread = threading.Thread(target=_load_phase_c_libraries, args=(_WORKER["cfg"], out), name="load-phase-c", daemon=True)
+        thread.start()
+        _WORKER["phase_c"] = (thread, out)
+
+
+def _phase_c_models():
+    """This worker's models with phase C's added (once; in this thread, which owns the
+    renderer's GL context)."""
+    from orscene.pipeline.process import with_render_models
+
+    models = _WORKER["models"]
+    if models.body_model is None:
+        _preload_phase_c()
+        thread, out = _WORKER["phase_c"]
+        t0 = time.perf_counter()
+        thread.join()
+        if "error" in out:
+            raise out["error"]
+        models = _WORKER["models"] = with_render_models(models, _WORKER["cfg"], out["body_model"])
+        log.info("phase C models ready (%.1f s spent waiting for them)", time.perf_counter() - t0)
+    return models
 
 
 def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
     from orscene.pipeline.process import detect_chunk
 
-    return detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets)
+    result = detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets)
+    _preload_phase_c()
+    return result
 
 
 def _phase_c(
@@ -126,10 +169,11 @@ def _phase_c(
 ) -> dict:
     from orscene.pipeline.process import anonymize_chunk
 
+    models = _phase_c_models()
     tracks = pickle.loads(tracks_path.read_bytes())
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
     images, video = fmt in (OutputFormat.IMAGES, OutputFormat.BOTH), fmt in (OutputFormat.MP4, OutputFormat.BOTH)
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], _WORKER["models"], tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset)
+    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset)
 
 
 class _Bound:
