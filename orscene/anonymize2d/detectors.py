@@ -37,6 +37,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from orscene._system import usable_cores
 from orscene.errors import ConfigError, ModelFileError, ShapeError
 
 __all__ = [
@@ -80,8 +81,9 @@ class FaceDetectorConfig:
     tile_px: int = 0
     """0 = one pass per image at the native input (baseline). >0: additionally run on
     overlapping square tiles of this size (BlazeFace sees small faces better in tiles)."""
-    num_threads: int = 1
-    """CPU threads for the runtime."""
+    num_threads: int = 0
+    """CPU threads for the runtime; 0 = one per core this process may use (the pipeline
+    gives each of its workers its share of the cores)."""
     max_side_px: int = 0
     """CenterFace only: 0 = native resolution (baseline); >0 = downscale images whose longer
     side exceeds this before detection (faster, loses the smallest faces)."""
@@ -151,13 +153,14 @@ def load_face_detector(cfg: FaceDetectorConfig) -> FaceDetector:
     path = Path(cfg.model_path) if cfg.model_path else default_model_path(cfg.name)
     if not path.is_file():
         raise ModelFileError("face detector model file not found", path)
+    threads = cfg.num_threads if cfg.num_threads > 0 else usable_cores()
     if cfg.name is FaceDetectorKind.CENTERFACE:
-        runner = _load_centerface(path, cfg.num_threads)
+        runner = _load_centerface(path, threads)
     else:
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            runner = Interpreter(model_path=str(path), num_threads=cfg.num_threads)
+            runner = Interpreter(model_path=str(path), num_threads=threads)
             runner.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelFileError(f"cannot load TFLite model: {e}", path) from None

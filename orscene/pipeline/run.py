@@ -24,6 +24,7 @@ from typing import Literal
 
 from tqdm import tqdm
 
+from orscene._system import usable_cores
 from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config
 from orscene.errors import ConfigError, SessionError
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
@@ -111,12 +112,23 @@ def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int) -> 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     _WORKER.clear()  # the serial executor reuses this process from run to run
+    pipeline_cfg = _with_threads(pipeline_cfg, threads)
     if multiprocessing.parent_process() is not None:
         atexit.register(_exit_without_teardown)
     _WORKER["cfg"] = pipeline_cfg
     # phase A needs only the detectors; phase C's models load after this worker's first
     # phase-A chunk (_preload_phase_c), while it waits for the other workers' chunks
     _WORKER["models"] = load_models(pipeline_cfg, detection_only=True)
+
+
+def _with_threads(cfg: PipelineConfig, threads: int) -> PipelineConfig:
+    """``cfg`` with the model runtimes left at 0 threads (automatic) given ``threads``, the
+    worker's share of the cores."""
+    det = cfg.pose.detector
+    if det.blazepose.num_threads == 0:
+        det = dataclasses.replace(det, blazepose=dataclasses.replace(det.blazepose, num_threads=threads))
+    faces = tuple(dataclasses.replace(d, num_threads=threads) if d.num_threads == 0 else d for d in cfg.detectors)
+    return dataclasses.replace(cfg, pose=dataclasses.replace(cfg.pose, detector=det), detectors=faces)
 
 
 def _exit_without_teardown() -> None:
@@ -257,7 +269,7 @@ def process_session(cfg: ProcessConfig) -> dict:
 
     chunks = plan_chunks(n, cfg.chunk_size, cfg.warmup)
     t0 = time.perf_counter()
-    threads = max(1, len(os.sched_getaffinity(0)) // cfg.workers)
+    threads = max(1, usable_cores() // cfg.workers)
     executor = make_executor(cfg.workers, _init_worker, (cfg.pipeline, logging.getLogger().level, threads))
     try:
         # A: keypoints + 3D candidates per chunk (cached in .state)

@@ -33,3 +33,17 @@ def test_serial_and_local_executors_agree():
     finally:
         ex.close()
     assert serial == local == {c: len(c) ** 2 for c in chunks}
+
+
+def test_workers_give_automatic_runtimes_their_share_of_the_cores():
+    from dataclasses import replace
+
+    from orscene.anonymize2d import FaceDetectorConfig
+    from orscene.pipeline.config import PipelineConfig
+    from orscene.pipeline.run import _with_threads
+
+    cfg = replace(PipelineConfig(), detectors=(FaceDetectorConfig(name="centerface"), FaceDetectorConfig(name="blazeface", num_threads=3)))
+    out = _with_threads(cfg, 2)
+    assert out.pose.detector.blazepose.num_threads == 2
+    assert [d.num_threads for d in out.detectors] == [2, 3]  # an explicit count stays
+    assert out.pose.fusion == cfg.pose.fusion and out.body == cfg.body
