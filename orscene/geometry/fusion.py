@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orscene.errors import CalibrationError, ShapeError
-from orscene.geometry.camera import _pixel_rays, transform_points
+from orscene.geometry.camera import _pixel_rays_at, transform_points
 from orscene.types import Camera, FrameSet, PointCloud
 
 __all__ = ["FusionConfig", "fuse_point_cloud", "crop_points"]
@@ -63,16 +63,17 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Fusio
             raise ShapeError(f"View[{name}].depth_m", f"the colour size {cam.color.size_wh[::-1]}", view.depth_m.shape)
         # p_cam = z (x_u, y_u, 1) on every pixel_stride-th pixel (the rays are cached per camera)
         s = cfg.pixel_stride
-        rays = _pixel_rays(cam.color)[::s, ::s].reshape(-1, 2)
-        z = view.depth_m[::s, ::s].reshape(-1)
+        z = view.depth_m[::s, ::s]
         z_max = cfg.max_depth_m
         if centres is not None and centres.size:
             # nothing near a centre lies deeper than its distance + radius (z <= range): cut first
             z_max = min(z_max, float(np.linalg.norm(centres - cam.center_world_m, axis=1).max()) + cfg.keep_radius_m)
         ok = (z >= cfg.min_depth_m) & (z <= z_max)
-        pts_cam = np.empty((int(ok.sum()), 3), dtype=np.float32)
-        pts_cam[:, 2] = z[ok]
-        pts_cam[:, :2] = rays[ok] * pts_cam[:, 2:]
+        rows, cols = np.nonzero(ok)
+        pts_cam = np.empty((rows.size, 3), dtype=np.float32)
+        pts_cam[:, 2] = z[rows, cols]
+        pts_cam[:, :2] = _pixel_rays_at(cam.color, rows * s, cols * s) * pts_cam[:, 2:]
+        ok = ok.reshape(-1)
         pts = transform_points(cam.world_from_cam, pts_cam).astype(np.float32)
         idx = None
         if cfg.with_colors:
