@@ -9,7 +9,7 @@ Dimension names used across the repo: ``n_cam`` cameras, ``T`` frames, ``P`` per
 """
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,7 +170,14 @@ class View:
     """Capture time of this view, ns since the session start."""
     depth_m: Float[np.ndarray, "H W"] | None = None
     """Depth registered to the colour pixels, float32 metres along +z of the colour
-    camera, 0 = no measurement; None when the camera has no depth."""
+    camera, 0 = no measurement; None when the camera has no depth, or when it was not
+    registered for this view (see ``depth_in_boxes``)."""
+    depth_in_boxes: Callable[[Sequence[tuple[int, int, int, int]]], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    """When ``depth_m`` was not registered but the camera measured depth: registers it on
+    demand, only inside colour boxes ``(x0, y0, x1, y1)`` (half-open pixel ranges). Returns
+    ``(H, W)`` float32 metres equal to the whole registration inside the boxes (0 or the
+    whole registration elsewhere). Set by the session reader; registering a few boxes costs
+    a fraction of the whole image."""
 
     def __post_init__(self) -> None:
         _check(f"View[{self.camera}].rgb", self.rgb, (None, None, 3), np.uint8)

@@ -293,7 +293,8 @@ def _detect_all(models: Models, rgb: np.ndarray, seeds=None, blazeface_between: 
 def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, n_framesets: int) -> PoseChunk:
     """Phase A (parallel over chunks): 2D keypoints and 3D pose candidates on keyframes, face
     detection on every frame-set (whole images on detector keyframes, windows around their
-    faces in between; :mod:`orscene.pipeline.keyframes`)."""
+    faces in between; :mod:`orscene.pipeline.keyframes`). Depth is registered only where
+    the 3D fusion reads it (around torso keypoints and proposed roots: ``View.depth_in_boxes``)."""
     times = StageTimes()
     reader = open_session(session_path)
     cameras: Mapping[str, Camera] = reader.calibration.cameras
@@ -309,7 +310,7 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
     pending: list[tuple[int, dict[str, np.ndarray]]] = []
     regions: dict[str, tuple] = {}  # camera -> the regions of the people followed there
     hold = n if cfg.detector_hold is None else cfg.detector_hold
-    for fs in times.timed("read", reader.framesets(min(chain_lo, det_lo), max(kp_hi, det_hi) + 1, with_depth=lambda i: is_keyframe(i, ke, n) and i in own)):
+    for fs in times.timed("read", reader.framesets(min(chain_lo, det_lo), max(kp_hi, det_hi) + 1, with_depth=lambda i: False)):
         i = fs.index
         if is_keyframe(i, ke, n) and chain_lo <= i <= kp_hi:
             t = time.perf_counter()

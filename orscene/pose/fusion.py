@@ -225,13 +225,40 @@ def _torso_centres(kp: Keypoints2D, min_conf: float) -> tuple[np.ndarray, np.nda
     return centre.astype(np.float32), weight.astype(np.float32)
 
 
+def _window_centres(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ok (N,), xy (N, 2) int64)``: the pixel each window of :func:`_sample_depth` is
+    centred on (``ok`` False for non-finite ``uv``)."""
+    uv = np.asarray(uv, np.float64).reshape(-1, 2)
+    ok = np.isfinite(uv).all(-1)
+    return ok, np.where(ok[:, None], np.round(uv), -1e6).astype(np.int64)
+
+
+def _window_boxes(uv: np.ndarray, r: int, merge_px: int = 24) -> list[tuple[int, int, int, int]]:
+    """Colour boxes ``(x0, y0, x1, y1)`` holding every pixel that :func:`_sample_depth`
+    reads for ``uv`` and ``r``; windows closer than ``merge_px`` merge into one box."""
+    ok, xy = _window_centres(uv)
+    xy = xy[ok]
+    if not len(xy):
+        return []
+    boxes = np.concatenate([xy - r, xy + r + 1], 1)
+    merged = True
+    while merged and len(boxes) > 1:  # merge overlapping (grown) boxes until none overlap
+        g = boxes + np.array([-merge_px, -merge_px, merge_px, merge_px])
+        hit = (g[:, None, 0] < g[None, :, 2]) & (g[None, :, 0] < g[:, None, 2]) & (g[:, None, 1] < g[None, :, 3]) & (g[None, :, 1] < g[:, None, 3])
+        group = hit.argmax(1)  # the first box each box overlaps (itself at the latest)
+        merged = bool((group != np.arange(len(boxes))).any())
+        if merged:
+            keys = np.unique(group)
+            boxes = np.stack([np.concatenate([boxes[group == k, :2].min(0), boxes[group == k, 2:].max(0)]) for k in keys])
+    return [tuple(int(v) for v in b) for b in boxes]
+
+
 def _sample_depth(depth: np.ndarray, uv: np.ndarray, r: int = 2) -> np.ndarray:
     """Median of the valid depths in a (2r+1)^2 window around each pixel ``uv (N, 2)``
     (0 = none), vectorized."""
     h, w = depth.shape
     uv = np.asarray(uv, np.float64).reshape(-1, 2)
-    ok = np.isfinite(uv).all(-1)
-    xy = np.where(ok[:, None], np.round(uv), -1e6).astype(np.int64)
+    ok, xy = _window_centres(uv)
     o = np.arange(-r, r + 1)
     xs = np.clip(xy[:, 0, None, None] + o[None, None, :], 0, w - 1)  # (N, 1, k)
     ys = np.clip(xy[:, 1, None, None] + o[None, :, None], 0, h - 1)  # (N, k, 1)
@@ -315,12 +342,12 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
             raise ShapeError(f"fuse_poses.keypoints[{n}]", "COCO-17 keypoints", keypoints[n].joint_names)
     if len(names) < cfg.min_views:
         return []
-    depth = {}
+    depth_views = {}  # camera -> its view, whose depth is registered or registrable in boxes
     if frames is not None:
         for n in names:
             v = frames.views.get(n)
-            if v is not None and v.depth_m is not None:
-                depth[n] = v.depth_m
+            if v is not None and (v.depth_m is not None or v.depth_in_boxes is not None):
+                depth_views[n] = v
     grid, shape, proj = _cached_root_projection({n: cameras[n] for n in sorted(cameras)}, cfg, device)
 
     # 1. root volume ------------------------------------------------------------------
@@ -366,6 +393,10 @@ def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Came
     for n in names:
         uv, z = project_world(cameras[n], roots_np)
         root_uv[n], root_z[n] = uv, z
+    depth = {}  # depth is read only around the torso keypoints and the roots' projections
+    for n, v in depth_views.items():
+        torso = keypoints[n].keypoints_px[:, list(_TORSO)].reshape(-1, 2)
+        depth[n] = v.depth_m if v.depth_m is not None else v.depth_in_boxes(_window_boxes(np.concatenate([torso, root_uv[n]]), 3))
     det_depth = {}  # per 2D skeleton: median measured depth at its confident torso keypoints
     for n in depth:
         kp = keypoints[n]

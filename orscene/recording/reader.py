@@ -249,7 +249,9 @@ class SessionReader:
             out += [c.path] if isinstance(c.source, MkvReader) else c.source.files()
         return out
 
-    def _depth_m(self, c: _Cam, depth_mm: np.ndarray | None, hw: tuple[int, int], near: np.ndarray | None = None) -> np.ndarray | None:
+    def _depth_m(self, c: _Cam, depth_mm: np.ndarray | None, hw: tuple[int, int], roi: list | None = None) -> np.ndarray | None:
+        """Depth on the colour grid: registered (only inside the colour boxes ``roi`` when
+        given), or as stored when the depth already is on the colour grid."""
         if c.camera.depth is not None:
             if depth_mm is None:
                 return np.zeros(hw, dtype=np.float32)  # an RGB-D camera that missed a depth frame
@@ -259,10 +261,6 @@ class SessionReader:
                 raise RecordingError(
                     f"depth frame is {depth_mm.shape[1]}x{depth_mm.shape[0]}, the depth sensor is {c.camera.depth.size_wh}", c.path
                 )
-            roi = None
-            if near is not None:  # only around these world spheres (x, y, z, radius)
-                boxes = (sphere_box_px(c.camera, sp[:3], float(sp[3])) for sp in np.asarray(near, np.float64).reshape(-1, 4))
-                roi = [b for b in boxes if b is not None]
             return register_depth_to_color(depth_mm, c.registration, roi_px=roi)
         if depth_mm is None:
             return None
@@ -277,6 +275,8 @@ class SessionReader:
 
         ``with_depth(index)`` False skips registering depth for that frame-set (its views
         then carry ``depth_m=None``): for callers that need depth only on some frame-sets.
+        The views of depth sensors then carry ``depth_in_boxes``, which registers (and
+        first decodes) the depth only where, and if, it is asked for.
         It may instead return world spheres ``(K, 4)`` (x, y, z, radius in metres): depth
         sensors are then registered only where those spheres appear in each colour image
         (exact there, 0 elsewhere), which costs a fraction of the whole image. Depth that
@@ -304,11 +304,16 @@ class SessionReader:
                     while fr.index < li:
                         fr = next(it)
                     need = True if with_depth is None else with_depth(k)
+                    hw = fr.rgb.shape[:2]
+                    on_demand = None
                     if need is None or isinstance(need, (bool, np.bool_)):
-                        depth_m = self._depth_m(c, fr.depth_mm, fr.rgb.shape[:2]) if need else None
-                    else:
-                        depth_m = self._depth_m(c, fr.depth_mm, fr.rgb.shape[:2], near=need)
-                    views[name] = View(name, fr.rgb, int(fr.timestamp_ns), depth_m)
+                        depth_m = self._depth_m(c, fr.depth_mm, hw) if need else None
+                        if not need and c.camera.depth is not None:  # decoded and registered only if asked
+                            on_demand = lambda boxes, c=c, fr=fr, hw=hw: self._depth_m(c, fr.depth_mm, hw, roi=list(boxes))  # noqa: E731
+                    else:  # only around these world spheres (x, y, z, radius)
+                        boxes = (sphere_box_px(c.camera, sp[:3], float(sp[3])) for sp in np.asarray(need, np.float64).reshape(-1, 4))
+                        depth_m = self._depth_m(c, fr.depth_mm, hw, roi=[b for b in boxes if b is not None])
+                    views[name] = View(name, fr.rgb, int(fr.timestamp_ns), depth_m, on_demand)
                 except StopIteration:
                     log.warning("%s: camera %r ends at frame %d (frame-set %d); it drops out", c.path, name, li, k)
                     dead.add(name)

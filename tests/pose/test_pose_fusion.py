@@ -109,6 +109,36 @@ def test_depth_rejects_ghosts_with_two_cameras(cfg, rng):
     assert max(e for _, e in m) < 0.01
 
 
+
+def test_depth_registered_on_demand_gives_the_same_people(cfg, rng):
+    """Views whose depth is registered only in the boxes fuse_poses asks for (0 elsewhere)
+    give exactly the candidates of whole depth maps; the boxes are a small part of the image."""
+    cams2 = ring_cameras(4, size_wh=(320, 240), f_px=260.0)
+    cams2 = {n: cams2[n] for n in ("cam0", "cam1")}
+    sk = np.stack([standing_skeleton([0.6, -0.6], 0.0), standing_skeleton([-0.6, 0.6], 1.0)])
+    kps = simulate_keypoints(cams2, sk, NO_NOISE, rng)
+    depth = {n: render_depth(c, sk) for n, c in cams2.items()}
+    asked = []
+
+    def in_boxes(name):
+        def register(boxes):
+            out = np.zeros_like(depth[name])
+            for x0, y0, x1, y1 in boxes:
+                asked.append(max(0, x1 - x0) * max(0, y1 - y0))
+                out[max(0, y0) : y1, max(0, x0) : x1] = depth[name][max(0, y0) : y1, max(0, x0) : x1]
+            return out
+
+        return register
+
+    rgb = np.zeros((240, 320, 3), np.uint8)
+    whole = fuse_poses(kps, cams2, FrameSet(0, 0, {n: View(n, rgb, 0, depth[n]) for n in cams2}), cfg)
+    lazy = fuse_poses(kps, cams2, FrameSet(0, 0, {n: View(n, rgb, 0, None, in_boxes(n)) for n in cams2}), cfg)
+    assert len(whole) == 2 and len(lazy) == 2
+    for a, b in zip(whole, lazy):
+        np.testing.assert_array_equal(a.joints_world_m, b.joints_world_m)
+        assert a.cameras == b.cameras and a.score == b.score
+    assert asked and sum(asked) < 0.1 * 2 * 320 * 240
+
 def test_no_people_and_bad_input(cams, cfg):
     empty = {n: Keypoints2D(n, np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.float32)) for n in cams}
     assert fuse_poses(empty, cams, None, cfg) == []

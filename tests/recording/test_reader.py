@@ -251,3 +251,11 @@ def test_mkv_session_depth_only_near_spheres(tmp_path, shared_data):
     assert (full[inside] > 0).mean() > 0.5 and not d[~inside].any()
     (none,) = list(r.framesets(with_depth=lambda i: False))
     assert none.views["kinect"].depth_m is None
+    # read without depth, a depth sensor's view registers it on demand, in boxes only
+    boxes = [(600, 300, 700, 380), (1200, 650, 1400, 800)]  # the second runs off the image
+    d = none.views["kinect"].depth_in_boxes(boxes)
+    inside = np.zeros(d.shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        inside[y0:y1, x0:x1] = True
+    np.testing.assert_array_equal(d[inside], full[inside])
+    assert (full[inside] > 0).any() and not d[~inside].any()
