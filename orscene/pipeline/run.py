@@ -143,15 +143,15 @@ def _exit_without_teardown() -> None:
 def _load_phase_c_libraries(cfg: PipelineConfig, out: dict) -> None:
     """Import phase C's libraries and load the body model (thread-safe parts; ~4-5 s)."""
     try:
-        from orscene import body
-
         # the point-cloud and alignment stages import these where used: load them now, so
         # that a stage's time does not include a ~3 s import
         import open3d  # noqa: F401
         import probreg.filterreg  # noqa: F401
 
+        from orscene import body
+
         out["body_model"] = body.load_body_model(cfg.body_model)
-    except BaseException as e:  # re-raised by _phase_c_models in the worker's main thread
+    except BaseException as e:  # noqa: BLE001 - re-raised by _phase_c_models in the worker's main thread
         out["error"] = e
 
 

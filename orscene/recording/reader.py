@@ -96,7 +96,7 @@ class _Cam:
     registration: DepthRegistration | None = None
 
 
-_REGISTRATIONS: "OrderedDict[bytes, DepthRegistration]" = OrderedDict()
+_REGISTRATIONS: OrderedDict[bytes, DepthRegistration] = OrderedDict()
 _REGISTRATIONS_KEPT = 8
 
 
@@ -309,7 +309,7 @@ class SessionReader:
                     if need is None or isinstance(need, (bool, np.bool_)):
                         depth_m = self._depth_m(c, fr.depth_mm, hw) if need else None
                         if not need and c.camera.depth is not None:  # decoded and registered only if asked
-                            on_demand = lambda boxes, c=c, fr=fr, hw=hw: self._depth_m(c, fr.depth_mm, hw, roi=list(boxes))  # noqa: E731
+                            on_demand = lambda boxes, c=c, fr=fr, hw=hw: self._depth_m(c, fr.depth_mm, hw, roi=list(boxes))
                     else:  # only around these world spheres (x, y, z, radius)
                         boxes = (sphere_box_px(c.camera, sp[:3], float(sp[3])) for sp in np.asarray(need, np.float64).reshape(-1, 4))
                         depth_m = self._depth_m(c, fr.depth_mm, hw, roi=[b for b in boxes if b is not None])
