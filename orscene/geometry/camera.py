@@ -118,6 +118,15 @@ def _ray_table(intr: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
     return table
 
 
+def _pixel_rays_of(intr: Intrinsics, uv: np.ndarray) -> np.ndarray:
+    """Undistorted normalized rays ``(N, 2)`` float32 of the pixels ``uv (N, 2)`` (OpenCV's
+    iterative undistortion, run to convergence; each pixel independently of the others)."""
+    return cv2.undistortPointsIter(
+        np.asarray(uv, np.float64).reshape(-1, 1, 2), intr.K_px, intr.distortion, None, None,
+        (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-9),
+    ).reshape(-1, 2).astype(np.float32)  # fmt: skip
+
+
 def _fill_ray_tiles(intr: Intrinsics, tiles: np.ndarray) -> None:
     """Undistort every pixel of the tiles ``(K, 2)`` (tile row, tile column) in one call."""
     rays, done = _ray_table(intr)
@@ -127,9 +136,7 @@ def _fill_ray_tiles(intr: Intrinsics, tiles: np.ndarray) -> None:
         np.stack(np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)), -1).reshape(-1, 2)
         for y0, y1, x0, x1 in spans
     ])  # fmt: skip
-    und = cv2.undistortPointsIter(
-        pts[:, None, :], intr.K_px, intr.distortion, None, None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-9)
-    ).reshape(-1, 2).astype(np.float32)
+    und = _pixel_rays_of(intr, pts)
     k = 0
     for (y0, y1, x0, x1), (ty, tx) in zip(spans, tiles):
         n = (y1 - y0) * (x1 - x0)
@@ -203,9 +210,7 @@ def _normalized_extent(intr: Intrinsics) -> tuple[float, float, float, float]:
             np.stack([np.zeros(H), ys], 1), np.stack([np.full(H, W - 1.0), ys], 1),
             np.stack([gx.ravel(), gy.ravel()], 1),
         ])  # fmt: skip
-        r = cv2.undistortPointsIter(
-            uv[:, None, :], intr.K_px, intr.distortion, None, None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-9)
-        ).reshape(-1, 2).astype(np.float32)
+        r = _pixel_rays_of(intr, uv)
         x, y = r[:, 0][np.isfinite(r[:, 0])], r[:, 1][np.isfinite(r[:, 1])]
         ext = (float(x.min()), float(x.max()), float(y.min()), float(y.max()))
         _EXTENT_CACHE[key] = ext
