@@ -99,6 +99,11 @@ def unproject_px(intr: Intrinsics, uv_px: Float[np.ndarray, "... 2"], z_m: Float
     return np.concatenate([xy * z[..., None], z[..., None]], axis=-1)
 
 
+def _intrinsics_key(intr: Intrinsics) -> tuple:
+    """A hashable key of everything the ray tables and extents depend on."""
+    return (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px)
+
+
 _RAY_TILE = 64
 """Pixels per side of a tile of the ray tables, computed tile by tile as needed."""
 _RAY_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -107,7 +112,7 @@ _RAY_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 def _ray_table(intr: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
     """This process's ray table of ``intr``: ``(rays (H, W, 2) float32, NaN where not yet
     computed; done (tiles_y, tiles_x) bool)``."""
-    key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px)
+    key = _intrinsics_key(intr)
     table = _RAY_TABLES.get(key)
     if table is None:
         H, W, T = intr.height_px, intr.width_px, _RAY_TILE
@@ -199,7 +204,7 @@ def _normalized_extent(intr: Intrinsics) -> tuple[float, float, float, float]:
     Undistortion maps the image one-to-one onto its rays, so the extremes lie on the
     image's border: every border pixel is undistorted, plus every 16th pixel inside as a
     safeguard; about 1/200 of the pixels of a 1280x720 image (~0.3 s less per camera)."""
-    key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px)
+    key = _intrinsics_key(intr)
     ext = _EXTENT_CACHE.get(key)
     if ext is None:
         W, H = intr.width_px, intr.height_px

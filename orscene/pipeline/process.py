@@ -66,23 +66,23 @@ class Models:
     anonymize_template: np.ndarray | None
 
 
-def load_models(cfg: PipelineConfig, body_model: object | None = None, detection_only: bool = False) -> Models:
+def load_models(cfg: PipelineConfig, detection_only: bool = False) -> Models:
     """The models of every stage (``detection_only``: only phase A's 2D keypoint and face
-    detectors; :func:`with_render_models` adds the rest). ``body_model``: one already loaded
-    (:func:`orscene.body.load_body_model`, e.g. in a background thread)."""
+    detectors; :func:`with_render_models` adds the rest)."""
     t0 = time.perf_counter()
     kp = pose.load_keypoint_detector(cfg.pose.detector)
     dets = tuple(anonymize2d.load_face_detector(d) for d in cfg.detectors)
     models = Models(kp, None, None, None, dets, None)
     if not detection_only:
-        models = with_render_models(models, cfg, body_model)
+        models = with_render_models(models, cfg)
     log.info("%s loaded in %.1f s", "detectors" if detection_only else "models", time.perf_counter() - t0)
     return models
 
 
 def with_render_models(models: Models, cfg: PipelineConfig, body_model: object | None = None) -> Models:
-    """``models`` with phase C's body model, renderer and face templates. The renderer's GL
-    context belongs to the calling thread: call this where the rendering will run."""
+    """``models`` with phase C's body model (``body_model`` when already loaded, e.g. in a
+    background thread), renderer and face templates. The renderer's GL context belongs to
+    the calling thread: call this where the rendering will run."""
     bm = body.load_body_model(cfg.body_model) if body_model is None else body_model
     templates = render.load_templates(render.default_catalog_path(), cfg.render)
     # the 2D path's template method uses one template for every region (no identity to key on)
