@@ -7,6 +7,9 @@ defaults, and command-line flags override both.
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from orscene.anonymize2d import Anonymize2DConfig, FaceDetectorConfig
 from orscene.body import BodyModelConfig, FitConfig
@@ -16,6 +19,9 @@ from orscene.pipeline.fallback import FallbackConfig
 from orscene.pose import PoseConfig
 from orscene.registration import AlignConfig
 from orscene.render import RenderConfig
+
+if TYPE_CHECKING:
+    from orscene.pipeline.keyframes import Schedule
 
 __all__ = ["PipelineConfig", "OutputFormat", "OnError"]
 
@@ -74,10 +80,17 @@ class PipelineConfig:
     image. False = always the whole image (sessions with RGB-only views always do: their
     occluders are the whole scene's cloud)."""
     keyframe_every: int = 3
-    """2D keypoints, 3D fusion, body fit and head alignment run on every n-th frame-set
-    (and the session's last); tracks are interpolated in between, and each fitted, aligned
-    body is carried to the frame-sets up to the next keyframe by its tracked head motion.
-    Rendering, visibility and the 2D path still run on every frame-set. 1 = every frame-set."""
+    """2D keypoints, 3D fusion, body fit and head alignment run on keyframes: at most every
+    n-th frame-set and at most ``keyframe_max_s`` apart (and the session's last); tracks are
+    interpolated in between, and each fitted, aligned body is carried to the frame-sets up
+    to the next keyframe by its tracked head motion. Rendering, visibility and the 2D path
+    still run on every frame-set. 1 = every frame-set."""
+    keyframe_max_s: float = 0.25
+    """Seconds: the longest time between two keyframes that are not neighbours, so that no
+    frame-set borrows tracked poses, a carried body or 2D skeletons from a keyframe further
+    than this. Where the next frame-set comes later than this, both frame-sets around the
+    gap are keyframes (``orscene.pipeline.keyframes``). 0.25 s holds three frame-sets at
+    15 fps (the recordings' rate) with room for timing jitter."""
     pose_search_every: int = 2
     """On every n-th keyframe the 2D keypoint detector searches the whole image (and its
     tiles) for people; on the keyframes in between it follows the people of the previous
@@ -88,13 +101,23 @@ class PipelineConfig:
     Measured on the benchmark sessions: 2 takes a quarter less CPU time for the keypoints
     than 1, for leak rates 0.060 / 0.159 / 0.498 (easy / medium / hard) against 0.058 /
     0.144 / 0.496."""
+    pose_follow_max_s: float = 0.3
+    """Seconds: a keyframe follows people only when the search keyframe that started the
+    chain is at most this much earlier; else it searches (the first keyframe after a gap
+    always does)."""
     detector_every: int = 5
-    """The face detectors see the whole image on every n-th frame-set (and the session's
-    last); on the frame-sets in between CenterFace looks again only around the faces found
-    on the two nearest whole-image passes, and a face found on a pass but not found again
-    is still covered (interpolated between the two passes when both found it). A face
-    visible only between two whole-image passes, far from any other face, is left to the
-    other paths. 1 = the detectors on every whole image."""
+    """The face detectors see the whole image at most every n-th frame-set and at most
+    ``detector_max_s`` apart (and on the session's last); on the frame-sets in between
+    CenterFace looks again only around the faces found on the two nearest whole-image
+    passes, and a face found on a pass but not found again is still covered (interpolated
+    in time between the two passes when both found it). A face visible only between two
+    whole-image passes, far from any other face, is left to the other paths. 1 = the
+    detectors on every whole image."""
+    detector_max_s: float = 0.4
+    """Seconds: the longest time between two whole-image passes that are not neighbours, so
+    that no face is held, and no window placed, from a pass further than this. Where the
+    next frame-set comes later, both frame-sets around the gap are whole-image passes.
+    0.4 s holds five frame-sets at 15 fps with room for jitter."""
     blazeface_between_passes: bool = False
     """BlazeFace also sees every whole image between two passes (it cannot look in windows:
     it sees a whole image at 192x192). False: only the passes, its faces held in between
@@ -106,8 +129,18 @@ class PipelineConfig:
     """Between two whole-image passes, a face that only one of them found and that the
     windows do not find again stays covered for this many frame-sets next to that pass;
     None = all the way to the other pass (a face both passes found always stays covered).
-    Measured on the medium benchmark session (with ``pose_search_every`` 1): None leak rate
-    0.144, precision 0.302; 2 gives 0.154 and 0.330."""
+    Either way a hold never spans more than ``detector_max_s``. Measured on the medium
+    benchmark session (with ``pose_search_every`` 1): None leak rate 0.144, precision
+    0.302; 2 gives 0.154 and 0.330."""
+
+    def schedule(self, timestamps_ns) -> "Schedule":
+        """This configuration's schedule for a session with these frame-set timestamps."""
+        from orscene.pipeline.keyframes import make_schedule
+
+        return make_schedule(
+            timestamps_ns, self.keyframe_every, self.keyframe_max_s, self.pose_search_every, self.pose_follow_max_s,
+            self.detector_every, self.detector_max_s,
+        )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.keyframe_every < 1 or self.detector_every < 1 or self.pose_search_every < 1:
@@ -116,3 +149,7 @@ class PipelineConfig:
             )
         if self.detector_hold is not None and self.detector_hold < 0:
             raise ConfigError(f"detector_hold must be >= 0 or None, got {self.detector_hold}")
+        for name in ("keyframe_max_s", "pose_follow_max_s", "detector_max_s"):
+            v = getattr(self, name)
+            if not (v >= 0 and np.isfinite(v)):
+                raise ConfigError(f"{name} must be a finite number of seconds >= 0, got {v}")

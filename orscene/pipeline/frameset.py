@@ -43,6 +43,11 @@ class ViewResult:
     """"anonymized", "obscured" or "withheld"."""
     reason: str = ""
     counts: Mapping[str, int] = field(default_factory=dict)
+    evidence: tuple[list[int], ...] = ()
+    """Per face (in ``faces``' order), the frame-sets its evidence came from when it was
+    not seen on this frame-set: the keyframes a carried body, an interpolated track or
+    borrowed 2D skeletons come from, the whole-image passes a held detector box comes from;
+    empty for a face found on the frame-set itself. Empty tuple: none recorded."""
 
 
 @dataclass(frozen=True)

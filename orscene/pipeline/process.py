@@ -15,7 +15,7 @@ import logging
 import time
 import traceback
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +33,7 @@ from orscene.pipeline.frameset import (
     patch_face_box,
     plan_view_regions,
 )
-from orscene.pipeline.keyframes import (
-    between_detections,
-    carry_fit,
-    is_keyframe,
-    is_search_keyframe,
-    keyframe_after,
-    keyframe_before,
-    merge_keypoints,
-    search_keyframe_before,
-)
+from orscene.pipeline.keyframes import Schedule, between_detections_with_evidence, carry_fit, merge_keypoints
 from orscene.pipeline.outputs import OutputLayout, SegmentWriters
 from orscene.recording.reader import open_session
 from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
@@ -272,6 +263,12 @@ class PoseChunk:
     """Every frame-set of the chunk: per view, the detections (box, score), or None when
     detection failed there."""
     times_s: Mapping[str, float]
+    timestamps_ns: np.ndarray | None = None
+    """The session's frame-set timestamps (all of them, up to the processed length): the
+    schedule and the tracker's time."""
+    evidence2d: Mapping[int, Mapping[str, list]] = field(default_factory=dict)
+    """Frame-sets between passes: per view and detection, the whole-image passes a held
+    face comes from (empty for a face found on the frame-set itself)."""
 
 
 def _detect_all(models: Models, rgb: np.ndarray, seeds=None, blazeface_between: bool = False) -> list:
@@ -298,24 +295,26 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
     times = StageTimes()
     reader = open_session(session_path)
     cameras: Mapping[str, Camera] = reader.calibration.cameras
-    n, ke, de, se = n_framesets, cfg.keyframe_every, cfg.detector_every, cfg.pose_search_every
-    kp_lo, kp_hi = keyframe_before(chunk.start, ke), keyframe_after(chunk.stop - 1, ke, n)
-    chain_lo = search_keyframe_before(kp_lo, ke, se)  # followed skeletons start from a search
-    det_lo, det_hi = keyframe_before(chunk.start, de), keyframe_after(chunk.stop - 1, de, n)
+    stamps = np.asarray(reader.frameset_timestamps_ns[:n_framesets], np.int64)
+    sched = cfg.schedule(stamps)
+    kp_lo, kp_hi = sched.keyframe_before(chunk.start), sched.keyframe_after(chunk.stop - 1)
+    chain_lo = sched.search_keyframe_before(kp_lo)  # followed skeletons start from a search
+    det_lo, det_hi = sched.pass_before(chunk.start), sched.pass_after(chunk.stop - 1)
     own = range(chunk.start, chunk.stop)
     kps_by_frame: dict[int, dict[str, Keypoints2D]] = {}
     cands_by_frame: dict[int, list] = {}
     faces_by_frame: dict[int, dict[str, list | None]] = {}
+    evidence: dict[int, dict[str, list]] = {}
     full: dict[int, dict[str, list | None]] = {}
     pending: list[tuple[int, dict[str, np.ndarray]]] = []
     regions: dict[str, tuple] = {}  # camera -> the regions of the people followed there
-    hold = n if cfg.detector_hold is None else cfg.detector_hold
+    hold = n_framesets if cfg.detector_hold is None else cfg.detector_hold
     for fs in times.timed("read", reader.framesets(min(chain_lo, det_lo), max(kp_hi, det_hi) + 1, with_depth=lambda i: False)):
         i = fs.index
-        if is_keyframe(i, ke, n) and chain_lo <= i <= kp_hi:
+        if sched.is_keyframe(i) and chain_lo <= i <= kp_hi:
             t = time.perf_counter()
             kps = {}
-            search = is_search_keyframe(i, ke, se)
+            search = sched.is_search_keyframe(i)
             for name, view in fs.views.items():
                 try:
                     kps[name], regions[name] = pose.track_keypoints(models.keypoints, view, () if search else regions.get(name, ()))
@@ -334,7 +333,7 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
                     cands_by_frame[i] = []
                 times.add("fusion3d", time.perf_counter() - t)
         t = time.perf_counter()
-        if is_keyframe(i, de, n) and det_lo <= i <= det_hi:
+        if sched.is_pass(i) and det_lo <= i <= det_hi:
             full[i] = {}
             for name, view in fs.views.items():
                 try:
@@ -345,15 +344,16 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
             if i in own:
                 faces_by_frame[i] = full[i]
             for tp, rgbs in pending:  # the frame-sets since the previous full pass
-                a = keyframe_before(tp, de)
-                faces_by_frame[tp] = {}
+                a = sched.pass_before(tp)  # at most detector_max_s before (the schedule's bound)
+                faces_by_frame[tp], evidence[tp] = {}, {}
                 for name, rgb in rgbs.items():
                     before, after = full.get(a, {}).get(name) or [], full[i].get(name) or []
                     try:
                         found = _detect_all(models, rgb, [d[0] for d in before + after], cfg.blazeface_between_passes)
-                        faces_by_frame[tp][name] = between_detections(
-                            found, before, after, (tp - a) / max(1, i - a), hold_before=tp - a <= hold, hold_after=i - tp <= hold
+                        faces_by_frame[tp][name], tags = between_detections_with_evidence(
+                            found, before, after, sched.fraction(tp, a, i), hold_before=tp - a <= hold, hold_after=i - tp <= hold
                         )
+                        evidence[tp][name] = [[{"before": a, "after": i}[g] for g in tag] for tag in tags]
                     except Exception:
                         log.exception("face detection failed on frame-set %d camera %s", tp, name)
                         faces_by_frame[tp][name] = None
@@ -361,7 +361,7 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
         elif i in own:
             pending.append((i, {name: view.rgb for name, view in fs.views.items()}))
         times.add("detect2d", time.perf_counter() - t)
-    return PoseChunk(chunk, kps_by_frame, cands_by_frame, faces_by_frame, {k: v for k, v in vars(times).items() if v})
+    return PoseChunk(chunk, kps_by_frame, cands_by_frame, faces_by_frame, {k: v for k, v in vars(times).items() if v}, stamps, evidence)
 
 
 def track_session(pose_chunks: list[PoseChunk], cfg: PipelineConfig) -> list:
@@ -370,18 +370,37 @@ def track_session(pose_chunks: list[PoseChunk], cfg: PipelineConfig) -> list:
     frames: list[int] = []
     cands: list = []
     every: list[int] = []
+    stamps = None
     for pc in sorted(pose_chunks, key=lambda p: p.chunk.start):
         every.extend(range(pc.chunk.start, pc.chunk.stop))
+        stamps = pc.timestamps_ns if pc.timestamps_ns is not None else stamps
         for idx in sorted(pc.candidates):
             frames.append(idx)
             cands.append(pc.candidates[idx])
     if not frames:
         return []
-    # observations come every keyframe_every frame-sets: a track needs proportionally fewer,
-    # and a session shorter than the minimum track length (a few still frames) keeps its people
-    need = -(-cfg.pose.tracking.min_track_frames // cfg.keyframe_every)
-    tcfg = replace(cfg.pose.tracking, min_track_frames=max(1, min(need, len(frames) // 4)))
-    return pose.track(cands, frames, tcfg, output_frames=every)
+    if stamps is None:  # phase-A results of an older version
+        raise RuntimeError("phase A results carry no timestamps: re-run with --force")
+    tcfg = cfg.pose.tracking
+    # Tracks end at gaps longer than max_gap_s, so each stretch of the session between such
+    # gaps is tracked on its own (the same tracks; ids numbered on across stretches).
+    # Observations come on keyframes only: a track needs proportionally fewer, and a
+    # stretch shorter than the minimum track length (a few still frames, or one frame-set
+    # seconds from the next) keeps its people.
+    gap_after = np.flatnonzero(np.diff(stamps[every]) > round(tcfg.max_gap_s * 1e9))
+    bounds = [every[0], *(every[k + 1] for k in gap_after), every[-1] + 1]
+    frames_a, every_a = np.asarray(frames), np.asarray(every)
+    out: list = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        sel = np.flatnonzero((frames_a >= lo) & (frames_a < hi))
+        if sel.size == 0:
+            continue
+        stretch = every_a[(every_a >= lo) & (every_a < hi)]
+        need = -(-tcfg.min_track_frames * sel.size // stretch.size)
+        scfg = replace(tcfg, min_track_frames=max(1, min(need, sel.size // 4)))
+        tracks = pose.track([cands[k] for k in sel], frames_a[sel].tolist(), scfg, output_frames=stretch.tolist(), timestamps_ns=stamps)
+        out += [replace(t, track_id=len(out) + k) for k, t in enumerate(tracks)]
+    return out
 
 
 def anonymize_chunk(
@@ -414,19 +433,20 @@ def anonymize_chunk(
     cameras: Mapping[str, Camera] = reader.calibration.cameras
     has_depth = any(c.has_depth for c in cameras.values())
     rgb_only = any(not c.has_depth for c in cameras.values())
-    n, ke = n_framesets, cfg.keyframe_every
+    sched = cfg.schedule(reader.frameset_timestamps_ns[:n_framesets] if pose_chunk.timestamps_ns is None else pose_chunk.timestamps_ns)
 
     fit_state = None
     carried: dict[int, tuple] = {}  # track id -> (fit on the last keyframe, the pose it fitted)
-    warm_from = min(chunk.read_start, keyframe_before(chunk.start, ke))
+    warm_from = min(chunk.read_start, sched.keyframe_before(chunk.start))
     for index in range(warm_from, chunk.start):  # warm-up of the body fit only
-        if not is_keyframe(index, ke, n):
+        if not sched.is_keyframe(index):
             continue
         poses = pose.poses_at(tracks, index, cfg.pose.tracking)
+        fits = []
         if poses:
             fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
-            by_id = {p.track_id: p for p in poses}
-            carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
+        by_id = {p.track_id: p for p in poses}
+        carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
 
     audit: list[dict] = []
     faces_out: list[FaceBox] = []
@@ -449,9 +469,9 @@ def anonymize_chunk(
             try:
                 poses = pose.poses_at(tracks, i, cfg.pose.tracking)
                 fits = []
-                if poses and is_keyframe(i, ke, n):
+                if poses and sched.is_keyframe(i):
                     fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
-                elif poses:  # between keyframes: each body of the last keyframe, moved with its head
+                elif poses:  # between keyframes: each body of the last keyframe (within keyframe_max_s), moved with its head
                     fits = [carry_fit(*carried[p.track_id], p) for p in poses if p.track_id in carried]
                 plans[i] = _Plan(poses, fits, _depth_need(i, poses, fits))
             except Exception as e:
@@ -468,7 +488,7 @@ def anonymize_chunk(
         bodies occlude in RGB-only views. Only around the heads (:func:`depth_near_heads`)
         unless ``cfg.depth_near_heads`` is off or a view lacks depth (its occluders are the
         whole scene's cloud)."""
-        key = is_keyframe(i, ke, n)
+        key = sched.is_keyframe(i)
         settled = {p.track_id: p.settled for p in poses}
         rendered = [f for f in fits if key or head_status_vouches(f.head_status, settled.get(f.track_id, False))]
         if not rendered:
@@ -479,6 +499,8 @@ def anonymize_chunk(
 
     for fs in times.timed("read", reader.framesets(chunk.start, chunk.stop, with_depth=lambda i: plan(i, True).depth)):
         index = fs.index
+        if sched.is_keyframe(index):  # nothing is carried past a keyframe (even one that fails)
+            carried = {}
         try:
             if index in fail_frames:
                 raise RuntimeError(f"injected failure on frame-set {index}")
@@ -486,7 +508,7 @@ def anonymize_chunk(
             if planned.error is not None:
                 raise planned.error
             poses, fits = planned.poses, planned.fits
-            key = is_keyframe(index, ke, n)
+            key = sched.is_keyframe(index)
             meshes, occluders = [], None
             if poses:
                 calibrated = FrameSet(fs.index, fs.timestamp_ns, {k: v for k, v in fs.views.items() if k in cameras})
@@ -512,13 +534,14 @@ def anonymize_chunk(
                 occluders = render.Occluders(point_cloud=cloud, bodies=tuple(fits))
             settled = {p.track_id: p.settled for p in poses}
             fits_by_track = {f.track_id: (f, settled.get(f.track_id, False)) for f in fits}
+            borrowed = [] if key else [sched.keyframe_before(index), sched.keyframe_after(index)]
             persons = tuple(
-                {"track": f.track_id, "settled": bool(settled.get(f.track_id, False)), "head": f.head_status.value, "fitted": index if key else keyframe_before(index, ke)}
+                {"track": f.track_id, "settled": bool(settled.get(f.track_id, False)), "head": f.head_status.value, "fitted": index if key else borrowed[0]}
                 for f in fits
             )
             if index not in pose_chunk.faces2d:
                 raise RuntimeError(f"no face detection for frame-set {index}")
-            kps = _keypoints_for(pose_chunk.keypoints, index, ke, n)
+            kps = _keypoints_for(pose_chunk.keypoints, index, sched)
             views = {}
             for name, view in fs.views.items():
                 cam = cameras.get(name)
@@ -526,6 +549,10 @@ def anonymize_chunk(
                     index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
                     merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times,
                 )
+            views = {
+                name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
+                for name, v in views.items()
+            }
             result = FramesetResult(index, fs.timestamp_ns, views, persons)
         except Exception as e:  # fail closed: never write a view that may show a face
             reason = f"{type(e).__name__}: {e}"
@@ -556,14 +583,33 @@ def anonymize_chunk(
     return state
 
 
-def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: int, every: int, n: int) -> list[Mapping[str, Keypoints2D]]:
+def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: int, sched: Schedule) -> list[Mapping[str, Keypoints2D]]:
     """The 2D skeletons that stand for frame-set ``index``: its own on a keyframe, else those
-    of the keyframes on either side."""
-    if is_keyframe(index, every, n):
+    of the keyframes on either side (at most ``keyframe_max_s`` apart)."""
+    if sched.is_keyframe(index):
         frames = [index]
     else:
-        frames = [keyframe_before(index, every), keyframe_after(index, every, n)]
+        frames = [sched.keyframe_before(index), sched.keyframe_after(index)]
     return [keypoints.get(f, {}) for f in frames]
+
+
+def _with_evidence(v: ViewResult, borrowed: list[int], detected: list | None, held: list | None) -> ViewResult:
+    """``v`` with, for each face not seen on its own frame-set, the frame-sets its evidence
+    came from (``ViewResult.evidence``): the keyframes a carried body or an interpolated
+    track and borrowed skeletons come from (``borrowed``, empty on a keyframe), the passes a
+    held detector box comes from (``held``: per detection of phase A, in its order)."""
+    held_by_box = {}
+    for d, frames in zip(detected or [], held or []):
+        held_by_box.setdefault(tuple(d[0]), frames)
+    ev = []
+    for f in v.faces:
+        if f.source is FaceSource.DETECTOR_2D:
+            ev.append(list(held_by_box.get(tuple(f.box_xyxy_px), [])))
+        elif f.source in (FaceSource.RENDER_3D, FaceSource.HEAD_2D):
+            ev.append(list(borrowed))
+        else:
+            ev.append([])
+    return replace(v, evidence=tuple(ev))
 
 
 def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True) -> tuple[dict, list[FaceBox]]:
@@ -581,7 +627,10 @@ def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True
         entry["views"][name] = {
             "status": v.status,
             **({"reason": v.reason} if v.reason else {}),
-            "faces": [{"person": f.person, "source": f.source.value, "box": [round(x, 1) for x in f.box_xyxy_px]} for f in v.faces],
+            "faces": [
+                {"person": f.person, "source": f.source.value, "box": [round(x, 1) for x in f.box_xyxy_px], **({"evidence": ev} if ev else {})}
+                for f, ev in zip(v.faces, v.evidence or [[]] * len(v.faces))
+            ],
         }
     return entry, faces
 

@@ -74,14 +74,21 @@ class FusionConfig:
 
 @dataclass(frozen=True)
 class TrackingConfig:
-    """Options of the tracker (distances in metres, durations in frame-sets)."""
+    """Options of the tracker (distances in metres; gaps in seconds, from the frame-sets'
+    timestamps; counts in observations or frame-sets)."""
 
     gate_m: float = 0.5
-    """Largest mean joint distance between consecutive observations of one person."""
-    gate_growth_m_per_frame: float = 0.1
-    """Extra distance allowed per missed frame-set (one in which detection ran)."""
-    max_gap_frames: int = 10
-    """A track not seen for more frame-sets than this ends (gaps up to this are filled)."""
+    """Largest mean joint distance between two observations of one person up to
+    ``gate_growth_after_s`` apart."""
+    gate_growth_m_per_s: float = 0.5
+    """Extra distance allowed per second beyond ``gate_growth_after_s`` since the track was
+    last seen."""
+    gate_growth_after_s: float = 0.2
+    """Time between observations that ``gate_m`` alone allows for (keyframes 0.2 s apart at
+    the recordings' 15 fps and every 3rd frame-set)."""
+    max_gap_s: float = 0.75
+    """A track not seen for longer than this ends: it never links, or interpolates, across
+    a longer gap in time (at 15 fps, 11 frame-sets)."""
     min_track_frames: int = 5
     """Tracks observed in fewer frame-sets are dropped."""
     smoothing_sigma_frames: float = 1.0

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from orscene.pipeline.config import PipelineConfig
 from orscene.pipeline.frameset import obscure_image
 from orscene.pipeline.run import ProcessConfig, process_session
 from orscene.recording.faces import load_faces
@@ -35,8 +36,13 @@ def session(tmp_path_factory) -> Path:
     )
 
 
+# the session runs at 5 fps; the schedule's bounds in seconds are stretched so that these
+# 4 frame-sets still exercise keyframes 0 and 3 and passes 0 and 3 (test_keyframes.py)
+STRIDED = PipelineConfig(keyframe_max_s=1.0, pose_follow_max_s=1.0, detector_max_s=1.0)
+
+
 def _cfg(session: Path, out: Path, **kw) -> ProcessConfig:
-    return ProcessConfig(session=session.name, recordings=session.parent, out=out, chunk_size=2, fail_frames=(FAIL,), **kw)
+    return ProcessConfig(session=session.name, recordings=session.parent, out=out, chunk_size=2, fail_frames=(FAIL,), pipeline=STRIDED, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +152,8 @@ def test_killed_run_resumes_to_identical_output(session, finished, tmp_path):
     for attempt in range(3):
         out = tmp_path / f"try{attempt}" / "E2E"
         cmd = [sys.executable, str(REPO / "cli.py"), "process", "--session", session.name, "--recordings", str(session.parent),
-               "--out", str(out), "--chunk-size", "2", "--fail-frames", str(FAIL)]  # fmt: skip
+               "--out", str(out), "--chunk-size", "2", "--fail-frames", str(FAIL), "--pipeline.keyframe-max-s", "1",
+               "--pipeline.pose-follow-max-s", "1", "--pipeline.detector-max-s", "1"]  # fmt: skip (STRIDED)
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         first = out / ".state" / "chunk_000000_000002.json"
         deadline = time.monotonic() + 600

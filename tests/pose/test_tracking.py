@@ -24,7 +24,7 @@ def crossing_scene(n_frames=30):
 
 def test_identities_stable_through_crossing_and_gap(rng):
     truth = crossing_scene()
-    cfg = TrackingConfig(min_track_frames=5, max_gap_frames=5)
+    cfg = TrackingConfig(min_track_frames=5, max_gap_s=0.4)  # 6 frame-sets at 15 fps
     per_frame = []
     for t in range(len(truth)):
         cs = [cand(truth[t, p] + rng.normal(0, 0.01, (17, 3))) for p in (1, 0)]  # order varies
@@ -119,3 +119,23 @@ def test_strided_detection_is_interpolated_with_confidence(rng):
         if p == 0:
             assert tr.confidence[15, 0] == 0.0
             assert 0 < tr.confidence[14, 0] < 0.9 and 0 < tr.confidence[16, 0] < 0.9
+
+
+def test_a_gap_in_time_ends_tracks_and_is_never_interpolated():
+    """Timestamps, not indices: the same candidates on consecutive frame-sets link when
+    they are 1/15 s apart, but a 60 s gap between frame-sets 4 and 5 ends the track (no
+    link, no interpolation across it), even though the person stands still."""
+    truth = crossing_scene(10)
+    per_frame = [[cand(truth[0, 0])] for _ in range(10)]  # standing still
+    cfg = TrackingConfig(min_track_frames=3)
+    steady = np.round(np.arange(10) * 1e9 / 15).astype(np.int64)
+    assert len(track(per_frame, range(10), cfg, timestamps_ns=steady)) == 1
+    gapped = steady + np.where(np.arange(10) >= 5, 60_000_000_000, 0)
+    tracks = track(per_frame, range(10), cfg, timestamps_ns=gapped)
+    assert [t.frame_indices.tolist() for t in tracks] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    # the gate grows with the time since the last observation: 0.8 m apart links after
+    # 1 s without the person (within max_gap_s), not after 1/15 s
+    moved = [[cand(truth[0, 0])], [cand(truth[0, 0] + [0.8, 0.0, 0.0])]] * 1
+    near = track(moved, [0, 1], TrackingConfig(min_track_frames=1, max_gap_s=2.0), timestamps_ns=[0, 66_666_667])
+    far = track(moved, [0, 1], TrackingConfig(min_track_frames=1, max_gap_s=2.0), timestamps_ns=[0, 1_000_000_000])
+    assert len(near) == 2 and len(far) == 1
