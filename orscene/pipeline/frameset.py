@@ -57,6 +57,8 @@ class FramesetResult:
     views: Mapping[str, ViewResult]
     persons: tuple[dict, ...] = ()
     error: str = ""
+    depth_ignored: Mapping[str, str] = field(default_factory=dict)
+    """Views whose depth was implausible as a whole, with why: RGB-only for this frame-set."""
 
 
 def covered_fraction(mask: np.ndarray, box: Sequence[float]) -> float:

@@ -152,11 +152,14 @@ def _anonymize_view(
                     faces.append(patch_face_box(frame, p))
                     counts["render3d"] += 1
             # a vouched person is covered in this view whether drawn (visible) or hidden, but
-            # only where the view's own depth decided visibility: in a view without depth the
-            # rendered face stands and the 2D path covers the head as well (fail closed)
+            # only where the view's own depth decided visibility: in a view without depth,
+            # or where that depth implied an occluder that is not consistent (it was
+            # overruled, RenderedFacePatch.depth_doubt), the rendered face stands and the 2D
+            # path covers the head as well (fail closed)
             if view.depth_m is not None:
+                doubted = {p.track_id for p in patches if getattr(p, "depth_doubt", "")}
                 for m in meshes:
-                    vouched[m.track_id] = True
+                    vouched[m.track_id] = m.track_id not in doubted
             log.debug("frame %d %s: rendered %s", frame, view.camera, sorted(drawn))
     times.add("render", time.perf_counter() - t)
 
@@ -509,6 +512,7 @@ def anonymize_chunk(
                 raise planned.error
             poses, fits = planned.poses, planned.fits
             key = sched.is_keyframe(index)
+            fs, depth_doubts = _drop_implausible_depth(fs, cfg)
             meshes, occluders = [], None
             if poses:
                 calibrated = FrameSet(fs.index, fs.timestamp_ns, {k: v for k, v in fs.views.items() if k in cameras})
@@ -553,7 +557,7 @@ def anonymize_chunk(
                 name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
                 for name, v in views.items()
             }
-            result = FramesetResult(index, fs.timestamp_ns, views, persons)
+            result = FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts)
         except Exception as e:  # fail closed: never write a view that may show a face
             reason = f"{type(e).__name__}: {e}"
             log.error("frame-set %d failed (%s); writing it %s", index, reason, on_error.value)
@@ -581,6 +585,24 @@ def anonymize_chunk(
     state = _chunk_state(chunk, audit, faces_out, times, t_chunk)
     state["video_start_ns"] = video_start_ns
     return state
+
+
+def _drop_implausible_depth(fs: FrameSet, cfg: PipelineConfig) -> tuple[FrameSet, dict[str, str]]:
+    """``fs`` with the depth of each view whose depth is implausible as a whole
+    (:func:`orscene.render.depth_doubt`) removed: that view is RGB-only for this frame-set
+    (no point cloud, no depth visibility; the 2D path covers its heads). Returns the views
+    dropped, with why (logged, and kept in the audit)."""
+    doubts = {}
+    for name, v in fs.views.items():
+        if v.depth_m is not None:
+            why = render.depth_doubt(v.depth_m, cfg.render)
+            if why:
+                doubts[name] = why
+                log.warning("frame-set %d camera %s: depth ignored, %s", fs.index, name, why)
+    if not doubts:
+        return fs, doubts
+    views = {k: (replace(v, depth_m=None, depth_in_boxes=None) if k in doubts else v) for k, v in fs.views.items()}
+    return FrameSet(fs.index, fs.timestamp_ns, views), doubts
 
 
 def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: int, sched: Schedule) -> list[Mapping[str, Keypoints2D]]:
@@ -616,6 +638,8 @@ def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True
     """Write one frame-set's images (when ``images``) and masks now (a chunk never holds its
     images); return its audit entry and faces."""
     entry = {"frame": r.index, "timestamp_ns": r.timestamp_ns, "persons": list(r.persons), "views": {}}
+    if r.depth_ignored:
+        entry["depth_ignored"] = dict(r.depth_ignored)
     if r.error:
         entry["error"] = r.error
     faces: list[FaceBox] = []

@@ -17,7 +17,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "blend": ("blend_faces",),
         "config": ("BlendMode", "RenderConfig"),
         "face_mesh": ("synthetic_face_mesh",),
-        "renderer": ("FaceRenderer", "Occluders", "RenderedFacePatch", "create_renderer", "render_faces"),
+        "renderer": ("FaceRenderer", "Occluders", "RenderedFacePatch", "create_renderer", "depth_doubt", "render_faces"),
         "templates": ("FaceTemplate", "TemplateSet", "choose_template", "default_catalog_path", "load_templates"),
     },
 )

@@ -48,6 +48,24 @@ class RenderConfig:
     inside the margin)."""
     min_visible_fraction: float = 0.15
     """A face with a smaller unoccluded share of its rendered pixels is not visible in the view."""
+    min_occluder_depth_m: float = 0.5
+    """Depth is evidence, not a veto: measured depth nearer to the camera than this is no
+    plausible occluder (depth sensors' near range; nothing stands this close to a mounted
+    OR camera) and never hides a face. A view where most measured depth is this near is
+    implausible as a whole (:func:`orscene.render.depth_doubt`)."""
+    max_occluder_image_share: float = 0.8
+    """An occluder whose depth (within ``occluder_band_m``) holds more than this share of the
+    view's measured depth pixels is a whole-image surface (a wall "in front of" everything),
+    not an object in front of a face: it does not hide the face."""
+    occluder_band_m: float = 0.1
+    """Depth band around an occluder's median depth that counts as the same surface."""
+    min_occluder_ring_share: float = 0.05
+    """An occluder must show in the view's depth around the face as well: at least this share
+    of the window's pixels beyond the rendered face lie in its depth band (a real object in
+    front of a face reaches beyond it; a blob exactly on the face is the face measured off)."""
+    min_depth_spread_m: float = 0.02
+    """A view whose measured depth spans less than this (5th to 95th percentile) is a flat
+    surface, implausible around people: treated as a view without depth."""
     margin_frac: float = 0.12
     """Mask dilation beyond the rendered face, as a fraction of the face's size (sqrt of its area)."""
     min_margin_px: int = 2

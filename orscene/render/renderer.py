@@ -23,7 +23,12 @@ Method, per view and face:
    cones; z-buffered, each point a square of ``splat_radius_px``) and the other people's body
    meshes rendered into the face's window (their depth, same projection). A face whose
    visible share of rendered pixels is below ``min_visible_fraction`` is not visible in the
-   view and gets no patch.
+   view and gets no patch. Measured depth is evidence, not a veto: it may hide face pixels
+   only where the occluder it implies is consistent (:func:`_occluder_doubt`: not nearer
+   than ``min_occluder_depth_m``, not a surface spanning most of the view's measured depth,
+   present in the depth around the face too). Otherwise the face is drawn whole and its
+   patch is marked ``depth_doubt`` (the pipeline then covers the head in 2D as well: fail
+   closed). :func:`depth_doubt` judges a view's depth as a whole.
 4. **Mask with margin.** The visible face pixels are dilated by ``margin_frac`` of the face
    size (occluders excluded again, background not: depth is unreliable at silhouettes), so
    blending covers the face border; colours beyond the rendered face are filled smoothly
@@ -49,7 +54,7 @@ from orscene.render.config import RenderConfig
 from orscene.render.templates import FaceTemplate, TemplateSet, choose_template
 from orscene.types import BodyFit, Camera, FacePatch, FaceMesh, FaceSource, Intrinsics, PointCloud, View
 
-__all__ = ["Occluders", "FaceRenderer", "RenderedFacePatch", "create_renderer", "render_faces", "render_mesh_patch"]
+__all__ = ["Occluders", "FaceRenderer", "RenderedFacePatch", "create_renderer", "depth_doubt", "render_faces", "render_mesh_patch"]
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +336,9 @@ class RenderedFacePatch(FacePatch):
     """Bool ``(h, w)``: pixels outside the mask whose image colours may set the blended face's
     colour at the mask border (at about the face's depth, or of unknown depth); False on
     occluders and background. None = all."""
+    depth_doubt: str = ""
+    """Why the view's depth was overruled for this face (it implied an occluder that is not
+    consistent, and the face is drawn whole), or empty."""
 
 
 @dataclass(frozen=True)
@@ -453,6 +461,44 @@ def _occluder_depth(
     return depth
 
 
+def depth_doubt(depth_m: np.ndarray, cfg: RenderConfig, min_pixels: int = 400) -> str:
+    """Why a view's registered depth is implausible as a whole (empty: plausible, or too
+    few measured pixels to judge): most measured pixels nearer than
+    ``min_occluder_depth_m``, or a flat surface (5th to 95th percentile within
+    ``min_depth_spread_m``). Such a view is treated as one without depth."""
+    d = depth_m[depth_m > 0]
+    if d.size < min_pixels:
+        return ""
+    near = float((d < cfg.min_occluder_depth_m).mean())
+    if near > 0.5:
+        return f"{near:.0%} of the measured depth is nearer than {cfg.min_occluder_depth_m:g} m"
+    lo, hi = np.percentile(d, [5, 95])
+    if hi - lo < cfg.min_depth_spread_m:
+        return f"the measured depth is flat ({lo:.3f}-{hi:.3f} m)"
+    return ""
+
+
+def _occluder_doubt(view_depth: np.ndarray, occ_depth: np.ndarray, occluded: np.ndarray, cover: np.ndarray, cfg: RenderConfig) -> str:
+    """Why the occluder that a view's measured depth implies in front of a face is not
+    consistent (empty: it is): nearer than ``min_occluder_depth_m``; a surface holding more
+    than ``max_occluder_image_share`` of the view's measured depth (a whole-image surface);
+    or absent from the depth around the face (fewer than ``min_occluder_ring_share`` of the
+    window's pixels beyond the face in its depth band)."""
+    z = float(np.median(occ_depth[occluded]))
+    if z < cfg.min_occluder_depth_m:
+        return f"occluder at {z:.2f} m, nearer than {cfg.min_occluder_depth_m:g} m"
+    measured = view_depth[view_depth > 0]
+    share = float((np.abs(measured - z) <= cfg.occluder_band_m).mean()) if measured.size else 0.0
+    if share > cfg.max_occluder_image_share:
+        return f"occluder at {z:.2f} m spans {share:.0%} of the view's depth"
+    ring = ~cover
+    if ring.any():
+        around = float((np.abs(occ_depth[ring] - z) <= cfg.occluder_band_m).mean())
+        if around < cfg.min_occluder_ring_share:
+            return f"occluder at {z:.2f} m absent around the face"
+    return ""
+
+
 def render_faces(
     renderer: FaceRenderer,
     view: View,
@@ -518,6 +564,7 @@ def render_faces(
         if n_cover == 0:
             continue
         occ_depth = _occluder_depth(renderer, view, face.track_id, origin, size_wh, occ, cfg)
+        doubt = ""
         k = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
         if occ_depth is not None:
             # beyond the rendered face, compare with the nearest face depth around it
@@ -530,6 +577,11 @@ def render_faces(
                 occluded = cv2.erode(occluded.astype(np.uint8), np.ones((3, 3), np.uint8),
                                      iterations=int(cfg.rgb_only_occluder_shrink_px)).astype(bool)  # fmt: skip
             background = _drop_specks(known & ~cover & (occ_depth > z_ref + cfg.background_tolerance_m))
+            if view.depth_m is not None and (occluded & cover).any():
+                doubt = _occluder_doubt(view.depth_m, occ_depth, occluded & cover, cover, cfg)
+                if doubt:  # depth is evidence, not a veto: draw the face whole (and say so)
+                    log.info("face %d in %s: depth overruled (%s)", face.track_id, camera.name, doubt)
+                    occluded = np.zeros_like(cover)
         else:
             occluded = background = np.zeros_like(cover)
         visible = cover & ~occluded
@@ -552,6 +604,7 @@ def render_faces(
                 visible_fraction=fraction,
                 source=FaceSource.RENDER_3D,
                 anchor=~mask & ~occluded & ~background,
+                depth_doubt=doubt,
             )
         )
     return patches

@@ -123,8 +123,10 @@ def test_face_behind_a_nearer_depth_surface_is_not_drawn(renderer, templates, he
     wall = np.full((h, w), 2.5, np.float32)
     (p,) = render_faces(renderer, _view(cam, wall), cam, [face], templates, None, CFG)
     assert p.visible_fraction == 1.0
-    # a surgical light 40 cm in front of the face hides everything: no patch
-    assert render_faces(renderer, _view(cam, np.full((h, w), 0.8)), cam, [face], templates, None, CFG) == []
+    # a surgical light 40 cm in front of the face (and around it) hides everything: no patch
+    light = wall.copy()
+    light[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = 0.8
+    assert render_faces(renderer, _view(cam, light), cam, [face], templates, None, CFG) == []
     # an occluder over the image's left half: only the right half is drawn, never over the occluder
     half = wall.copy()
     half[:, : w // 2] = 0.8
@@ -293,3 +295,44 @@ def test_point_cloud_occluder_edge_does_not_grow_by_the_splat(renderer, template
     (q,) = render_faces(renderer, _view(cam), cam, [face], templates, Occluders(point_cloud=sheet), CFG)
     qu = np.nonzero(q.mask)[1] + q.origin_px[0]
     assert edge_u - 3.0 <= qu.min() <= u.min() - 1
+
+
+def test_depth_is_evidence_not_a_veto(renderer, templates, head_pose, make_camera):
+    """Measured depth hides a face only where the occluder it implies is consistent: a
+    constant 400 mm (a wall "in front of" everything), a surface spanning the whole view, or
+    a blob exactly on the face and nowhere around it does not; the face is then drawn whole
+    and the patch says why (the pipeline covers the head in 2D as well)."""
+    cam = make_camera()  # 1.2 m in front of the face
+    face = synthetic_face_mesh(5, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    w, h = cam.color.size_wh
+    (ref,) = render_faces(renderer, _view(cam, np.full((h, w), 2.5)), cam, [face], templates, None, CFG)
+    assert ref.visible_fraction == 1.0 and ref.depth_doubt == ""
+    for depth, why in [
+        (np.full((h, w), 0.4), "nearer than"),  # the faulty camera of the issue: constant 400 mm
+        (np.full((h, w), 0.8), "spans"),  # one surface over the whole view
+    ]:
+        (p,) = render_faces(renderer, _view(cam, depth), cam, [face], templates, None, CFG)
+        assert p.visible_fraction == 1.0 and why in p.depth_doubt
+        np.testing.assert_array_equal(p.mask, ref.mask)  # drawn as if nothing were in front
+    # a blob that fills the rendered face and nothing around it: the face measured 30 cm off
+    blob = np.full((h, w), 2.5, np.float32)
+    x0, y0 = ref.origin_px
+    win = blob[y0 : y0 + ref.mask.shape[0], x0 : x0 + ref.mask.shape[1]]
+    win[ref.depth_m > 0] = ref.depth_m[ref.depth_m > 0] - 0.3
+    (p,) = render_faces(renderer, _view(cam, blob), cam, [face], templates, None, CFG)
+    assert p.visible_fraction == 1.0 and "absent around" in p.depth_doubt
+
+
+def test_a_view_whose_depth_is_implausible_as_a_whole_is_named():
+    from orscene.render import depth_doubt
+
+    rng = np.random.default_rng(0)
+    scene = rng.uniform(1.5, 4.0, (120, 160)).astype(np.float32)
+    assert depth_doubt(scene, CFG) == ""
+    assert "nearer than" in depth_doubt(np.full((120, 160), 0.4, np.float32), CFG)
+    assert "flat" in depth_doubt(np.full((120, 160), 2.0, np.float32) + rng.normal(0, 0.002, (120, 160)).astype(np.float32), CFG)
+    assert depth_doubt(np.zeros((120, 160), np.float32), CFG) == ""  # nothing measured: nothing to judge
+    # only the registered (non-zero) pixels count
+    roi = np.zeros((120, 160), np.float32)
+    roi[40:80, 60:100] = 0.4
+    assert "nearer than" in depth_doubt(roi, CFG)
