@@ -263,26 +263,29 @@ def process_session(cfg: ProcessConfig) -> dict:
         check_anny_cache_buildable()
     created = not os.path.lexists(layout.root)
     lock = layout.lock()  # one run per output folder: a second one fails here, having written nothing
-    remove_root = False
+    writing = False
     try:
         layout.check_tree()
+        if (summary := _previous_run(cfg, layout, out, fp)) is not None:
+            return summary
+        writing = True
         return _run_locked(cfg, layout, reader, session_path, n, checksums, run_dict, fp)
     except BaseException:
-        if not layout.has_finished_chunk():
+        if writing and not layout.has_finished_chunk():
             # a run that finished no chunk leaves nothing a corrected re-run would refuse
             layout.clear()
-            remove_root = created
         raise
     finally:
         lock.release()
-        if remove_root:
+        if created:  # and empty: the run failed before its first write, or cleaned up
             with contextlib.suppress(OSError):
                 layout.root.rmdir()
 
 
-def _run_locked(cfg: ProcessConfig, layout: OutputLayout, reader, session_path: Path, n: int, checksums: dict, run_dict: dict, fp: str) -> dict:
-    """:func:`process_session` once it holds the output folder."""
-    out = cfg.out if cfg.out is not None else default_outputs_dir(cfg.session)
+def _previous_run(cfg: ProcessConfig, layout: OutputLayout, out: Path, fp: str) -> dict | None:
+    """Deal with what the output folder holds: ``--force`` deletes it; a finished run of
+    the same fingerprint is returned (its summary); a run of another one is refused,
+    unless it finished no chunk (the leftovers of a failed or killed run: deleted)."""
     if cfg.force and layout.root.exists():
         layout.clear()
     previous = layout.read_json(layout.run_state_path)
@@ -295,9 +298,13 @@ def _run_locked(cfg: ProcessConfig, layout: OutputLayout, reader, session_path: 
     if previous is not None and layout.summary_path.exists():
         log.info("%s is already complete (use --force to redo it)", out)
         return json.loads(layout.summary_path.read_text())
-
     if previous is not None and (n_stale := layout.remove_partial_files()):
         log.info("resuming: removed %d partial files of the interrupted run", n_stale)
+    return None
+
+
+def _run_locked(cfg: ProcessConfig, layout: OutputLayout, reader, session_path: Path, n: int, checksums: dict, run_dict: dict, fp: str) -> dict:
+    """:func:`process_session` once it holds the output folder and has dealt with what it held."""
     layout.folder(layout.state_dir)
     layout.write_bytes(layout.config_path, dump_yaml_config(cfg.pipeline).encode())
     layout.write_json(layout.run_state_path, {"fingerprint": fp, **run_dict})
