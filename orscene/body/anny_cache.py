@@ -12,10 +12,13 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["orscene_cache_dir", "anny_cache_dir", "configure_anny_cache", "ensure_anny_cache", "anny_cache_ready"]
+from orscene.errors import ModelFileError
+
+__all__ = ["orscene_cache_dir", "anny_cache_dir", "configure_anny_cache", "ensure_anny_cache", "anny_cache_ready", "check_anny_cache_buildable"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,25 @@ def configure_anny_cache() -> Path:
 
 def anny_cache_ready() -> bool:
     return any(anny_cache_dir().glob(_COMPACT_GLOB))
+
+
+def check_anny_cache_buildable() -> None:
+    """Raise :class:`ModelFileError` (one line) when the cache is absent and its folder cannot
+    be written (read-only ``ORSCENE_CACHE``, no permission): anny would build the model data
+    there on first use and fail minutes later. Cheap when the cache is ready (one glob)."""
+    if anny_cache_ready():
+        return
+    path = anny_cache_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ModelFileError(
+            f"the anny body model cache is not built and cannot be built here ({e.strerror}): make ORSCENE_CACHE a writable "
+            "folder, or build the cache once with `python -m orscene.body.anny_cache --ensure`",
+            path,
+        ) from None
 
 
 def ensure_anny_cache() -> Path:

@@ -6,6 +6,7 @@ processes (see :mod:`orscene.pipeline.chunks`).
 """
 
 import atexit
+import contextlib
 import dataclasses
 import importlib.metadata
 import json
@@ -29,10 +30,10 @@ from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config
 from orscene.errors import ConfigError, SessionError
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
-from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint
+from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint, input_folders
 from orscene.recording.faces import faces_from_dict, merge_faces, save_faces
 from orscene.recording.reader import open_session
-from orscene.recording.session import atomic_write_bytes, default_outputs_dir, default_recordings_root, session_dir
+from orscene.recording.session import MANIFEST_NAME, default_outputs_dir, default_recordings_root, session_dir
 
 __all__ = ["ProcessConfig", "run_process", "process_session", "config_defaults"]
 
@@ -241,30 +242,71 @@ def process_session(cfg: ProcessConfig) -> dict:
         raise SessionError("session not found", session_path)
     out = cfg.out if cfg.out is not None else default_outputs_dir(cfg.session)
     check_output_location(out, session_path)
-    layout = OutputLayout(out)
     if cfg.chunk_size <= 0 or cfg.workers <= 0 or cfg.warmup < 0:
         raise ConfigError("--chunk-size and --workers must be positive, --warmup >= 0")
 
     reader = open_session(session_path)
     n = reader.n_framesets if cfg.max_framesets is None else min(reader.n_framesets, cfg.max_framesets)
-    checksums = {_input_name(p, session_path): file_sha256(p) for p in sorted(reader.input_files())}
+    input_files = sorted(reader.input_files())
+    checksums = {_input_name(p, session_path): file_sha256(p) for p in input_files}
     pipe_dict = config_to_dict(cfg.pipeline)
     run_dict = {"pipeline": pipe_dict, "framesets": n, "chunk_size": cfg.chunk_size, "warmup": cfg.warmup, "fail_frames": list(cfg.fail_frames), "on_error": cfg.on_error.value, "format": cfg.format.value, "video_preset": cfg.video_preset}
     fp = fingerprint(run_dict, checksums)
 
+    # nothing is written before here; every write below goes through the layout, which
+    # keeps it inside the (real) output folder and out of the input folders
+    layout = OutputLayout(out.resolve(), input_folders(input_files, session_path))
+    layout.check_names(reader.camera_names, session_path / MANIFEST_NAME)
+    if cfg.pipeline.body_model.kind == "anny":
+        from orscene.body.anny_cache import check_anny_cache_buildable
+
+        check_anny_cache_buildable()
+    created = not os.path.lexists(layout.root)
+    lock = layout.lock()  # one run per output folder: a second one fails here, having written nothing
+    writing = False
+    try:
+        layout.check_tree()
+        if (summary := _previous_run(cfg, layout, out, fp)) is not None:
+            return summary
+        writing = True
+        return _run_locked(cfg, layout, reader, session_path, n, checksums, run_dict, fp)
+    except BaseException:
+        if writing and not layout.has_finished_chunk():
+            # a run that finished no chunk leaves nothing a corrected re-run would refuse
+            layout.clear()
+        raise
+    finally:
+        lock.release()
+        if created:  # and empty: the run failed before its first write, or cleaned up
+            with contextlib.suppress(OSError):
+                layout.root.rmdir()
+
+
+def _previous_run(cfg: ProcessConfig, layout: OutputLayout, out: Path, fp: str) -> dict | None:
+    """Deal with what the output folder holds: ``--force`` deletes it; a finished run of
+    the same fingerprint is returned (its summary); a run of another one is refused,
+    unless it finished no chunk (the leftovers of a failed or killed run: deleted)."""
     if cfg.force and layout.root.exists():
         layout.clear()
     previous = layout.read_json(layout.run_state_path)
     if previous is not None and previous.get("fingerprint") != fp:
-        raise OutputError("holds a run with another configuration or other inputs: use --force to redo it", out)
+        if layout.has_finished_chunk():
+            raise OutputError("holds a run with another configuration or other inputs: use --force to redo it", out)
+        log.info("%s: removing the leftovers of a run that finished no chunk", out)
+        layout.clear()
+        previous = None
     if previous is not None and layout.summary_path.exists():
         log.info("%s is already complete (use --force to redo it)", out)
         return json.loads(layout.summary_path.read_text())
-
     if previous is not None and (n_stale := layout.remove_partial_files()):
         log.info("resuming: removed %d partial files of the interrupted run", n_stale)
-    layout.state_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(layout.config_path, dump_yaml_config(cfg.pipeline).encode())
+    return None
+
+
+def _run_locked(cfg: ProcessConfig, layout: OutputLayout, reader, session_path: Path, n: int, checksums: dict, run_dict: dict, fp: str) -> dict:
+    """:func:`process_session` once it holds the output folder and has dealt with what it held."""
+    layout.folder(layout.state_dir)
+    layout.write_bytes(layout.config_path, dump_yaml_config(cfg.pipeline).encode())
     layout.write_json(layout.run_state_path, {"fingerprint": fp, **run_dict})
 
     chunks = plan_chunks(n, cfg.chunk_size, cfg.warmup)
@@ -276,7 +318,7 @@ def process_session(cfg: ProcessConfig) -> dict:
         todo = [c for c in chunks if not (layout.state_dir / f"pose_{c.name}.pkl").exists()]
         with tqdm(total=sum(len(c) for c in todo), desc="2D keypoints + 3D", unit="frame-set", disable=None) as bar:
             for chunk, pc in executor.run(_Bound(_phase_a, session_path, n), todo):
-                atomic_write_bytes(layout.state_dir / f"pose_{chunk.name}.pkl", pickle.dumps(pc))
+                layout.write_bytes(layout.state_dir / f"pose_{chunk.name}.pkl", pickle.dumps(pc))
                 bar.update(len(chunk))
         pose_chunks = [pickle.loads((layout.state_dir / f"pose_{c.name}.pkl").read_bytes()) for c in chunks]
         t_a = time.perf_counter()
@@ -285,7 +327,7 @@ def process_session(cfg: ProcessConfig) -> dict:
 
         tracks_path = layout.state_dir / "tracks.pkl"
         if not tracks_path.exists():
-            atomic_write_bytes(tracks_path, pickle.dumps(track_session(pose_chunks, cfg.pipeline)))
+            layout.write_bytes(tracks_path, pickle.dumps(track_session(pose_chunks, cfg.pipeline)))
         tracks = pickle.loads(tracks_path.read_bytes())
         del pose_chunks
         t_b = time.perf_counter()
@@ -313,7 +355,8 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         {"format": "orscene-faces", "version": 1, "cameras": list(reader.camera_names), "frames": frames, "faces": [f for s in states for f in s["faces"]]},
         schema_check=False,  # the workers' own output
     )
-    save_faces(layout.faces_path, merge_faces(cfg.session, reader.camera_names, frames, faces.faces))
+    with layout.writing(layout.faces_path) as path:
+        save_faces(path, merge_faces(cfg.session, reader.camera_names, frames, faces.faces))
 
     audit = {
         "session": cfg.session,
@@ -362,12 +405,10 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
 
 def _join_videos(layout: OutputLayout, reader, chunks: list[Chunk], states: list[dict]) -> None:
     """One MP4 per camera: the chunks' segments joined in order, without re-encoding."""
-    from orscene.recording.writers import concat_mp4
-
     t0 = int(reader.frameset_timestamps_ns[0])
     for cam in reader.camera_names:
         parts = [(layout.segment_path(cam, c.name), s["video_start_ns"]) for c, s in zip(chunks, states) if s.get("video_start_ns") is not None]
-        concat_mp4(parts, layout.video_path(cam), t0)
+        layout.write_video(cam, parts, t0)
 
 
 def run_process(cfg: ProcessConfig) -> int:
