@@ -43,6 +43,8 @@ class ViewResult:
     """"anonymized", "obscured" or "withheld"."""
     reason: str = ""
     counts: Mapping[str, int] = field(default_factory=dict)
+    file: str = ""
+    """The input file that could not be read, when that is why the view is not anonymized."""
 
 
 @dataclass(frozen=True)
