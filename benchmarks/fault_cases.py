@@ -292,8 +292,14 @@ def run_case(case: FaultCase | None, pristine: Path, work: Path, timeout_s: floa
     cmd = [sys.executable, str(REPO / "cli.py"), "process", "--session", session.name, "--recordings", str(rec), "--out", str(out),
            *(case.args if case else ())]  # fmt: skip
     env = {**os.environ, "ORSCENE_LOG": os.environ.get("ORSCENE_FAULTS_LOG", "WARNING")}
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout_s)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith(("INFO", "WARNING ", "DEBUG "))]
+    timeout_s = float(os.environ.get("ORSCENE_FAULTS_TIMEOUT", timeout_s))
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout_s)
+        code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as e:  # a hang (a FIFO read before the fix): killed
+        code, stdout = -9, (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        stderr = ((e.stderr or b"").decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")) + f"\nhung: killed after {timeout_s:.0f} s"
+    lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(("INFO", "WARNING ", "DEBUG "))]
     lines = [ln for ln in lines if not _progress(ln)]
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) if out.exists() else []
     after = input_digests(session)
@@ -304,9 +310,7 @@ def run_case(case: FaultCase | None, pristine: Path, work: Path, timeout_s: floa
             for cam, v in e["views"].items():
                 if v["status"] != "anonymized":
                     audit_views[cam, e["frame"]] = v
-    return CaseResult(
-        name, proc.returncode, lines, proc.stdout, "Traceback" in proc.stderr, written, changed, raw_faces(out, pristine), audit_views
-    )
+    return CaseResult(name, code, lines, stdout, "Traceback" in stderr, written, changed, raw_faces(out, pristine), audit_views)
 
 
 def _progress(line: str) -> bool:
