@@ -21,7 +21,7 @@ __all__ = [
     "excerpt",
 ]
 
-EXCERPT_CHARS = 80
+EXCERPT_CHARS = 120
 """The most of a file's contents an error message quotes."""
 
 

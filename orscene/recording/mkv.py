@@ -102,7 +102,7 @@ def camera_from_k4a_calibration(
         data = json.loads(calib) if isinstance(calib, (str, bytes)) else calib
         cams = data["CalibrationInformation"]["Cameras"]
     except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CalibrationError(f"malformed Azure Kinect calibration.json ({type(e).__name__}: {e})", path) from None
+        raise CalibrationError(f"malformed Azure Kinect calibration.json ({type(e).__name__}: {excerpt(str(e))})", path) from None
     color = _find(cams, "CALIBRATION_CameraPurposePhotoVideo")
     depth = _find(cams, "CALIBRATION_CameraPurposeDepth")
     if color is None:
@@ -145,7 +145,7 @@ def camera_from_k4a_calibration(
     except CalibrationError:
         raise
     except (KeyError, TypeError, ValueError) as e:
-        raise CalibrationError(f"malformed Azure Kinect calibration ({type(e).__name__}: {e})", path) from None
+        raise CalibrationError(f"malformed Azure Kinect calibration ({type(e).__name__}: {excerpt(str(e))})", path) from None
 
 
 def _read_vint(buf: bytes, pos: int, keep_marker: bool) -> tuple[int, int]:
@@ -379,7 +379,7 @@ class MkvReader:
                 self._read_header(c)
                 self._index(c, strict)
         except av.FFmpegError as e:
-            raise RecordingError(f"not a readable Azure Kinect recording ({type(e).__name__}: {e})", self.path) from None
+            raise RecordingError(f"not a readable Azure Kinect recording ({type(e).__name__}: {excerpt(str(e))})", self.path) from None
         if not self._captures and self.broken_at is not None:
             what = self.truncation or f"truncated or corrupt after {self.broken_at} colour frame(s)"
             raise RecordingError(f"{what}, and no capture before the damage is complete: nothing to read", self.path)
@@ -593,7 +593,7 @@ class MkvReader:
                         # far past the capture we wait for: its packets are missing
                         raise RecordingError(f"capture {next_i} is incomplete in the file")
         except av.FFmpegError as e:
-            raise RecordingError(f"corrupt data near capture {next_i} ({type(e).__name__}: {e})", self.path) from None
+            raise RecordingError(f"corrupt data near capture {next_i} ({type(e).__name__}: {excerpt(str(e))})", self.path) from None
         except RecordingError as e:
             if e.path is None:
                 raise RecordingError(e.message, self.path) from None

@@ -257,7 +257,7 @@ def load_calibration(path: str | Path) -> Calibration:
                 try:
                     poses_only[name] = Camera("_", _UNIT_INTRINSICS, np.array(c["world_from_cam"], dtype=np.float64)).world_from_cam
                 except ValueError as e:
-                    raise CalibrationError(str(e), path, camera=name) from None
+                    raise CalibrationError(excerpt(str(e)), path, camera=name) from None
             continue
         try:
             depth = _intr_from_dict(c["depth"]) if c.get("depth") else None
@@ -271,7 +271,7 @@ def load_calibration(path: str | Path) -> Calibration:
                 cam_from_depth=cam_from_depth,
             )
         except (ValueError, KeyError) as e:
-            raise CalibrationError(str(e), path, camera=name) from None
+            raise CalibrationError(excerpt(str(e)), path, camera=name) from None
         (cams if pose is not None else uncal)[name] = cam
         if "residual_px" in c:
             residuals[name] = float(c["residual_px"])
