@@ -55,7 +55,10 @@ def main() -> None:
             problems = check(case, r, n_raw)
             failures += bool(problems)
             views = ", ".join(f"{c}#{f} {v['status']}" for (c, f), v in sorted(r.audit_views.items()))
-            what = r.error_line if case.expect == "error" else f"(exit 0) {views}: {next(iter(r.audit_views.values()), {}).get('reason', '')}"
+            if case.expect == "error" or r.exit_code != 0:
+                what = r.error_line
+            else:
+                what = f"{views or 'no view obscured/withheld'}: {next(iter(r.audit_views.values()), {}).get('reason', '')}"
             verdict = "ok" if not problems else "FAIL: " + "; ".join(problems)
             rows.append((case.name, str(r.exit_code), what, str(len(r.written)), str(len(r.inputs_changed)), str(len(r.raw_faces)), verdict))
             print(f"{case.name}: exit {r.exit_code} | {what} | {len(r.written)} written | {len(r.inputs_changed)} inputs changed | "
