@@ -18,7 +18,18 @@ __all__ = [
     "ConfigError",
     "ModelFileError",
     "AnnotationError",
+    "excerpt",
 ]
+
+EXCERPT_CHARS = 120
+"""The most of a file's contents an error message quotes."""
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters (with "..."): an error about a
+    file quotes a short excerpt of it, never the whole file."""
+    one = " ".join(str(text).split())
+    return one if len(one) <= limit else one[: max(0, limit - 3)] + "..."
 
 
 class OrsceneError(Exception):

@@ -23,6 +23,7 @@ __all__ = [
     "Intrinsics",
     "Camera",
     "View",
+    "ViewFailure",
     "FrameSet",
     "Keypoints2D",
     "PoseCandidate",
@@ -186,10 +187,28 @@ class View:
 
 
 @dataclass(frozen=True)
+class ViewFailure:
+    """A camera that had a frame at this instant whose file could not be read (corrupt,
+    truncated, wrong size or type): the view exists but cannot be anonymized, so the
+    pipeline writes it obscured or withheld and names the file in the audit."""
+
+    camera: str
+    path: str
+    """The file that failed (an image, or a ``.mkv`` recording)."""
+    reason: str
+    """What is wrong with it, one line."""
+    size_wh: tuple[int, int]
+    """The camera's colour size (what the written view measures)."""
+    rgb: UInt8[np.ndarray, "H W 3"] | None = field(default=None, repr=False, compare=False)
+    """The colour image when it was readable (a bad depth file), else None."""
+
+
+@dataclass(frozen=True)
 class FrameSet:
     """The views of all cameras captured at (about) one instant.
 
-    A camera that missed this instant is simply absent from ``views``.
+    A camera that missed this instant is simply absent from ``views``; a camera whose
+    frame at this instant could not be read is in ``failed`` instead.
     """
 
     index: int
@@ -198,6 +217,8 @@ class FrameSet:
     """Reference time of the frame-set (ns since session start)."""
     views: Mapping[str, View]
     """Camera name -> View, only for cameras present at this instant."""
+    failed: Mapping[str, ViewFailure] = field(default_factory=dict)
+    """Camera name -> why its frame at this instant could not be read (not in ``views``)."""
 
     def __post_init__(self) -> None:
         for name, view in self.views.items():

@@ -48,6 +48,8 @@ class ViewResult:
     not seen on this frame-set: the keyframes a carried body, an interpolated track or
     borrowed 2D skeletons come from, the whole-image passes a held detector box comes from;
     empty for a face found on the frame-set itself. Empty tuple: none recorded."""
+    file: str = ""
+    """The input file that could not be read, when that is why the view is not anonymized."""
 
 
 @dataclass(frozen=True)

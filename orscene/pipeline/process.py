@@ -205,16 +205,31 @@ def _box_mask(boxes, h: int, w: int) -> np.ndarray:
 
 
 def _failed_frameset(fs: FrameSet, on_error: OnError, reason: str) -> FramesetResult:
-    views = {}
-    for name, view in fs.views.items():
-        mask = np.ones(view.rgb.shape[:2], bool)
-        if on_error is OnError.OBSCURE:
-            h, w = mask.shape
-            faces = (FaceBox(fs.index, name, -1, (-0.5, -0.5, w - 0.5, h - 0.5), 1.0, 1.0, False, FaceSource.OBSCURED),)
-            views[name] = ViewResult(name, obscure_image(view.rgb), mask, faces, "obscured", reason)
-        else:
-            views[name] = ViewResult(name, None, mask, (), "withheld", reason)
-    return FramesetResult(fs.index, fs.timestamp_ns, views, (), reason)
+    views = {name: _unusable_view(fs.index, name, view.rgb, (view.rgb.shape[1], view.rgb.shape[0]), on_error, reason) for name, view in fs.views.items()}
+    return _with_failed_views(FramesetResult(fs.index, fs.timestamp_ns, views, (), reason), fs, on_error)
+
+
+def _unusable_view(frame: int, name: str, rgb: np.ndarray | None, size_wh: tuple[int, int], on_error: OnError, reason: str, file: str = "") -> ViewResult:
+    """A view that cannot be anonymized: obscured (``rgb`` coarsely pixelated and darkened,
+    or a flat dark grey image when the colour itself could not be read) or withheld."""
+    w, h = size_wh
+    mask = np.ones((h, w), bool)
+    if on_error is OnError.WITHHOLD:
+        return ViewResult(name, None, mask, (), "withheld", reason, file=file)
+    out = obscure_image(rgb) if rgb is not None else np.full((h, w, 3), 64, np.uint8)
+    faces = (FaceBox(frame, name, -1, (-0.5, -0.5, w - 0.5, h - 0.5), 1.0, 1.0, False, FaceSource.OBSCURED),)
+    return ViewResult(name, out, mask, faces, "obscured", reason, file=file)
+
+
+def _with_failed_views(result: FramesetResult, fs: FrameSet, on_error: OnError) -> FramesetResult:
+    """``result`` with the views whose file could not be read (``FrameSet.failed``) written
+    obscured or withheld, each naming its file (a bad file costs one view)."""
+    if not fs.failed:
+        return result
+    views = dict(result.views)
+    for name, f in fs.failed.items():
+        views[name] = _unusable_view(fs.index, name, f.rgb, f.size_wh, on_error, f.reason, f.path)
+    return replace(result, views=views)
 
 
 @dataclass
@@ -557,7 +572,7 @@ def anonymize_chunk(
                 name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
                 for name, v in views.items()
             }
-            result = FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts)
+            result = _with_failed_views(FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts), fs, on_error)
         except Exception as e:  # fail closed: never write a view that may show a face
             reason = f"{type(e).__name__}: {e}"
             log.error("frame-set %d failed (%s); writing it %s", index, reason, on_error.value)
@@ -650,6 +665,7 @@ def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True
         faces.extend(v.faces)
         entry["views"][name] = {
             "status": v.status,
+            **({"file": v.file} if v.file else {}),
             **({"reason": v.reason} if v.reason else {}),
             "faces": [
                 {"person": f.person, "source": f.source.value, "box": [round(x, 1) for x in f.box_xyxy_px], **({"evidence": ev} if ev else {})}

@@ -384,6 +384,7 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
             stage_s[k] = stage_s.get(k, 0.0) + v
     wall = sum(phase_s.values())
     obscured = sum(1 for e in audit["framesets"] for v in e["views"].values() if v["status"] != "anonymized")
+    unreadable = sum(1 for e in audit["framesets"] for v in e["views"].values() if "file" in v)
     summary = {
         "session": cfg.session,
         "framesets": len(frames),
@@ -393,6 +394,7 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "faces_by_path": by_source,
         "share_by_path": {k: round(v / total, 4) for k, v in by_source.items()},
         "views_obscured_or_withheld": obscured,
+        "views_unreadable": unreadable,
         "wall_s_this_run": round(wall, 2),
         "framesets_per_s_this_run": round(len(frames) / wall, 3) if wall > 0 else None,
         "phase_s_this_run": {k: round(v, 2) for k, v in phase_s.items()},
@@ -419,6 +421,8 @@ def run_process(cfg: ProcessConfig) -> int:
     sys.stdout.write(
         f"{summary['framesets']} frame-sets, {summary['views']} views, {summary['people']} people, "
         f"{summary['faces']} faces {summary['faces_by_path']}, "
-        f"{summary['views_obscured_or_withheld']} views obscured/withheld -> {cfg.out or default_outputs_dir(cfg.session)}\n"
+        f"{summary['views_obscured_or_withheld']} views obscured/withheld"
+        f"{' (' + str(summary['views_unreadable']) + ' of them unreadable input files, named in audit.json)' if summary.get('views_unreadable') else ''}"
+        f" -> {cfg.out or default_outputs_dir(cfg.session)}\n"
     )
     return 0

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import jsonschema
 
-from orscene.errors import AnnotationError
+from orscene.errors import AnnotationError, excerpt
 from orscene.recording.session import atomic_write_text
 from orscene.types import FaceBox, FaceSource
 
@@ -88,7 +88,7 @@ def faces_from_dict(data: dict, path: Path | None = None, schema_check: bool = T
             jsonschema.validate(data, _schema())
         except jsonschema.ValidationError as e:
             where = "/".join(str(p) for p in e.absolute_path) or "top level"
-            raise AnnotationError(f"invalid face annotations at {where}: {e.message}", path) from None
+            raise AnnotationError(f"invalid face annotations at {where}: {excerpt(e.message)}", path) from None
     try:
         faces = tuple(
             FaceBox(
@@ -104,7 +104,7 @@ def faces_from_dict(data: dict, path: Path | None = None, schema_check: bool = T
             for f in data["faces"]
         )
     except ValueError as e:
-        raise AnnotationError(f"invalid face box: {e}", path) from None
+        raise AnnotationError(f"invalid face box: {excerpt(str(e))}", path) from None
     cameras = tuple(data["cameras"])
     unknown = sorted({f.camera for f in faces} - set(cameras))
     if unknown:

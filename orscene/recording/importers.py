@@ -41,7 +41,7 @@ import numpy as np
 import tyro
 import yaml
 
-from orscene.errors import AnnotationError, CalibrationError, RecordingError, SessionError
+from orscene.errors import AnnotationError, CalibrationError, RecordingError, SessionError, excerpt
 from orscene.recording.faces import FaceAnnotations, faces_to_dict
 from orscene.recording.session import (
     Calibration,
@@ -132,7 +132,7 @@ def load_panoptic_cameras(path: str | Path, names: list[str] | None = None) -> d
         entries = data["cameras"] if isinstance(data, dict) else data
         by_name = {str(c["name"]): c for c in entries}
     except (KeyError, TypeError) as e:
-        raise CalibrationError(f"malformed Panoptic camera parameters ({type(e).__name__}: {e})", path) from None
+        raise CalibrationError(f"malformed Panoptic camera parameters ({type(e).__name__}: {excerpt(str(e))})", path) from None
     out: dict[str, Camera] = {}
     for name in names if names is not None else sorted(by_name):
         c = by_name.get(name)
@@ -148,7 +148,7 @@ def load_panoptic_cameras(path: str | Path, names: list[str] | None = None) -> d
             world_from_cam = WORLD_FROM_PANOPTIC @ np.linalg.inv(cam_from_pan)
             out[name] = Camera(name, Intrinsics(K, dist, w, h), world_from_cam)
         except (KeyError, TypeError, ValueError) as e:
-            raise CalibrationError(f"malformed entry ({type(e).__name__}: {e})", path, camera=name) from None
+            raise CalibrationError(f"malformed entry ({type(e).__name__}: {excerpt(str(e))})", path, camera=name) from None
     return out
 
 
@@ -206,7 +206,7 @@ def load_panoptic_faces(
                 FaceBox(index_of[int(f["frame"])], str(f["view"]), -1, tuple(float(v) for v in f["box"]), ignore=True)
             )
     except (KeyError, TypeError, ValueError) as e:
-        raise AnnotationError(f"malformed Panoptic face annotations ({type(e).__name__}: {e})", path) from None
+        raise AnnotationError(f"malformed Panoptic face annotations ({type(e).__name__}: {excerpt(str(e))})", path) from None
     boxes.sort(key=lambda b: (b.frame, b.camera, b.person))
     return FaceAnnotations(session, tuple(cams), tuple(annotated), tuple(boxes))
 
@@ -250,7 +250,7 @@ def import_panoptic(src: str | Path, target: Path, force: bool = False) -> Path:
     try:
         known = {str(c["name"]) for c in (data["cameras"] if isinstance(data, dict) else data)}
     except (KeyError, TypeError) as e:
-        raise CalibrationError(f"malformed Panoptic camera parameters ({type(e).__name__}: {e})", params) from None
+        raise CalibrationError(f"malformed Panoptic camera parameters ({type(e).__name__}: {excerpt(str(e))})", params) from None
     views = sorted(p.name for p in src.iterdir() if p.is_dir() and p.name in known)
     if not views:
         raise RecordingError("no view folder named like a camera of camera_parameters.json", src)
@@ -310,7 +310,7 @@ def load_mvor_cameras(path: str | Path) -> dict[str, Camera]:
             name = f"cam{i}"
             out[name] = Camera(name, Intrinsics(K, np.array([k1, k2, p1, p2, k3]), w, h), world_from_cam)
     except (KeyError, TypeError, ValueError) as e:
-        raise CalibrationError(f"malformed MVOR camera parameters ({type(e).__name__}: {e})", path) from None
+        raise CalibrationError(f"malformed MVOR camera parameters ({type(e).__name__}: {excerpt(str(e))})", path) from None
     if len(out) != 3:
         raise CalibrationError(f"expected 3 MVOR cameras, found {len(out)}", path)
     return out

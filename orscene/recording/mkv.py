@@ -33,7 +33,7 @@ import av
 import cv2
 import numpy as np
 
-from orscene.errors import CalibrationError, RecordingError
+from orscene.errors import CalibrationError, RecordingError, excerpt
 from orscene.types import Camera, Intrinsics
 
 __all__ = [
@@ -102,7 +102,7 @@ def camera_from_k4a_calibration(
         data = json.loads(calib) if isinstance(calib, (str, bytes)) else calib
         cams = data["CalibrationInformation"]["Cameras"]
     except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CalibrationError(f"malformed Azure Kinect calibration.json ({type(e).__name__}: {e})", path) from None
+        raise CalibrationError(f"malformed Azure Kinect calibration.json ({type(e).__name__}: {excerpt(str(e))})", path) from None
     color = _find(cams, "CALIBRATION_CameraPurposePhotoVideo")
     depth = _find(cams, "CALIBRATION_CameraPurposeDepth")
     if color is None:
@@ -145,7 +145,7 @@ def camera_from_k4a_calibration(
     except CalibrationError:
         raise
     except (KeyError, TypeError, ValueError) as e:
-        raise CalibrationError(f"malformed Azure Kinect calibration ({type(e).__name__}: {e})", path) from None
+        raise CalibrationError(f"malformed Azure Kinect calibration ({type(e).__name__}: {excerpt(str(e))})", path) from None
 
 
 def _read_vint(buf: bytes, pos: int, keep_marker: bool) -> tuple[int, int]:
@@ -374,16 +374,22 @@ class MkvReader:
         """Why the file looks truncated, or None."""
         if self.truncation is not None and (strict or "truncated" not in self.truncation):
             raise RecordingError(self.truncation, self.path)
-        if self.truncation is not None:
-            log.warning("%s: %s; reading the complete captures before the end", self.path, self.truncation)
         try:
             with av.open(str(self.path)) as c:
                 self._read_header(c)
                 self._index(c, strict)
         except av.FFmpegError as e:
-            raise RecordingError(f"not a readable Azure Kinect recording ({type(e).__name__}: {e})", self.path) from None
+            raise RecordingError(f"not a readable Azure Kinect recording ({type(e).__name__}: {excerpt(str(e))})", self.path) from None
+        if not self._captures and self.broken_at is not None:
+            what = self.truncation or f"truncated or corrupt after {self.broken_at} colour frame(s)"
+            raise RecordingError(f"{what}, and no capture before the damage is complete: nothing to read", self.path)
         if not self._captures:
-            raise RecordingError("recording holds no colour frame (truncated or corrupt?)", self.path)
+            raise RecordingError("recording holds no colour frame", self.path)
+        if self.broken_at is not None:
+            log.warning(
+                "%s: %s; keeping the %d complete capture(s) before the damage",
+                self.path, self.truncation or f"truncated or corrupt after {self.broken_at} colour frame(s)", len(self._captures),
+            )  # fmt: skip
 
     # -- header -----------------------------------------------------------------------
     def _read_header(self, c) -> None:
@@ -439,8 +445,8 @@ class MkvReader:
                 self.broken_at = len(color_pts)
                 if strict:
                     raise RecordingError(f"truncated or corrupt after {len(color_pts)} colour frames", self.path)
-                log.warning("%s: truncated or corrupt after %d colour frames; keeping those", self.path, len(color_pts))
-            self._finish_index(color_pts, depth_pts, tb_ns)
+            # blocks are indexed only when whole: a capture is complete when its depth is
+            self._finish_index(color_pts, depth_pts, tb_ns, drop_last=False)
             return
         self._index_by_demux(c, strict, depth_size, tb_ns)
 
@@ -462,13 +468,17 @@ class MkvReader:
             msg = e.message if isinstance(e, RecordingError) else f"{type(e).__name__}: {e}"
             if strict:
                 raise RecordingError(f"truncated or corrupt after {len(color_pts)} colour frames ({msg})", self.path) from None
-            log.warning("%s: truncated or corrupt after %d colour frames (%s); keeping those", self.path, len(color_pts), msg)
+            log.warning("%s: truncated or corrupt after %d colour frames (%s)", self.path, len(color_pts), excerpt(msg))
             self.broken_at = len(color_pts)
         if self.truncation is not None and self.broken_at is None:
             self.broken_at = len(color_pts)
         self._finish_index(color_pts, depth_pts, tb_ns)
 
-    def _finish_index(self, color_pts: list[int], depth_pts: list[int], tb_ns: float) -> None:
+    def _finish_index(self, color_pts: list[int], depth_pts: list[int], tb_ns: float, drop_last: bool = True) -> None:
+        """The captures (colour pts matched to depth pts). In a damaged file the captures
+        before the damage are kept: all of them whose colour and (when the recording has
+        depth) depth are whole when the blocks were indexed whole (``drop_last`` False),
+        else all but the last, whose packets the demuxer may have cut."""
         if self.truncation is not None and self.broken_at is None:
             self.broken_at = len(color_pts)
         delay = int(round(self.depth_delay_ns / tb_ns)) if tb_ns else 0
@@ -485,7 +495,10 @@ class MkvReader:
                     dp = dset[int(dsorted[best])]
             caps.append(_Capture(cp, dp))
         if self.broken_at is not None and caps:
-            caps = caps[:-1]  # the last capture before the damage may be incomplete: drop it
+            if drop_last:
+                caps = caps[:-1]  # the last capture before the damage may be incomplete: drop it
+            while caps and self.depth_wh is not None and caps[-1].depth_pts is None:
+                caps = caps[:-1]  # its depth was lost with the damage
         self._captures: list[_Capture] = caps
         self._tb_ns = tb_ns
 
@@ -580,7 +593,7 @@ class MkvReader:
                         # far past the capture we wait for: its packets are missing
                         raise RecordingError(f"capture {next_i} is incomplete in the file")
         except av.FFmpegError as e:
-            raise RecordingError(f"corrupt data near capture {next_i} ({type(e).__name__}: {e})", self.path) from None
+            raise RecordingError(f"corrupt data near capture {next_i} ({type(e).__name__}: {excerpt(str(e))})", self.path) from None
         except RecordingError as e:
             if e.path is None:
                 raise RecordingError(e.message, self.path) from None

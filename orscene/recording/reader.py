@@ -21,9 +21,13 @@ camera without a world pose (``world_from_cam`` null, or an ``.mkv`` camera miss
 the file) is listed in ``calibration.uncalibrated``. A calibration entry for an ``.mkv``
 camera may give only ``world_from_cam`` (no ``color``): intrinsics from the recording.
 
-Damage: a source that cannot be opened is an error (one line naming the file). A camera
-whose stream ends early or breaks midway (truncated file, corrupt frame) drops out of the
-following frame-sets with a logged warning; the other cameras go on.
+Damage: a source that cannot be opened, a frame file that is not a regular file (a FIFO,
+a device, a dangling link) and a non-finite number in the manifest or calibration are
+errors (one line naming the file), raised when the session is opened. A frame that cannot
+be read (corrupt, truncated or empty file, wrong size or type) costs one view: the
+frame-set lists the camera in ``failed`` with the file and the reason (the pipeline writes
+that view obscured or withheld), and the camera comes back at its next good frame. A
+recording that ends before its last indexed frame fails its remaining views the same way.
 """
 
 import hashlib
@@ -39,7 +43,7 @@ import numpy as np
 from orscene.errors import CalibrationError, RecordingError, SessionError
 from orscene.geometry.camera import sphere_box_px
 from orscene.geometry.depth_registration import DepthRegistration, prepare_depth_registration, register_depth_to_color
-from orscene.recording.folder import FolderSource
+from orscene.recording.folder import FolderSource, check_regular_file, depth_png_size
 from orscene.recording.mkv import MkvReader
 from orscene.recording.session import (
     MANIFEST_NAME,
@@ -49,7 +53,7 @@ from orscene.recording.session import (
     load_calibration,
     load_manifest,
 )
-from orscene.types import Camera, FrameSet, View
+from orscene.types import Camera, FrameSet, View, ViewFailure
 
 __all__ = ["SessionReader", "open_session", "group_by_timestamp"]
 
@@ -115,6 +119,20 @@ def _registration(camera: Camera) -> DepthRegistration:
     return reg
 
 
+def _check_finite(cam: Camera, path: Path) -> None:
+    """CalibrationError naming the camera and the key when any number of its model is
+    NaN or infinite (a calibration file is checked key by key when loaded; this also
+    covers an ``.mkv``'s calibration attachment)."""
+    parts = {"color.K": cam.color.K_px, "color.distortion": cam.color.distortion, "world_from_cam": cam.world_from_cam}
+    if cam.depth is not None:
+        parts |= {"depth.K": cam.depth.K_px, "depth.distortion": cam.depth.distortion}
+    if cam.cam_from_depth is not None:
+        parts["cam_from_depth"] = cam.cam_from_depth
+    for key, a in parts.items():
+        if not np.all(np.isfinite(np.asarray(a, np.float64))):
+            raise CalibrationError(f"{key} holds a value that is not a finite number", path, cam.name)
+
+
 class SessionReader:
     """An opened session. Cheap to create in each worker process (no image is decoded)."""
 
@@ -136,8 +154,9 @@ class SessionReader:
             posed = src.name in file_calib.cameras
             pose_only = file_calib.poses_only.get(src.name)
             if src.kind is SourceKind.MKV:
-                if not spath.is_file():
+                if not spath.is_file() and not spath.is_symlink() and not spath.exists():
                     raise RecordingError(f"recording of camera {src.name!r} not found", spath)
+                check_regular_file(spath, f"recording of camera {src.name!r}")
                 mkv = MkvReader(spath, strict=False)
                 if entry is not None and entry.depth is not None:
                     cam = Camera(src.name, entry.color, entry.world_from_cam, entry.depth, entry.cam_from_depth)
@@ -165,21 +184,24 @@ class SessionReader:
                 if source.n_frames == 0:
                     log.warning("%s: camera %r has no colour images yet", spath / "color", src.name)
                 else:
-                    wh = source.first_color_size()
-                    if wh != cam.color.size_wh:
+                    # the first few readable frames decide: one damaged or odd file is one
+                    # bad view (reported when read), a whole camera of the wrong size is an error
+                    sizes = source.color_sizes(3)
+                    if sizes and all(wh != cam.color.size_wh for _, wh in sizes):
+                        f, wh = sizes[0]
                         raise RecordingError(
-                            f"colour images are {wh[0]}x{wh[1]}, the calibration says {cam.color.width_px}x{cam.color.height_px}",
-                            source.color_path(0),
+                            f"colour images are {wh[0]}x{wh[1]}, the calibration says {cam.color.width_px}x{cam.color.height_px}", f
                         )
-                    dwh = source.first_depth_size()
-                    if dwh is not None:
-                        ok = cam.depth.size_wh if cam.depth is not None else cam.color.size_wh
-                        if dwh != ok:
-                            what = "depth sensor" if cam.depth is not None else "colour image (no depth sensor calibrated)"
-                            raise RecordingError(
-                                f"depth images are {dwh[0]}x{dwh[1]}, matching neither the {what} {ok[0]}x{ok[1]}",
-                                spath / "depth",
-                            )
+                    dsizes = source.depth_sizes(3)
+                    ok = cam.depth.size_wh if cam.depth is not None else cam.color.size_wh
+                    if dsizes and all(dwh != ok for _, dwh in dsizes):
+                        dwh = dsizes[0][1]
+                        what = "depth sensor" if cam.depth is not None else "colour image (no depth sensor calibrated)"
+                        raise RecordingError(
+                            f"depth images are {dwh[0]}x{dwh[1]}, matching neither the {what} {ok[0]}x{ok[1]}",
+                            spath / "depth",
+                        )
+            _check_finite(cam, calib_path if entry is not None else spath)
             self._cams[src.name] = _Cam(src.name, src.kind, spath, source, cam)
             (cameras if posed else uncal)[src.name] = cam
         extra = sorted((set(file_cams) | set(file_calib.poses_only)) - set(self._cams))
@@ -281,47 +303,90 @@ class SessionReader:
         ``with_depth`` may also return world spheres ``(K, 4)`` (x, y, z, radius in
         metres): depth sensors are then registered only where those spheres appear in each
         colour image (exact there, 0 elsewhere), which costs a fraction of the whole image.
-        Depth that is already on the colour grid is returned whole."""
+        Depth that is already on the colour grid is returned whole.
+
+        A frame that cannot be read (corrupt, truncated or empty file, colour or depth of
+        the wrong size or type) costs that one view: the camera is listed in the
+        frame-set's ``failed`` with the file and the reason, and comes back at its next
+        good frame. A depth file is checked (header and completeness) on every frame-set,
+        whether or not its depth is registered there, so every pass over the session sees
+        the same failures."""
         stop = self.n_framesets if stop is None else min(int(stop), self.n_framesets)
         start = max(0, int(start))
         if start >= stop:
             return
-        iters: dict[str, Iterator] = {}
-        for name, c in self._cams.items():
+        last: dict[str, int] = {}
+        for name in self._cams:
             idx = self._table[name][start:stop]
             idx = idx[idx >= 0]
             if idx.size:
-                iters[name] = iter(c.source.frames(int(idx.min()), int(idx.max()) + 1))
-        dead: set[str] = set()
+                last[name] = int(idx.max())
+        iters: dict[str, Iterator] = {}
+        ended: dict[str, str] = {}  # camera -> why its stream ended before its last frame
         for k in range(start, stop):
             views: dict[str, View] = {}
-            for name, it in iters.items():
+            failed: dict[str, ViewFailure] = {}
+            for name in last:
                 li = int(self._table[name][k])
-                if li < 0 or name in dead:
+                if li < 0:
                     continue
                 c = self._cams[name]
+                if name in ended:
+                    failed[name] = self._failure(c, str(c.path), ended[name])
+                    continue
+                if name not in iters:  # (re)start at this frame: after a bad frame the next good one reads
+                    iters[name] = iter(c.source.frames(li, last[name] + 1))
                 try:
-                    fr = next(it)
+                    fr = next(iters[name])
                     while fr.index < li:
-                        fr = next(it)
-                    need = True if with_depth is None else with_depth(k)
-                    hw = fr.rgb.shape[:2]
-                    on_demand = None
-                    if need is None or isinstance(need, (bool, np.bool_)):
-                        depth_m = self._depth_m(c, fr.depth_mm, hw) if need else None
-                        if not need and c.camera.depth is not None:  # decoded and registered only if asked
-                            on_demand = lambda boxes, c=c, fr=fr, hw=hw: self._depth_m(c, fr.depth_mm, hw, roi=list(boxes))
-                    else:  # only around these world spheres (x, y, z, radius)
-                        boxes = (sphere_box_px(c.camera, sp[:3], float(sp[3])) for sp in np.asarray(need, np.float64).reshape(-1, 4))
-                        depth_m = self._depth_m(c, fr.depth_mm, hw, roi=[b for b in boxes if b is not None])
-                    views[name] = View(name, fr.rgb, int(fr.timestamp_ns), depth_m, on_demand)
+                        fr = next(iters[name])
                 except StopIteration:
-                    log.warning("%s: camera %r ends at frame %d (frame-set %d); it drops out", c.path, name, li, k)
-                    dead.add(name)
+                    log.warning("%s: camera %r ends at frame %d (frame-set %d); its later views are obscured", c.path, name, li, k)
+                    ended[name] = f"the recording ends before frame {li}"
+                    failed[name] = self._failure(c, str(c.path), ended[name])
+                    continue
+                except RecordingError as e:  # the stream cannot go on: restart at the next frame
+                    del iters[name]
+                    failed[name] = self._failure(c, str(e.path or c.path), e.message)
+                    continue
+                try:
+                    views[name] = self._view(c, fr, with_depth, k)
                 except RecordingError as e:
-                    log.warning("camera %r drops out from frame-set %d: %s", name, k, e)
-                    dead.add(name)
-            yield FrameSet(k, int(self.frameset_timestamps_ns[k]), views)
+                    failed[name] = self._failure(c, str(e.path or c.path), e.message, fr.rgb)
+            for name, f in failed.items():
+                log.warning("frame-set %d: camera %r cannot be read: %s: %s", k, name, f.path, f.reason)
+            yield FrameSet(k, int(self.frameset_timestamps_ns[k]), views, failed)
+
+    def _failure(self, c: _Cam, path: str, reason: str, rgb: np.ndarray | None = None) -> ViewFailure:
+        w, h = c.camera.color.size_wh
+        if rgb is not None and rgb.shape[:2] != (h, w):
+            rgb = None
+        return ViewFailure(c.name, path, reason, (int(w), int(h)), rgb)
+
+    def _view(self, c: _Cam, fr, with_depth: Callable | None, k: int) -> View:
+        """One camera's decoded frame as a View; RecordingError naming the file when its
+        colour or depth is not what the camera's calibration says."""
+        w, h = c.camera.color.size_wh
+        if fr.rgb.shape[:2] != (h, w):
+            where = c.source.color_path(fr.index) if isinstance(c.source, FolderSource) else c.path
+            raise RecordingError(f"colour image is {fr.rgb.shape[1]}x{fr.rgb.shape[0]}, the camera's is {w}x{h}", where)
+        depth_path = getattr(fr, "depth_path", None)
+        if depth_path is not None:  # header only: cheap, and catches empty, cut and mis-sized files
+            dwh = depth_png_size(depth_path)
+            ok = c.camera.depth.size_wh if c.camera.depth is not None else (w, h)
+            if dwh != tuple(ok):
+                raise RecordingError(f"depth image is {dwh[0]}x{dwh[1]}, expected {ok[0]}x{ok[1]}", depth_path)
+        need = True if with_depth is None else with_depth(k)
+        hw = fr.rgb.shape[:2]
+        on_demand = None
+        if need is None or isinstance(need, (bool, np.bool_)):
+            depth_m = self._depth_m(c, fr.depth_mm, hw) if need else None
+            if not need and c.camera.depth is not None:  # decoded and registered only if asked
+                on_demand = lambda boxes, c=c, fr=fr, hw=hw: self._depth_m(c, fr.depth_mm, hw, roi=list(boxes))
+        else:  # only around these world spheres (x, y, z, radius)
+            boxes = (sphere_box_px(c.camera, sp[:3], float(sp[3])) for sp in np.asarray(need, np.float64).reshape(-1, 4))
+            depth_m = self._depth_m(c, fr.depth_mm, hw, roi=[b for b in boxes if b is not None])
+        return View(c.name, fr.rgb, int(fr.timestamp_ns), depth_m, on_demand)
 
 
 def open_session(session_path: str | Path) -> SessionReader:

@@ -14,8 +14,10 @@ The schema is ``orscene/recording/schemas/session.schema.json`` and
 
 import contextlib
 import json
+import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ import jsonschema
 import numpy as np
 import yaml
 
-from orscene.errors import CalibrationError, SessionError
+from orscene.errors import CalibrationError, SessionError, excerpt
 from orscene.types import Camera, Intrinsics
 
 __all__ = [
@@ -130,26 +132,60 @@ def _schema(name: str) -> dict:
     return json.loads(resources.files("orscene.recording").joinpath("schemas", name).read_text())
 
 
-def _load_structured(path: Path, what: str) -> object:
+_MAX_STRUCTURED_BYTES = 64 << 20
+"""A manifest or calibration file larger than this is refused unread."""
+
+
+def _load_structured(path: Path, what: str, error: type = SessionError) -> object:
+    """Parse a YAML/JSON file; ``error`` (one line, the file named, at most a short
+    excerpt of it quoted) when it is missing, not a regular file, not UTF-8 text or
+    malformed."""
     try:
-        text = path.read_text()
+        st = path.stat()
     except FileNotFoundError:
-        raise SessionError(f"{what} not found", path) from None
+        raise error(f"{what} {'is a dangling symbolic link' if path.is_symlink() else 'not found'}", path) from None
     except OSError as e:
-        raise SessionError(f"cannot read {what}: {e.strerror}", path) from None
+        raise error(f"cannot read {what}: {e.strerror}", path) from None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block the read
+        raise error(f"{what} is not a regular file", path)
+    if st.st_size > _MAX_STRUCTURED_BYTES:
+        raise error(f"{what} is {st.st_size} bytes: too large for a {what}", path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{what} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})", path) from None
+    except OSError as e:
+        raise error(f"cannot read {what}: {e.strerror}", path) from None
     try:
         return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
+    except (yaml.YAMLError, json.JSONDecodeError, ValueError, RecursionError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SessionError(f"malformed {what}: {first}", path) from None
+        raise error(f"malformed {what}: {excerpt(first)}", path) from None
 
 
 def _validate(data: object, schema_name: str, path: Path, what: str, error: type = SessionError) -> None:
+    bad = _non_finite(data)
+    if bad is not None:
+        where, value = bad
+        raise error(f"invalid {what} at {where}: {value} is not a finite number", path)
     try:
         jsonschema.validate(data, _schema(schema_name))
     except jsonschema.ValidationError as e:
         where = "/".join(str(p) for p in e.absolute_path) or "top level"
-        raise error(f"invalid {what} at {where}: {e.message}", path) from None
+        # the message quotes the offending value, which may be the whole file
+        raise error(f"invalid {what} at {where}: {excerpt(e.message)}", path) from None
+
+
+def _non_finite(data: object, where: str = "") -> tuple[str, float] | None:
+    """The key path and value of the first NaN or infinity in parsed YAML/JSON, or None."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return (where or "top level", data)
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{where}/{k}" if where else str(k))
+        if found is not None:
+            return found
+    return None
 
 
 def load_manifest(session_path: str | Path) -> SessionManifest:
@@ -209,9 +245,7 @@ def load_calibration(path: str | Path) -> Calibration:
     """Read a calibration file (JSON, metres). Cameras without ``world_from_cam`` are
     returned in ``uncalibrated`` (their world pose unknown, identity placeholder)."""
     path = Path(path)
-    if not path.exists():
-        raise CalibrationError("calibration file not found", path)
-    data = _load_structured(path, "calibration file")
+    data = _load_structured(path, "calibration file", CalibrationError)
     _validate(data, "calibration.schema.json", path, "calibration file", CalibrationError)
     cams: dict[str, Camera] = {}
     uncal: dict[str, Camera] = {}
@@ -223,7 +257,7 @@ def load_calibration(path: str | Path) -> Calibration:
                 try:
                     poses_only[name] = Camera("_", _UNIT_INTRINSICS, np.array(c["world_from_cam"], dtype=np.float64)).world_from_cam
                 except ValueError as e:
-                    raise CalibrationError(str(e), path, camera=name) from None
+                    raise CalibrationError(excerpt(str(e)), path, camera=name) from None
             continue
         try:
             depth = _intr_from_dict(c["depth"]) if c.get("depth") else None
@@ -237,7 +271,7 @@ def load_calibration(path: str | Path) -> Calibration:
                 cam_from_depth=cam_from_depth,
             )
         except (ValueError, KeyError) as e:
-            raise CalibrationError(str(e), path, camera=name) from None
+            raise CalibrationError(excerpt(str(e)), path, camera=name) from None
         (cams if pose is not None else uncal)[name] = cam
         if "residual_px" in c:
             residuals[name] = float(c["residual_px"])

@@ -50,7 +50,7 @@ def test_two_kinects_framesets_random_access(multi_mkv, tmp_path):
         assert fs.views["b"].depth_m.shape == (720, 1280)
 
 
-def test_corrupt_capture_midway_drops_the_camera(multi_mkv, tmp_path, caplog):
+def test_corrupt_capture_midway_costs_one_view(multi_mkv, tmp_path, caplog):
     bad = tmp_path / "bad.mkv"
     data = bytearray(multi_mkv.read_bytes())
     starts = [i for i in range(len(data) - 3) if data[i : i + 4] == b"\xff\xd8\xff\xe0"]
@@ -60,8 +60,12 @@ def test_corrupt_capture_midway_drops_the_camera(multi_mkv, tmp_path, caplog):
     r = open_session(_session(tmp_path, {"good": multi_mkv, "bad": bad}))
     with caplog.at_level(logging.WARNING):
         sets = list(r.framesets())
-    assert [sorted(fs.views) for fs in sets] == [["bad", "good"]] * 3 + [["good"]] * 3
-    assert any("'bad' drops out" in rec.message for rec in caplog.records)
+    # capture 3 is one failed view; the camera comes back at capture 4
+    assert [sorted(fs.views) for fs in sets] == [["bad", "good"]] * 3 + [["good"]] + [["bad", "good"]] * 2
+    assert [sorted(fs.failed) for fs in sets] == [[]] * 3 + [["bad"]] + [[]] * 2
+    failure = sets[3].failed["bad"]
+    assert failure.path == str(bad) and "corrupt MJPEG" in failure.reason and failure.size_wh == (1280, 720)
+    assert any("frame-set 3: camera 'bad' cannot be read" in rec.message for rec in caplog.records)
     with pytest.raises(RecordingError, match="corrupt"):
         list(MkvReader(bad).frames(3, 4))
 

@@ -62,13 +62,18 @@ def test_random_access_equals_sequential(folder_session):
     assert list(r.framesets(6, 10)) == [] and len(list(r.framesets(4))) == 2
 
 
-def test_corrupt_image_midway_drops_that_camera(folder_session, caplog):
-    (folder_session / "cam1" / "color" / "000004.png").write_bytes(b"\x89PNG garbage")
+def test_corrupt_image_midway_costs_that_view_only(folder_session, caplog):
+    bad = folder_session / "cam1" / "color" / "000004.png"
+    bad.write_bytes(b"\x89PNG garbage")
     r = open_session(folder_session)
     with caplog.at_level(logging.WARNING):
         sets = list(r.framesets())
-    assert [sorted(fs.views) for fs in sets] == [["cam0", "cam1"]] * 3 + [["cam0"]] * 3
-    assert any("cam1" in rec.message and "drops out" in rec.message for rec in caplog.records)
+    # cam1 has no frame 3; its frame 4 is one failed view; it is back at frame 5
+    assert [sorted(fs.views) for fs in sets] == [["cam0", "cam1"]] * 3 + [["cam0"]] * 2 + [["cam0", "cam1"]]
+    assert [sorted(fs.failed) for fs in sets] == [[]] * 4 + [["cam1"]] + [[]]
+    f = sets[4].failed["cam1"]
+    assert f.path == str(bad) and f.reason == "corrupt or unreadable colour image" and f.size_wh == (48, 32) and f.rgb is None
+    assert any(str(bad) in rec.message and "frame-set 4" in rec.message for rec in caplog.records)
 
 
 def test_folder_without_timestamps_uses_fps(folder_session):
@@ -90,11 +95,13 @@ def _one_line(e: OrsceneError, path) -> None:
     assert str(path) in str(e) and "\n" not in str(e)
 
 
-def test_depth_png_of_wrong_size(folder_session):
+def test_depth_pngs_of_wrong_size(folder_session):
+    """Every depth image of the wrong size: the camera is misdescribed, an error up front;
+    one of them: one bad view (``test_reader_faults.py``)."""
     import cv2
 
-    bad = folder_session / "cam0" / "depth" / "000000.png"
-    cv2.imwrite(str(bad), np.zeros((48, 64), np.uint16))  # colour size, but a 40x30 depth sensor is calibrated
+    for bad in sorted((folder_session / "cam0" / "depth").iterdir()):
+        cv2.imwrite(str(bad), np.zeros((48, 64), np.uint16))  # colour size, but a 40x30 depth sensor is calibrated
     with pytest.raises(RecordingError, match="matching neither") as e:
         open_session(folder_session)
     _one_line(e.value, folder_session / "cam0" / "depth")
@@ -103,9 +110,11 @@ def test_depth_png_of_wrong_size(folder_session):
 def test_colour_of_wrong_size(folder_session):
     import cv2
 
-    cv2.imwrite(str(folder_session / "cam1" / "color" / "000000.png"), np.zeros((10, 10, 3), np.uint8))
-    with pytest.raises(RecordingError, match="calibration says 48x32"):
+    for bad in sorted((folder_session / "cam1" / "color").iterdir()):
+        cv2.imwrite(str(bad), np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(RecordingError, match="calibration says 48x32") as e:
         open_session(folder_session)
+    _one_line(e.value, folder_session / "cam1" / "color" / "000000.png")
 
 
 def test_missing_camera_folder_and_calibration(folder_session):
