@@ -30,7 +30,7 @@ def _session(work: Path) -> Path:
     )
 
 
-def _cell(text: str, limit: int = 110) -> str:
+def _cell(text: str, limit: int = 120) -> str:
     text = text.replace("|", "\\|").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -59,6 +59,7 @@ def main() -> None:
                 what = r.error_line
             else:
                 what = f"{views or 'no view obscured/withheld'}: {next(iter(r.audit_views.values()), {}).get('reason', '')}"
+            what = what.replace(str(work / case.name / "rec" / pristine.name), "<session>")  # the copy's folder
             verdict = "ok" if not problems else "FAIL: " + "; ".join(problems)
             rows.append((case.name, str(r.exit_code), what, str(len(r.written)), str(len(r.inputs_changed)), str(len(r.raw_faces)), verdict))
             print(f"{case.name}: exit {r.exit_code} | {what} | {len(r.written)} written | {len(r.inputs_changed)} inputs changed | "

@@ -205,11 +205,16 @@ def _box_mask(boxes, h: int, w: int) -> np.ndarray:
 
 
 def _failed_frameset(fs: FrameSet, on_error: OnError, reason: str) -> FramesetResult:
-    views = {name: _unusable_view(fs.index, name, view.rgb, (view.rgb.shape[1], view.rgb.shape[0]), on_error, reason) for name, view in fs.views.items()}
+    views = {
+        name: _unusable_view(fs.index, name, view.rgb, (view.rgb.shape[1], view.rgb.shape[0]), on_error, reason)
+        for name, view in fs.views.items()
+    }
     return _with_failed_views(FramesetResult(fs.index, fs.timestamp_ns, views, (), reason), fs, on_error)
 
 
-def _unusable_view(frame: int, name: str, rgb: np.ndarray | None, size_wh: tuple[int, int], on_error: OnError, reason: str, file: str = "") -> ViewResult:
+def _unusable_view(
+    frame: int, name: str, rgb: np.ndarray | None, size_wh: tuple[int, int], on_error: OnError, reason: str, file: str = ""
+) -> ViewResult:
     """A view that cannot be anonymized: obscured (``rgb`` coarsely pixelated and darkened,
     or a flat dark grey image when the colour itself could not be read) or withheld."""
     w, h = size_wh

@@ -67,7 +67,8 @@ def check_regular_file(path: Path, what: str) -> None:
     except OSError as e:
         raise RecordingError(f"cannot read {what}: {e.strerror}", path) from None
     if not stat.S_ISREG(st.st_mode):
-        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file"
+        m = st.st_mode
+        kind = "a FIFO" if stat.S_ISFIFO(m) else "a device" if stat.S_ISCHR(m) or stat.S_ISBLK(m) else "a socket" if stat.S_ISSOCK(m) else "a folder"
         raise RecordingError(f"{what} is {kind}, not a regular file", path)
 
 
