@@ -52,7 +52,8 @@ class ProcessConfig:
     recordings: Path = field(default_factory=default_recordings_root)
     """Recordings root (default ./recordings, or $ORSCENE_RECORDINGS)."""
     out: Path | None = None
-    """Output folder (default outputs/<SESSION>); never inside or over the input."""
+    """Output folder (default outputs/<SESSION>); never inside or over the input, never
+    holding a symbolic link; one run at a time (it holds .orscene.lock)."""
     config: Path | None = None
     """YAML file overriding the pipeline defaults (the shape printed by --print-config)."""
     print_config: bool = False
