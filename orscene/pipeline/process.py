@@ -126,9 +126,12 @@ def _anonymize_view(
     models: Models,
     cfg: PipelineConfig,
     times: StageTimes,
+    others: tuple = (),
 ) -> ViewResult:
     """One view: 3D render, then the 2D path (``detected``: the face detectors' boxes from
-    phase A; None when detection failed on this view, which fails the frame-set)."""
+    phase A; None when detection failed on this view, which fails the frame-set;
+    ``others``: the other calibrated views' cameras and depth, against which an occluder in
+    this view's depth is checked)."""
     if detected is None:
         raise RuntimeError(f"face detection failed on camera {view.camera}")
     rgb = view.rgb
@@ -143,7 +146,7 @@ def _anonymize_view(
     if camera is not None and face_meshes:
         meshes = [m for m in face_meshes if head_status_vouches(m.head_status, fits_by_track[m.track_id][1])]
         if meshes:
-            patches = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render)
+            patches = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render, others)
             rgb, m3d = render.blend_faces(rgb, patches, cfg.render)
             mask |= m3d
             drawn = {p.track_id for p in patches if p.mask.any()}
@@ -547,11 +550,13 @@ def anonymize_chunk(
                 raise RuntimeError(f"no face detection for frame-set {index}")
             kps = _keypoints_for(pose_chunk.keypoints, index, sched)
             views = {}
+            depths = {k: v.depth_m for k, v in fs.views.items() if k in cameras and v.depth_m is not None}
             for name, view in fs.views.items():
                 cam = cameras.get(name)
+                others = tuple((cameras[k], d) for k, d in depths.items() if k != name)
                 views[name] = _anonymize_view(
                     index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
-                    merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times,
+                    merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times, others,
                 )
             views = {
                 name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
