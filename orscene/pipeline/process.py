@@ -333,7 +333,7 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
             if i in own:
                 t = time.perf_counter()
                 try:
-                    cands_by_frame[i] = pose.fuse_poses({k: v for k, v in kps.items() if k in cameras}, cameras, fs, cfg.pose.fusion)
+                    cands_by_frame[i] = pose.fuse_poses({k: v for k, v in kps.items() if k in cameras}, cameras, _checked_depth(fs, cfg), cfg.pose.fusion)
                 except Exception:  # no 3D this frame-set: every head goes through the 2D path
                     log.exception("3D fusion failed on frame-set %d", i)
                     cands_by_frame[i] = []
@@ -590,6 +590,26 @@ def anonymize_chunk(
     state = _chunk_state(chunk, audit, faces_out, times, t_chunk)
     state["video_start_ns"] = video_start_ns
     return state
+
+
+def _checked_depth(fs: FrameSet, cfg: PipelineConfig) -> FrameSet:
+    """``fs`` whose views register depth on demand (phase A) only to give it back when it
+    is plausible (:func:`orscene.render.depth_doubt`); implausible depth reads as unknown
+    (0), as in a view without depth, and is logged."""
+
+    def checked(name: str, fn):
+        def get(boxes):
+            d = fn(boxes)
+            why = render.depth_doubt(d, cfg.render)
+            if why:
+                log.warning("frame-set %d camera %s: depth ignored for 3D fusion, %s", fs.index, name, why)
+                return np.zeros_like(d)
+            return d
+
+        return get
+
+    views = {k: (replace(v, depth_in_boxes=checked(k, v.depth_in_boxes)) if v.depth_in_boxes is not None else v) for k, v in fs.views.items()}
+    return FrameSet(fs.index, fs.timestamp_ns, views)
 
 
 def _drop_implausible_depth(fs: FrameSet, cfg: PipelineConfig) -> tuple[FrameSet, dict[str, str]]:
