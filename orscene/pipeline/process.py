@@ -559,7 +559,7 @@ def anonymize_chunk(
                     merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times, others,
                 )
             views = {
-                name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
+                name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), getattr(pose_chunk, "evidence2d", {}).get(index, {}).get(name))
                 for name, v in views.items()
             }
             result = FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts)
