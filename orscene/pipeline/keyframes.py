@@ -69,9 +69,9 @@ def strided_keyframes(timestamps_ns: Sequence[int], every: int, max_s: float) ->
 
 @dataclass(frozen=True)
 class Schedule:
-    """What runs on which frame-set of a session (see the module docstring). Indices are
-    the session's frame-set indices; every frame-set before the first and after the last
-    behaves as if the session were cut there."""
+    """What runs on which frame-set of a session (see the module docstring), indexed by
+    the session's frame-set indices. The first and the last frame-set are keyframes, search
+    keyframes (the first) and passes."""
 
     timestamps_ns: np.ndarray
     """``(N,) int64``: the frame-sets' timestamps."""

@@ -126,9 +126,12 @@ def _anonymize_view(
     models: Models,
     cfg: PipelineConfig,
     times: StageTimes,
+    others: tuple = (),
 ) -> ViewResult:
     """One view: 3D render, then the 2D path (``detected``: the face detectors' boxes from
-    phase A; None when detection failed on this view, which fails the frame-set)."""
+    phase A; None when detection failed on this view, which fails the frame-set;
+    ``others``: the other calibrated views' cameras and depth, against which an occluder in
+    this view's depth is checked)."""
     if detected is None:
         raise RuntimeError(f"face detection failed on camera {view.camera}")
     rgb = view.rgb
@@ -143,7 +146,7 @@ def _anonymize_view(
     if camera is not None and face_meshes:
         meshes = [m for m in face_meshes if head_status_vouches(m.head_status, fits_by_track[m.track_id][1])]
         if meshes:
-            patches = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render)
+            patches = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render, others)
             rgb, m3d = render.blend_faces(rgb, patches, cfg.render)
             mask |= m3d
             drawn = {p.track_id for p in patches if p.mask.any()}
@@ -350,7 +353,7 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
             if i in own:
                 t = time.perf_counter()
                 try:
-                    cands_by_frame[i] = pose.fuse_poses({k: v for k, v in kps.items() if k in cameras}, cameras, fs, cfg.pose.fusion)
+                    cands_by_frame[i] = pose.fuse_poses({k: v for k, v in kps.items() if k in cameras}, cameras, _checked_depth(fs, cfg), cfg.pose.fusion)
                 except Exception:  # no 3D this frame-set: every head goes through the 2D path
                     log.exception("3D fusion failed on frame-set %d", i)
                     cands_by_frame[i] = []
@@ -567,14 +570,16 @@ def anonymize_chunk(
                 raise RuntimeError(f"no face detection for frame-set {index}")
             kps = _keypoints_for(pose_chunk.keypoints, index, sched)
             views = {}
+            depths = {k: v.depth_m for k, v in fs.views.items() if k in cameras and v.depth_m is not None}
             for name, view in fs.views.items():
                 cam = cameras.get(name)
+                others = tuple((cameras[k], d) for k, d in depths.items() if k != name)
                 views[name] = _anonymize_view(
                     index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
-                    merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times,
+                    merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times, others,
                 )
             views = {
-                name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
+                name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), getattr(pose_chunk, "evidence2d", {}).get(index, {}).get(name))
                 for name, v in views.items()
             }
             result = _with_failed_views(FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts), fs, on_error)
@@ -605,6 +610,26 @@ def anonymize_chunk(
     state = _chunk_state(chunk, audit, faces_out, times, t_chunk)
     state["video_start_ns"] = video_start_ns
     return state
+
+
+def _checked_depth(fs: FrameSet, cfg: PipelineConfig) -> FrameSet:
+    """``fs`` whose views register depth on demand (phase A) only to give it back when it
+    is plausible (:func:`orscene.render.depth_doubt`); implausible depth reads as unknown
+    (0), as in a view without depth, and is logged."""
+
+    def checked(name: str, fn):
+        def get(boxes):
+            d = fn(boxes)
+            why = render.depth_doubt(d, cfg.render)
+            if why:
+                log.warning("frame-set %d camera %s: depth ignored for 3D fusion, %s", fs.index, name, why)
+                return np.zeros_like(d)
+            return d
+
+        return get
+
+    views = {k: (replace(v, depth_in_boxes=checked(k, v.depth_in_boxes)) if v.depth_in_boxes is not None else v) for k, v in fs.views.items()}
+    return FrameSet(fs.index, fs.timestamp_ns, views)
 
 
 def _drop_implausible_depth(fs: FrameSet, cfg: PipelineConfig) -> tuple[FrameSet, dict[str, str]]:

@@ -26,7 +26,8 @@ Method, per view and face:
    view and gets no patch. Measured depth is evidence, not a veto: it may hide face pixels
    only where the occluder it implies is consistent (:func:`_occluder_doubt`: not nearer
    than ``min_occluder_depth_m``, not a surface spanning most of the view's measured depth,
-   present in the depth around the face too). Otherwise the face is drawn whole and its
+   present in the depth around the face too, not seen through by another camera's depth
+   (``others``)). Otherwise the face is drawn whole and its
    patch is marked ``depth_doubt`` (the pipeline then covers the head in 2D as well: fail
    closed). :func:`depth_doubt` judges a view's depth as a whole.
 4. **Mask with margin.** The visible face pixels are dilated by ``margin_frac`` of the face
@@ -48,7 +49,7 @@ import moderngl
 import numpy as np
 
 from orscene.errors import ConfigError, ShapeError
-from orscene.geometry.camera import project_cam, undistort_normalized
+from orscene.geometry.camera import project_cam, project_world, transform_points, undistort_normalized, unproject_px
 from orscene.render._fill import push_pull_fill
 from orscene.render.config import RenderConfig
 from orscene.render.templates import FaceTemplate, TemplateSet, choose_template
@@ -478,12 +479,22 @@ def depth_doubt(depth_m: np.ndarray, cfg: RenderConfig, min_pixels: int = 400) -
     return ""
 
 
-def _occluder_doubt(view_depth: np.ndarray, occ_depth: np.ndarray, occluded: np.ndarray, cover: np.ndarray, cfg: RenderConfig) -> str:
+def _occluder_doubt(
+    view_depth: np.ndarray,
+    occ_depth: np.ndarray,
+    occluded: np.ndarray,
+    cover: np.ndarray,
+    cfg: RenderConfig,
+    camera: Camera | None = None,
+    origin_px: tuple[int, int] = (0, 0),
+    others: Sequence[tuple[Camera, np.ndarray]] = (),
+) -> str:
     """Why the occluder that a view's measured depth implies in front of a face is not
     consistent (empty: it is): nearer than ``min_occluder_depth_m``; a surface holding more
     than ``max_occluder_image_share`` of the view's measured depth (a whole-image surface);
-    or absent from the depth around the face (fewer than ``min_occluder_ring_share`` of the
-    window's pixels beyond the face in its depth band)."""
+    absent from the depth around the face (fewer than ``min_occluder_ring_share`` of the
+    window's pixels beyond the face in its depth band); or contradicted by the other
+    cameras' geometry (:func:`_seen_through`)."""
     z = float(np.median(occ_depth[occluded]))
     if z < cfg.min_occluder_depth_m:
         return f"occluder at {z:.2f} m, nearer than {cfg.min_occluder_depth_m:g} m"
@@ -496,7 +507,30 @@ def _occluder_doubt(view_depth: np.ndarray, occ_depth: np.ndarray, occluded: np.
         around = float((np.abs(occ_depth[ring] - z) <= cfg.occluder_band_m).mean())
         if around < cfg.min_occluder_ring_share:
             return f"occluder at {z:.2f} m absent around the face"
+    if camera is not None and others:
+        ys, xs = np.nonzero(occluded)
+        step = max(1, ys.size // 256)  # a deterministic sample of the occluder's pixels
+        uv = np.stack([xs[::step] + origin_px[0], ys[::step] + origin_px[1]], -1).astype(np.float64)
+        pts = transform_points(camera.world_from_cam, unproject_px(camera.color, uv, occ_depth[ys[::step], xs[::step]]))
+        for other, depth in others:
+            seen, through = _seen_through(other, depth, pts, cfg.occluder_band_m)
+            if seen >= 20 and through > 0.5 * seen:
+                return f"occluder at {z:.2f} m seen through by {other.name}'s depth ({through}/{seen} points)"
     return ""
+
+
+def _seen_through(camera: Camera, depth_m: np.ndarray, points_world_m: np.ndarray, tolerance_m: float) -> tuple[int, int]:
+    """How many of ``points_world_m`` ``camera``'s registered depth measures (in its image,
+    depth known), and through how many of them it sees (measured depth beyond the point by
+    more than ``tolerance_m``: the point is empty space, no surface)."""
+    uv, z = project_world(camera, points_world_m)
+    h, w = depth_m.shape
+    u, v = np.round(uv[:, 0]).astype(np.int64), np.round(uv[:, 1]).astype(np.int64)
+    ok = (z > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    d = np.zeros(len(z), np.float32)
+    d[ok] = depth_m[v[ok], u[ok]]
+    known = ok & (d > 0)
+    return int(known.sum()), int((known & (d > z + tolerance_m)).sum())
 
 
 def render_faces(
@@ -507,8 +541,13 @@ def render_faces(
     templates: TemplateSet,
     occluders: Occluders | None,
     cfg: RenderConfig,
+    others: Sequence[tuple[Camera, np.ndarray]] = (),
 ) -> list[FacePatch]:
     """Render every face into one view; one FacePatch per face visible in it.
+
+    ``others``: the other calibrated cameras of the frame-set with their registered depth
+    (0 = unknown); where one of them sees through the occluder that this view's depth puts
+    in front of a face, that occluder does not hide it.
 
     Faces behind the camera, outside the image, turned away, or with a visible share below
     ``cfg.min_visible_fraction`` get no patch. ``occluders`` is used only when the view has
@@ -578,7 +617,7 @@ def render_faces(
                                      iterations=int(cfg.rgb_only_occluder_shrink_px)).astype(bool)  # fmt: skip
             background = _drop_specks(known & ~cover & (occ_depth > z_ref + cfg.background_tolerance_m))
             if view.depth_m is not None and (occluded & cover).any():
-                doubt = _occluder_doubt(view.depth_m, occ_depth, occluded & cover, cover, cfg)
+                doubt = _occluder_doubt(view.depth_m, occ_depth, occluded & cover, cover, cfg, camera, origin, others)
                 if doubt:  # depth is evidence, not a veto: draw the face whole (and say so)
                     log.info("face %d in %s: depth overruled (%s)", face.track_id, camera.name, doubt)
                     occluded = np.zeros_like(cover)

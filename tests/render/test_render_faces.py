@@ -336,3 +336,24 @@ def test_a_view_whose_depth_is_implausible_as_a_whole_is_named():
     roi = np.zeros((120, 160), np.float32)
     roi[40:80, 60:100] = 0.4
     assert "nearer than" in depth_doubt(roi, CFG)
+
+
+def test_an_occluder_another_camera_sees_through_does_not_hide_a_face(renderer, templates, head_pose, make_camera):
+    """cam0's depth puts a surface 0.8 m in front of it (0.4 m before the face, reaching well
+    around it). cam1, to the side, looks across that place: where it measures the far wall
+    there, the surface is empty space and the face is drawn; where it measures something
+    nearer (its view blocked), nothing contradicts the occluder and the face stays hidden."""
+    cam = make_camera()  # at (0, -1.2, 1.6) looking at the face
+    side = make_camera("cam1", eye=(1.2, -0.4, 1.6), target=(0.0, -0.4, 1.6))
+    face = synthetic_face_mesh(5, head_pose([0.0, 0.0, 1.6], [0.0, -1.0, 0.0]))
+    w, h = cam.color.size_wh
+    light = np.full((h, w), 2.5, np.float32)
+    light[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = 0.8
+    assert render_faces(renderer, _view(cam, light), cam, [face], templates, None, CFG) == []
+    blocked = (side, np.full((h, w), 0.5, np.float32))
+    assert render_faces(renderer, _view(cam, light), cam, [face], templates, None, CFG, [blocked]) == []
+    through = (side, np.full((h, w), 3.0, np.float32))
+    (p,) = render_faces(renderer, _view(cam, light), cam, [face], templates, None, CFG, [through])
+    assert p.visible_fraction == 1.0 and "seen through by cam1" in p.depth_doubt
+    unknown = (side, np.zeros((h, w), np.float32))  # no depth there: nothing to say
+    assert render_faces(renderer, _view(cam, light), cam, [face], templates, None, CFG, [unknown]) == []
