@@ -18,7 +18,9 @@ from pathlib import Path
 
 from orscene.errors import ModelFileError
 
-__all__ = ["orscene_cache_dir", "anny_cache_dir", "configure_anny_cache", "ensure_anny_cache", "anny_cache_ready", "check_anny_cache_buildable"]
+__all__ = [
+    "orscene_cache_dir", "anny_cache_dir", "configure_anny_cache", "ensure_anny_cache", "anny_cache_ready", "check_anny_cache_buildable",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 

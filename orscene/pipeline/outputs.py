@@ -49,7 +49,9 @@ from orscene.errors import OrsceneError
 from orscene.recording.session import atomic_write_bytes
 from orscene.recording.writers import Mp4Writer, concat_mp4
 
-__all__ = ["OutputLayout", "OutputLock", "SegmentWriters", "check_output_location", "file_sha256", "fingerprint", "input_folders"]
+__all__ = [
+    "OutputLayout", "OutputLock", "SegmentWriters", "check_output_location", "file_sha256", "fingerprint", "input_folders",
+]  # fmt: skip
 
 LOCK_NAME = ".orscene.lock"
 """The lock file of a run in progress, at the output folder's top."""

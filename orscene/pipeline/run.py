@@ -304,7 +304,9 @@ def _previous_run(cfg: ProcessConfig, layout: OutputLayout, out: Path, fp: str) 
     return None
 
 
-def _run_locked(cfg: ProcessConfig, layout: OutputLayout, reader, session_path: Path, n: int, checksums: dict, run_dict: dict, fp: str) -> dict:
+def _run_locked(
+    cfg: ProcessConfig, layout: OutputLayout, reader, session_path: Path, n: int, checksums: dict, run_dict: dict, fp: str
+) -> dict:
     """:func:`process_session` once it holds the output folder and has dealt with what it held."""
     layout.folder(layout.state_dir)
     layout.write_bytes(layout.config_path, dump_yaml_config(cfg.pipeline).encode())

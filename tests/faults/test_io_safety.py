@@ -267,7 +267,8 @@ def test_a_run_that_fails_early_leaves_nothing_and_the_corrected_run_proceeds(se
     assert "model_path" in line
     assert not out.exists()
     # leftovers of a run killed early (its lock file, config.yaml, .state with its run state)
-    killed = subprocess.Popen(_cmd(session, out, "--chunk-size", "1"), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen(_cmd(session, out, "--chunk-size", "1"), cwd=REPO, env=_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 600
     while not (out / ".state" / "run.json").exists() and killed.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
