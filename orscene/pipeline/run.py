@@ -30,6 +30,7 @@ from orscene.errors import ConfigError, SessionError
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
 from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint
+from orscene.pipeline.summary import RunReview, review_lines, review_run
 from orscene.recording.faces import faces_from_dict, merge_faces, save_faces
 from orscene.recording.reader import open_session
 from orscene.recording.session import atomic_write_bytes, default_outputs_dir, default_recordings_root, session_dir
@@ -355,6 +356,9 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "phase_s_this_run": {k: round(v, 2) for k, v in phase_s.items()},
         "stage_s": {k: round(v, 2) for k, v in sorted(stage_s.items())},
     }
+    review = review_run(audit["framesets"])  # the honest end of the run (pipeline/summary.py)
+    layout.write_json(layout.root / "review.json", review.to_dict())
+    summary["review"] = {k: v for k, v in review.to_dict().items() if k != "review"}
     layout.write_json(layout.summary_path, summary)
     shutil.rmtree(layout.state_dir / "video", ignore_errors=True)  # the segments, now joined
     return summary
@@ -380,4 +384,8 @@ def run_process(cfg: ProcessConfig) -> int:
         f"{summary['faces']} faces {summary['faces_by_path']}, "
         f"{summary['views_obscured_or_withheld']} views obscured/withheld -> {cfg.out or default_outputs_dir(cfg.session)}\n"
     )
+    if "review" in summary:  # runs finished before review.json existed have none
+        out = cfg.out or default_outputs_dir(cfg.session)
+        review = RunReview.from_dict(json.loads((out / "review.json").read_text()))
+        sys.stdout.write("".join(line + "\n" for line in review_lines(review, out / "review.json")))
     return 0
