@@ -25,7 +25,7 @@ from typing import Literal
 from tqdm import tqdm
 
 from orscene._system import usable_cores
-from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config
+from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config_with_run
 from orscene.errors import ConfigError, SessionError
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
@@ -54,14 +54,15 @@ class ProcessConfig:
     out: Path | None = None
     """Output folder (default outputs/<SESSION>); never inside or over the input."""
     config: Path | None = None
-    """YAML file overriding the pipeline defaults (the shape printed by --print-config)."""
+    """YAML file overriding the pipeline defaults (the shape printed by --print-config), and
+    run options in an optional ``run:`` section (workers, format, on_error...); flags win."""
     print_config: bool = False
     """Print the effective pipeline configuration as YAML and exit."""
     format: OutputFormat = OutputFormat.BOTH
     """Anonymized colour as an image sequence, MP4 per camera, or both."""
     video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "ultrafast"
-    """x264 preset of the MP4s (CRF 18): ultrafast encodes ~2.5x faster than veryfast, for
-    files ~35 % larger at the same quality setting."""
+    """x264 preset of the MP4s (CRF 18): faster presets write larger files (measurements in
+    benchmarks/results.md)."""
     workers: int = 1
     """Parallel worker processes, each running whole chunks."""
     chunk_size: int = 75
@@ -93,7 +94,9 @@ def config_defaults(args: list[str]) -> ProcessConfig | None:
             path = a.split("=", 1)[1]
     if path is None:
         return None
-    return ProcessConfig(config=Path(path), pipeline=load_yaml_config(path, PipelineConfig))
+    # the stage settings, and the run options of an optional ``run:`` section (workers, format...)
+    pipeline, run = load_yaml_config_with_run(path, PipelineConfig, ProcessConfig, exclude=("pipeline", "config", "print_config"))
+    return ProcessConfig(config=Path(path), pipeline=pipeline, **run)
 
 
 # ---------------------------------------------------------------- worker side
@@ -108,6 +111,9 @@ def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int) -> 
     from orscene.pipeline.process import load_models
 
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from orscene._quiet import quiet_third_party
+
+    quiet_third_party()  # anny's cache lines, unless -v (ORSCENE_VERBOSE, inherited)
     # one worker per core share: torch and OpenCV would otherwise each start a thread per
     # core in every worker, and the workers' threads would fight over the cores
     torch.set_num_threads(threads)
@@ -178,7 +184,7 @@ def _phase_c_models():
         if "error" in out:
             raise out["error"]
         models = _WORKER["models"] = with_render_models(models, _WORKER["cfg"], out["body_model"])
-        log.info("phase C models ready (%.1f s spent waiting for them)", time.perf_counter() - t0)
+        log.debug("phase C models ready (%.1f s spent waiting for them)", time.perf_counter() - t0)
     return models
 
 
@@ -302,7 +308,7 @@ def process_session(cfg: ProcessConfig) -> dict:
         executor.close()
 
     summary = _finish(layout, reader, chunks, checksums, cfg, tracks, {"A": t_a - t0, "B": t_b - t_a, "C": t_c - t_b})
-    log.info("phases A %.1f s, B %.1f s, C %.1f s; outputs merged in %.1f s", t_a - t0, t_b - t_a, t_c - t_b, time.perf_counter() - t_c)
+    log.debug("phases A (keypoints) %.1f s, B (tracking) %.1f s, C (anonymize) %.1f s; outputs merged in %.1f s", t_a - t0, t_b - t_a, t_c - t_b, time.perf_counter() - t_c)
     return summary
 
 

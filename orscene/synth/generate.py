@@ -26,6 +26,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from orscene.errors import ConfigError, SessionError
 from orscene.recording.faces import FaceAnnotations, save_faces
@@ -266,7 +267,7 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> No
     preview_frame = T // 2
     preview_imgs: dict[str, np.ndarray] = {}
     t_render = 0.0
-    for i in range(T):
+    for i in tqdm(range(T), desc="render", unit="frame-set", disable=None):
         t_s = i / cfg.fps
         t0 = time.perf_counter()
         fr = render_frame(world, t_s)
@@ -298,8 +299,7 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> No
             uv, vis = annotate_keypoints(cam, ro.ids, ro.z_m, idx, posed.joints_world_m)
             gt["keypoints_px"][i, c, idx] = uv
             gt["keypoint_visibility"][i, c, idx] = vis
-        if (i + 1) % max(1, T // 10) == 0:
-            log.info("frame %d/%d (%.2f s render per frame-set)", i + 1, T, t_render / (i + 1))
+        log.debug("frame %d/%d (%.2f s render per frame-set)", i + 1, T, t_render / (i + 1))
     world.renderer.release()
 
     timestamps = {}
@@ -398,7 +398,7 @@ def _write_board_session(cfg: SynthConfig, out: Path) -> None:
         if cameras[name].depth is not None:
             (out / name / "depth").mkdir(parents=True)
     noise_cfg = DepthNoiseConfig()
-    for i in range(T):
+    for i in tqdm(range(T), desc="render board", unit="frame-set", disable=None):
         views = render_board_views(cameras, board_json, placements[i], img_rng)
         for name, (rgb, depth_color) in views.items():
             ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
