@@ -19,9 +19,13 @@ images, only the calibration of its 3 RGB-D cameras (640x480; intrinsics, distor
 = ``room_from_cam1`` in mm). The room reference is z up (checked: the neck is above the
 hips along +z in the 3D skeletons), so ``world_from_cam_i = room_from_cam1 @ cam1_from_cam_i``
 in metres; its origin is MVOR's room reference, not the floor. The session lists the cameras
-``cam1..cam3`` as image folders ``cam1/color/`` ... which stay empty until the user copies
-the MVOR images in (``day<d>/cam<i>/color/NNNNNN.png``; depth PNGs of MVOR are registered
-to colour already, so put them in ``cam<i>/depth/``). ``info`` works on the empty session.
+``cam1..cam3`` as image folders ``cam1/color/`` ...; with ``--images DIR`` (the folder
+holding MVOR's ``day<d>/cam<i>/color/NNNNNN.png`` and ``depth/``, whose file names repeat
+across days) the images are linked in as frame-sets ``0..N-1`` in the order of the
+annotation file's ``multiview_images`` (the frame numbering of ``evaluate``'s MVOR loader),
+depth PNGs (registered to colour already) beside them, and the annotation file becomes
+the session's face annotations. Without ``--images`` the folders stay empty (``info``
+works on the empty session).
 
 Nothing is written when an input is invalid: everything is checked, then the session is
 written into a temporary folder beside the target and renamed into place.
@@ -41,7 +45,7 @@ import numpy as np
 import tyro
 import yaml
 
-from orscene.errors import AnnotationError, CalibrationError, RecordingError, SessionError
+from orscene.errors import AnnotationError, CalibrationError, ConfigError, RecordingError, SessionError
 from orscene.recording.faces import FaceAnnotations, faces_to_dict
 from orscene.recording.session import (
     Calibration,
@@ -105,6 +109,10 @@ class ImportConfig:
     """Name of the session to create under the recordings root."""
     recordings: Path = default_recordings_root()
     """Recordings root (``$ORSCENE_RECORDINGS`` or ./recordings)."""
+    images: Path | None = None
+    """MVOR only: the folder holding MVOR's ``day<d>/cam<i>/color/*.png`` (and ``depth/``): its
+    images become the session's frame-sets, in the annotation file's order, without overwriting
+    (file names repeat across days)."""
     force: bool = False
     """Replace an existing session of that name."""
 
@@ -316,23 +324,58 @@ def load_mvor_cameras(path: str | Path) -> dict[str, Camera]:
     return out
 
 
-def import_mvor(src: str | Path, target: Path, force: bool = False) -> Path:
-    """Create a session with the MVOR calibration and empty image folders ``cam1..cam3``."""
+def mvor_frame_files(path: str | Path, images: Path) -> list[dict[str, Path]]:
+    """Per MVOR multi-view frame (the annotation file's ``multiview_images`` order, which
+    is the frame numbering of ``evaluate``'s MVOR loader), camera name -> its colour image
+    under ``images`` (``day<d>/cam<i>/color/NNNNNN.png``). Raises naming the first missing
+    file; the numbers repeat across days, so frames are told apart by their whole path."""
+    path = Path(path)
+    data = _read_json(path, "MVOR annotation file")
+    try:
+        frames = [{f"cam{int(img['cam_id'])}": images / str(img["file_name"]) for img in mv["images"]} for mv in data["multiview_images"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise CalibrationError(f"malformed MVOR multiview_images ({type(e).__name__}: {e})", path) from None
+    missing = [p for f in frames for p in f.values() if not p.is_file()]
+    if missing:
+        raise RecordingError(f"{len(missing)} MVOR images named in {path.name} are missing under {images} (first: {missing[0].relative_to(images)})", missing[0])
+    return frames
+
+
+def import_mvor(src: str | Path, target: Path, force: bool = False, images: str | Path | None = None) -> Path:
+    """Create a session with the MVOR calibration: with ``images`` (the folder holding
+    ``day<d>/cam<i>/...``), the MVOR frames as frame-sets ``0..N-1`` in the annotation
+    file's order (colour, and registered depth where present; hard links or copies) and the
+    annotation file as the session's face annotations; without, empty image folders."""
     src = Path(src)
     name = validate_session_name(target.name)
     if not src.is_file():
         raise CalibrationError("MVOR annotation file not found", src)
     cams = load_mvor_cameras(src)
+    frames = mvor_frame_files(src, Path(images)) if images is not None else []
     staging = _staging(target, force)
     try:
         for c in cams:
             (staging / c / "color").mkdir(parents=True)
+        for k, views in enumerate(frames):
+            for c, color in views.items():
+                _link_or_copy(color, staging / c / "color" / f"{k:06d}{color.suffix.lower()}")
+                depth = color.parent.parent / "depth" / color.name
+                if depth.is_file():
+                    _link_or_copy(depth, staging / c / "depth" / f"{k:06d}.png")
+        annotations = {}
+        if frames:
+            _link_or_copy(src, staging / "annotations" / src.name)
+            annotations["faces"] = f"annotations/{src.name}"
         atomic_write_text(staging / "calibration.json", json.dumps(calibration_to_dict(Calibration(cams)), indent=1))
         manifest = SessionManifest(
             name=name,
             cameras=tuple(CameraSource(c, SourceKind.FOLDER, c) for c in cams),
             fps=1.0,
-            description="MVOR calibration import: copy the MVOR images into cam<i>/color/NNNNNN.png",
+            annotations=annotations,
+            description=(
+                f"MVOR import: {len(frames)} multi-view frames of {src.name}, frame-set k = its k-th multiview_images entry"
+                if frames else "MVOR calibration import: run `import mvor FILE --images DIR` to add the MVOR images"
+            ),
         )
         atomic_write_text(staging / "session.yaml", yaml.safe_dump(manifest_to_dict(manifest), sort_keys=False))
         _commit(staging, target)
@@ -345,8 +388,10 @@ def import_mvor(src: str | Path, target: Path, force: bool = False) -> Path:
 def run_import(cfg: ImportConfig) -> int:
     target = session_dir(cfg.recordings, cfg.session)
     if cfg.kind is ImportKind.panoptic:
+        if cfg.images is not None:
+            raise ConfigError("--images is for MVOR (a Panoptic folder holds its images)")
         import_panoptic(cfg.source, target, cfg.force)
     else:
-        import_mvor(cfg.source, target, cfg.force)
+        import_mvor(cfg.source, target, cfg.force, cfg.images)
     log.info("session %s written to %s", cfg.session, target)
     return 0
