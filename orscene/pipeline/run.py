@@ -49,6 +49,9 @@ class ProcessConfig:
 
     session: str = "OR_03"
     """Session name, looked up under --recordings."""
+    mkv: tuple[Path, ...] = ()
+    """Azure Kinect recordings to anonymize directly, instead of a session (one camera each;
+    the first at the world origin, the others uncalibrated: 2D path only)."""
     recordings: Path = field(default_factory=default_recordings_root)
     """Recordings root (default ./recordings, or $ORSCENE_RECORDINGS)."""
     out: Path | None = None
@@ -243,6 +246,11 @@ def _versions() -> dict[str, str]:
 
 def process_session(cfg: ProcessConfig) -> dict:
     """Run the pipeline; returns the run summary (also written to summary.json)."""
+    if cfg.mkv:  # recordings given directly: their session folder, in a temporary place
+        from orscene.recording.importers import temporary_mkv_session
+
+        with temporary_mkv_session(cfg.mkv) as (root, name):
+            return process_session(dataclasses.replace(cfg, mkv=(), session=name, recordings=root, out=cfg.out or default_outputs_dir(name)))
     session_path = session_dir(cfg.recordings, cfg.session)
     if not session_path.is_dir():
         raise SessionError("session not found", session_path)
@@ -385,6 +393,10 @@ def run_process(cfg: ProcessConfig) -> int:
         sys.stdout.write(dump_yaml_config(cfg.pipeline))
         return 0
     summary = process_session(cfg)
+    if cfg.mkv and cfg.out is None:
+        from orscene.recording.importers import mkv_session_name
+
+        cfg = dataclasses.replace(cfg, session=mkv_session_name(cfg.mkv))
     sys.stdout.write(
         f"{summary['framesets']} frame-sets, {summary['views']} views, {summary['people']} people, "
         f"{summary['faces']} faces {summary['faces_by_path']}, "

@@ -1,4 +1,10 @@
-"""``python cli.py import {panoptic,mvor} SOURCE --session NAME``: external data as sessions.
+"""``python cli.py import {panoptic,mvor,mkv} SOURCE... --session NAME``: external data as sessions.
+
+**Azure Kinect** (``import mkv a.mkv [b.mkv ...]``): one camera per recording, named by
+its file stem (or ``cam<i>``); the session's manifest names the files (absolute paths,
+nothing copied), intrinsics and depth-to-colour come from each file's calibration
+attachment, frame-sets from their timestamps. The first camera is the world origin; the
+others are uncalibrated (2D path only) until ``calibrate`` gives them a pose.
 
 **CMU Panoptic** (``import panoptic DIR``): ``DIR`` holds one folder of HD images per view
 (``00_03/00_03_00004500.jpg``), ``camera_parameters.json`` (per camera ``K``, ``distCoef``
@@ -31,6 +37,7 @@ Nothing is written when an input is invalid: everything is checked, then the ses
 written into a temporary folder beside the target and renamed into place.
 """
 
+import contextlib
 import enum
 import json
 import logging
@@ -68,6 +75,9 @@ __all__ = [
     "run_import",
     "import_panoptic",
     "import_mvor",
+    "import_mkv",
+    "write_mkv_session",
+    "temporary_mkv_session",
     "load_panoptic_cameras",
     "load_panoptic_faces",
     "load_mvor_cameras",
@@ -95,6 +105,7 @@ WORLD_FROM_PANOPTIC = np.array(
 class ImportKind(enum.Enum):
     panoptic = "panoptic"
     mvor = "mvor"
+    mkv = "mkv"
 
 
 @dataclass(frozen=True)
@@ -102,9 +113,10 @@ class ImportConfig:
     """Import a CMU Panoptic folder or the MVOR calibration as an orscene session."""
 
     kind: tyro.conf.Positional[ImportKind]
-    """What to import: panoptic (a folder of view folders) or mvor (camma_mvor_2018.json)."""
-    source: tyro.conf.Positional[Path]
-    """The Panoptic folder or the MVOR JSON file (never modified)."""
+    """What to import: panoptic (a folder of view folders), mvor (camma_mvor_2018.json) or
+    mkv (one or more Azure Kinect recordings, one camera each)."""
+    source: tyro.conf.Positional[tuple[Path, ...]]
+    """The Panoptic folder, the MVOR JSON file, or the .mkv files (never modified)."""
     session: str = "imported"
     """Name of the session to create under the recordings root."""
     recordings: Path = default_recordings_root()
@@ -115,6 +127,10 @@ class ImportConfig:
     (file names repeat across days)."""
     force: bool = False
     """Replace an existing session of that name."""
+
+    def __post_init__(self) -> None:
+        src = self.source
+        object.__setattr__(self, "source", (Path(src),) if isinstance(src, (str, os.PathLike)) else tuple(Path(p) for p in src))
 
 
 def _read_json(path: Path, what: str, error: type = CalibrationError) -> object:
@@ -385,13 +401,92 @@ def import_mvor(src: str | Path, target: Path, force: bool = False, images: str 
     return target
 
 
+# ------------------------------------------------------------------------- Azure Kinect .mkv
+def _mkv_camera_names(paths: list[Path]) -> list[str]:
+    """Each recording's file stem when it is a valid, unique camera name, else ``cam<i>``."""
+    stems = [p.stem for p in paths]
+    ok = all(re.fullmatch(r"[A-Za-z0-9_.-]+", s) and ".." not in s for s in stems) and len(set(stems)) == len(stems)
+    return stems if ok else [f"cam{i}" for i in range(len(paths))]
+
+
+def write_mkv_session(mkvs: "list[str | Path] | tuple[str | Path, ...]", target: Path, name: str | None = None) -> Path:
+    """Write the session folder ``target`` for Azure Kinect recordings, one camera each: the
+    manifest names the files (absolute paths; nothing is copied), intrinsics and
+    depth-to-colour come from each file's calibration attachment, frames are synchronized by
+    their timestamps. The first camera is at the world origin; the others have no world
+    pose (uncalibrated: their views go through the 2D path only, fail closed), said in one
+    warning line. Calibrate the room (``calibrate``) for the 3D path in every view."""
+    from orscene.recording.mkv import MkvReader
+
+    paths = [Path(p) for p in mkvs]
+    if not paths:
+        raise ConfigError("give one or more .mkv recordings")
+    readers = []
+    for p in paths:
+        if not p.is_file():
+            raise RecordingError("recording not found", p)
+        readers.append(MkvReader(p, strict=False))
+    names = _mkv_camera_names(paths)
+    staging = target
+    staging.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(staging / "calibration.json", json.dumps(calibration_to_dict(Calibration({}, poses_only={names[0]: np.eye(4)})), indent=1))
+    manifest = SessionManifest(
+        name=validate_session_name(name or target.name),
+        cameras=tuple(CameraSource(n, SourceKind.MKV, str(p.resolve())) for n, p in zip(names, paths)),
+        fps=float(readers[0].fps),
+        description=f"Azure Kinect recordings {[p.name for p in paths]}; {names[0]} at the world origin",
+    )
+    atomic_write_text(staging / "session.yaml", yaml.safe_dump(manifest_to_dict(manifest), sort_keys=False))
+    if len(names) > 1:
+        log.warning(
+            "cameras %s have no world pose (no calibration given): their views are anonymized by the 2D path only; "
+            "run `calibrate` on a board recording for the 3D path", names[1:],
+        )  # fmt: skip
+    return target
+
+
+def mkv_session_name(mkvs) -> str:
+    """The session name of recordings processed directly: the first file's stem when it is
+    a valid session name, else ``mkv``."""
+    stem = Path(list(mkvs)[0]).stem if mkvs else ""
+    return stem if re.fullmatch(r"[A-Za-z0-9_.-]+", stem) and ".." not in stem else "mkv"
+
+
+@contextlib.contextmanager
+def temporary_mkv_session(mkvs):
+    """``(recordings root, session name)`` of a session folder for ``mkvs`` written into a
+    temporary folder (see :func:`write_mkv_session`), removed on exit."""
+    name = mkv_session_name(mkvs)
+    with tempfile.TemporaryDirectory(prefix="orscene-mkv-") as tmp:
+        write_mkv_session(mkvs, Path(tmp) / name, name=name)
+        yield Path(tmp), name
+
+
+def import_mkv(mkvs: "list[str | Path] | tuple[str | Path, ...]", target: Path, force: bool = False) -> Path:
+    """Create the session folder ``target`` for Azure Kinect recordings (see
+    :func:`write_mkv_session`); nothing is written when a recording is invalid."""
+    validate_session_name(target.name)
+    staging = _staging(target, force)
+    try:
+        write_mkv_session(mkvs, staging, name=target.name)
+        _commit(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
 def run_import(cfg: ImportConfig) -> int:
     target = session_dir(cfg.recordings, cfg.session)
+    if cfg.kind is not ImportKind.mkv and len(cfg.source) != 1:
+        raise ConfigError(f"import {cfg.kind.value} takes one source, got {len(cfg.source)}")
+    if cfg.images is not None and cfg.kind is not ImportKind.mvor:
+        raise ConfigError("--images is for MVOR only")
     if cfg.kind is ImportKind.panoptic:
-        if cfg.images is not None:
-            raise ConfigError("--images is for MVOR (a Panoptic folder holds its images)")
-        import_panoptic(cfg.source, target, cfg.force)
+        import_panoptic(cfg.source[0], target, cfg.force)
+    elif cfg.kind is ImportKind.mvor:
+        import_mvor(cfg.source[0], target, cfg.force, cfg.images)
     else:
-        import_mvor(cfg.source, target, cfg.force, cfg.images)
+        import_mkv(cfg.source, target, cfg.force)
     log.info("session %s written to %s", cfg.session, target)
     return 0
