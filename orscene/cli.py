@@ -13,9 +13,9 @@ import sys
 # command -> (module, config class, function, one-line description)
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "info": ("orscene.recording.info", "InfoConfig", "run_info", "summarize a session or an Azure Kinect .mkv"),
-    "import": ("orscene.recording.importers", "ImportConfig", "run_import", "import a CMU Panoptic folder or MVOR calibration as a session"),
+    "import": ("orscene.recording.importers", "ImportConfig", "run_import", "import a CMU Panoptic folder, MVOR, or Azure Kinect .mkv files as a session"),
     "synth": ("orscene.synth.generate", "SynthConfig", "run_synth", "generate a synthetic multi-view OR session with ground truth"),
-    "process": ("orscene.pipeline.run", "ProcessConfig", "run_process", "anonymize every face in every view of a session"),
+    "process": ("orscene.pipeline.run", "ProcessConfig", "run_process", "anonymize every face in every view of a session (or of .mkv files: --mkv)"),
     "evaluate": ("orscene.evaluate.run", "EvaluateConfig", "run_evaluate", "score anonymization against face annotations, with 2D baselines"),
     "calibrate": ("orscene.calibrate.run", "CalibrateConfig", "run_calibrate", "register all cameras of a room from a ChArUco board"),
 }

@@ -110,7 +110,8 @@ class ImportKind(enum.Enum):
 
 @dataclass(frozen=True)
 class ImportConfig:
-    """Import a CMU Panoptic folder or the MVOR calibration as an orscene session."""
+    """Import a CMU Panoptic folder, MVOR (calibration, and images with --images) or Azure
+    Kinect .mkv recordings as an orscene session."""
 
     kind: tyro.conf.Positional[ImportKind]
     """What to import: panoptic (a folder of view folders), mvor (camma_mvor_2018.json) or
