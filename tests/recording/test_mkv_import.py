@@ -60,5 +60,7 @@ def test_process_mkv_in_one_command(tmp_path, shared_data):
     assert (tmp_path / "X" / "images" / "recording" / "000000.jpg").is_file()
     assert (tmp_path / "X" / "video" / "recording.mp4").is_file()
     assert first.stdout.strip().splitlines()[-1].startswith(("review recommended", "all clear"))
+    for banner in ("XNNPACK", "Warp", "anny", "phases A"):  # quiet by default
+        assert banner not in first.stderr, banner
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)  # same inputs, same run: a no-op
     assert again.returncode == 0 and "already complete" in again.stderr
