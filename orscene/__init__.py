@@ -33,6 +33,10 @@ __all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str):
+    if name == "evaluate":  # also the stage package, which the import system binds here: one callable object
+        import importlib
+
+        return importlib.import_module("orscene.evaluate")
     if name in _API:
         from orscene import api
 

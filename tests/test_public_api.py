@@ -41,6 +41,18 @@ def test_api_docstring_examples_run(tmp_path):
     assert runner.summarize(verbose=False).failed == 0
 
 
+def test_evaluate_is_callable_whether_or_not_its_stage_package_was_imported():
+    code = (
+        "import orscene\n"
+        "a = callable(orscene.evaluate)\n"
+        "import orscene.evaluate.metrics\n"
+        "from orscene.evaluate import EvaluateConfig\n"
+        "print(a, callable(orscene.evaluate), callable(orscene.process), callable(orscene.open_session))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.stdout.strip() == "True True True True", out.stderr[-1000:]
+
+
 def test_version_and_console_script():
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     module, func = scripts["orscene"].split(":")
