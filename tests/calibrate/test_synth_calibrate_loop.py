@@ -65,8 +65,8 @@ def test_synth_board_then_calibrate_recovers_the_poses(tmp_path, monkeypatch, ca
         rel_e = np.linalg.inv(est["cam0"].world_from_cam) @ est[n].world_from_cam
         d_t, d_r = compare_transforms(rel_e, rel_t)
         assert d_t < 0.008 and d_r < 0.2, (n, d_t, d_r)
-    for n in truth:  # the floor (seen in depth) is z = 0 with z up, as in the synthetic world
-        assert abs(est[n].world_from_cam[2, 3] - truth[n].world_from_cam[2, 3]) < 0.01
+    for n in truth:  # the floor (a RANSAC plane in noisy depth) is z = 0 with z up, as in the synthetic world
+        assert abs(est[n].world_from_cam[2, 3] - truth[n].world_from_cam[2, 3]) < 0.02
         assert np.degrees(np.arccos(np.clip(est[n].world_from_cam[2, :3] @ truth[n].world_from_cam[2, :3], -1, 1))) < 0.5
 
     # nothing uncertain in this session (no people): the run ends "all clear"
