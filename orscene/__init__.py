@@ -15,6 +15,34 @@ synth         synthetic OR sessions with exact ground truth
 calibrate     ChArUco board detection and camera registration
 
 Shared containers are in :mod:`orscene.types`, errors in :mod:`orscene.errors`.
+
+The Python API (the same work as the ``orscene`` command; examples in :mod:`orscene.api`)::
+
+    import orscene
+    reader = orscene.open_session("recordings/OR_03")      # cameras, frame-sets, calibration
+    summary = orscene.process("recordings/OR_03", out="outputs/OR_03", workers=2)
+    result = orscene.evaluate("recordings/OR_03", predictions="outputs/OR_03")
 """
 
 __version__ = "0.1.0"
+
+# The public Python API: three functions, imported on first use so that ``import orscene``
+# stays light (no torch, no models) -- see orscene/api.py for their examples.
+_API = ("process", "evaluate", "open_session")
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name == "evaluate":  # also the stage package, which the import system binds here: one callable object
+        import importlib
+
+        return importlib.import_module("orscene.evaluate")
+    if name in _API:
+        from orscene import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'orscene' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -16,7 +16,7 @@ import yaml
 
 from orscene.errors import ConfigError
 
-__all__ = ["config_to_dict", "config_from_dict", "load_yaml_config", "dump_yaml_config"]
+__all__ = ["config_to_dict", "config_from_dict", "load_yaml_config", "load_yaml_config_with_run", "dump_yaml_config"]
 
 C = TypeVar("C")
 
@@ -131,15 +131,44 @@ def config_from_dict(cls: type[C], data: dict, path: Path | None = None, base: C
     return _from_dict(cls, data, "", path, base if base is not None else cls())
 
 
-def load_yaml_config(path: str | Path, cls: type[C], base: C | None = None) -> C:
-    path = Path(path)
+def _read_yaml(path: Path) -> Any:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError("config file not found", path) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"malformed YAML: {str(e).splitlines()[0]}", path) from None
-    return config_from_dict(cls, data, path, base)
+
+
+def load_yaml_config(path: str | Path, cls: type[C], base: C | None = None) -> C:
+    path = Path(path)
+    return config_from_dict(cls, _read_yaml(path), path, base)
+
+
+def load_yaml_config_with_run(path: str | Path, cls: type[C], run_cls: type, exclude: tuple[str, ...] = ()) -> tuple[C, dict]:
+    """``(cls from the file, run options)``: the file is ``cls``'s mapping, plus an optional
+    ``run:`` mapping of ``run_cls``'s fields (those not in ``exclude``), e.g. ::
+
+        run: {workers: 2, format: mp4, on_error: withhold}
+        pose: {...}
+
+    The run options come back as a dict of typed values (enums, paths) for
+    ``run_cls(**options)``; an unknown key or a wrong type is a one-line ConfigError."""
+    path = Path(path)
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"top level: expected a mapping, got {type(data).__name__}", path)
+    data = dict(data)
+    run = data.pop("run", None) or {}
+    if not isinstance(run, dict):
+        raise ConfigError(f"run: expected a mapping, got {type(run).__name__}", path)
+    hints = typing.get_type_hints(run_cls)
+    allowed = [f.name for f in dataclasses.fields(run_cls) if f.init and f.name not in exclude]
+    unknown = sorted(set(run) - set(allowed))
+    if unknown:
+        raise ConfigError(f"run: unknown option(s) {unknown}; the run options are {allowed}", path)
+    options = {k: _convert(hints[k], v, f"run.{k}", path) for k, v in run.items()}
+    return config_from_dict(cls, data, path), options
 
 
 def dump_yaml_config(cfg: Any) -> str:

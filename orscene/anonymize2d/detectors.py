@@ -159,9 +159,12 @@ def load_face_detector(cfg: FaceDetectorConfig) -> FaceDetector:
     else:
         from ai_edge_litert.interpreter import Interpreter
 
+        from orscene._quiet import native_stderr_quiet
+
         try:
-            runner = Interpreter(model_path=str(path), num_threads=threads)
-            runner.allocate_tensors()
+            with native_stderr_quiet():  # TFLite's "Created ... XNNPACK delegate" line
+                runner = Interpreter(model_path=str(path), num_threads=threads)
+                runner.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelFileError(f"cannot load TFLite model: {e}", path) from None
     return FaceDetector(cfg, runner, path)

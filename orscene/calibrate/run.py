@@ -71,7 +71,9 @@ class CalibrateConfig:
     the board in several poses per camera."""
     board_static: bool = False
     """The board lies still for the whole session (cameras may see it in turn): all
-    frame-sets form one board placement."""
+    frame-sets form one board placement, and each camera keeps its one best view. Cannot
+    apply to a board that moves (its placements would be merged into one, inconsistent)
+    nor with --reestimate-intrinsics (one view per camera; intrinsics need several poses)."""
     start: int = 0
     """First frame-set to use."""
     stop: int | None = None
@@ -134,6 +136,11 @@ def calibrate_session(
 ) -> tuple[dict[str, Camera], WorldResult]:
     """The calibration itself, on frame-sets already read: returns cameras with their new
     ``world_from_cam`` (and re-estimated colour intrinsics if asked) and the solver result."""
+    if cfg.board_static and cfg.reestimate_intrinsics:
+        raise ConfigError(
+            "--board-static keeps one view of the still board per camera, and --reestimate-intrinsics needs the board "
+            "in several poses per camera: re-estimate the intrinsics on a recording where the board moves, or drop one option"
+        )
     det_cfg = DetectConfig()
     detections: dict[tuple[str, int], Detection] = {}
     depth_views: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in cameras}

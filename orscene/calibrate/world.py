@@ -96,7 +96,9 @@ def register_cameras(
         if not usable:
             raise CalibrationError(
                 f"never sees the calibration board "
-                f"(at most {best} corners in {len(keys)} views, need {cfg.min_corners})",
+                f"(at most {best} corners in {len(keys)} views, need {cfg.min_corners}): check that the board file "
+                f"matches the printed board (squares, dictionary) and that the board faces this camera, with each "
+                f"marker bit 2 px or more in its images (a larger board, nearer, less oblique)",
                 camera=c,
             )
         for k in usable:

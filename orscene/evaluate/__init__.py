@@ -1,6 +1,9 @@
 """orscene.evaluate: face-anonymization metrics, annotation importers, 2D baselines and
 ``cli.py evaluate``."""
 
+import sys as _sys
+import types as _types
+
 from orscene.evaluate.baselines import BaselineRun, detect_views, run_baseline
 from orscene.evaluate.importers import MvorBoxKind, load_imglab_xml, load_mvor_coco, load_panoptic_faces_json
 from orscene.evaluate.metrics import (
@@ -48,3 +51,16 @@ __all__ = [
     "run_evaluate",
     "draw_evaluation",
 ]
+
+
+class _CallableEvaluate(_types.ModuleType):
+    """``orscene.evaluate`` names this package and the public API function: calling the
+    package runs :func:`orscene.api.evaluate` (``orscene.evaluate(session, ...)``)."""
+
+    def __call__(self, *args, **kwargs):
+        from orscene.api import evaluate
+
+        return evaluate(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableEvaluate

@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tqdm import tqdm
+
 from orscene.anonymize2d import Anonymize2DConfig, AnonymizeMethod, FaceDetector, anonymize_regions
 from orscene.evaluate.metrics import EvaluationResult, ImageLookup, MetricsConfig, score_view, scored_views, summarize
 from orscene.recording.faces import FaceAnnotations, merge_faces
@@ -61,7 +63,7 @@ def run_baseline(
     t_all = 0.0
     n_img = 0
     missing = 0
-    for frame, cam in scored_views(annotations, None, max_frames):
+    for frame, cam in tqdm(scored_views(annotations, None, max_frames), desc=f"baseline {detector.cfg.name.value}", unit="view", disable=None, leave=False):
         rgb = originals(frame, cam)
         if rgb is None:
             missing += 1

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 from orscene.errors import ShapeError
 from orscene.recording.faces import FaceAnnotations
@@ -410,7 +411,7 @@ def evaluate_predictions(
     ann_by = annotations.by_frame_camera()
     pred_by = predictions.by_frame_camera()
     views = []
-    for frame, cam in scored_views(annotations, predictions, max_frames):
+    for frame, cam in tqdm(scored_views(annotations, predictions, max_frames), desc="score orscene", unit="view", disable=None, leave=False):
         mask = masks(frame, cam) if masks is not None else None
         orig = originals(frame, cam) if originals is not None else None
         anon = anonymized(frame, cam) if (anonymized is not None and orig is not None) else None

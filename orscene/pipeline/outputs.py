@@ -12,6 +12,7 @@
       audit.json                    inputs with checksums, config, package versions, and per
                                     frame-set what was anonymized how, what was obscured/withheld
       summary.json                  frames, people, share of faces per path, throughput
+      review.json                   what was uncertain and the frame-sets to review, ranked
       .state/                       one file per finished chunk (resume), the run fingerprint,
                                     and each chunk's part of the MP4s until they are joined
       .orscene.lock                 while a run writes the folder: its advisory lock and pid
@@ -295,7 +296,7 @@ class OutputLayout:
         is empty or holds an orscene output (a ``.state`` folder)."""
         for name in ("images", "masks", "video", ".state"):
             shutil.rmtree(self.root / name, ignore_errors=True)
-        for path in (self.faces_path, self.audit_path, self.summary_path, self.config_path):
+        for path in (self.faces_path, self.audit_path, self.summary_path, self.config_path, self.root / "review.json"):
             path.unlink(missing_ok=True)
 
 

@@ -26,11 +26,12 @@ from typing import Literal
 from tqdm import tqdm
 
 from orscene._system import usable_cores
-from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config
+from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config_with_run
 from orscene.errors import ConfigError, SessionError
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
 from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint, input_folders
+from orscene.pipeline.summary import RunReview, review_lines, review_run
 from orscene.recording.faces import faces_from_dict, merge_faces, save_faces
 from orscene.recording.reader import open_session
 from orscene.recording.session import MANIFEST_NAME, default_outputs_dir, default_recordings_root, session_dir
@@ -49,20 +50,24 @@ class ProcessConfig:
 
     session: str = "OR_03"
     """Session name, looked up under --recordings."""
+    mkv: tuple[Path, ...] = ()
+    """Azure Kinect recordings to anonymize directly, instead of a session (one camera each;
+    the first at the world origin, the others uncalibrated: 2D path only)."""
     recordings: Path = field(default_factory=default_recordings_root)
     """Recordings root (default ./recordings, or $ORSCENE_RECORDINGS)."""
     out: Path | None = None
     """Output folder (default outputs/<SESSION>); never inside or over the input, never
     holding a symbolic link; one run at a time (it holds .orscene.lock)."""
     config: Path | None = None
-    """YAML file overriding the pipeline defaults (the shape printed by --print-config)."""
+    """YAML file overriding the pipeline defaults (the shape printed by --print-config), and
+    run options in an optional ``run:`` section (workers, format, on_error...); flags win."""
     print_config: bool = False
     """Print the effective pipeline configuration as YAML and exit."""
     format: OutputFormat = OutputFormat.BOTH
     """Anonymized colour as an image sequence, MP4 per camera, or both."""
     video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "ultrafast"
-    """x264 preset of the MP4s (CRF 18): ultrafast encodes ~2.5x faster than veryfast, for
-    files ~35 % larger at the same quality setting."""
+    """x264 preset of the MP4s (CRF 18): faster presets write larger files (measurements in
+    benchmarks/results.md)."""
     workers: int = 1
     """Parallel worker processes, each running whole chunks."""
     chunk_size: int = 75
@@ -94,7 +99,9 @@ def config_defaults(args: list[str]) -> ProcessConfig | None:
             path = a.split("=", 1)[1]
     if path is None:
         return None
-    return ProcessConfig(config=Path(path), pipeline=load_yaml_config(path, PipelineConfig))
+    # the stage settings, and the run options of an optional ``run:`` section (workers, format...)
+    pipeline, run = load_yaml_config_with_run(path, PipelineConfig, ProcessConfig, exclude=("pipeline", "config", "print_config"))
+    return ProcessConfig(config=Path(path), pipeline=pipeline, **run)
 
 
 # ---------------------------------------------------------------- worker side
@@ -109,6 +116,9 @@ def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int) -> 
     from orscene.pipeline.process import load_models
 
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from orscene._quiet import quiet_third_party
+
+    quiet_third_party()  # anny's cache lines, unless -v (ORSCENE_VERBOSE, inherited)
     # one worker per core share: torch and OpenCV would otherwise each start a thread per
     # core in every worker, and the workers' threads would fight over the cores
     torch.set_num_threads(threads)
@@ -179,7 +189,7 @@ def _phase_c_models():
         if "error" in out:
             raise out["error"]
         models = _WORKER["models"] = with_render_models(models, _WORKER["cfg"], out["body_model"])
-        log.info("phase C models ready (%.1f s spent waiting for them)", time.perf_counter() - t0)
+        log.debug("phase C models ready (%.1f s spent waiting for them)", time.perf_counter() - t0)
     return models
 
 
@@ -238,6 +248,11 @@ def _versions() -> dict[str, str]:
 
 def process_session(cfg: ProcessConfig) -> dict:
     """Run the pipeline; returns the run summary (also written to summary.json)."""
+    if cfg.mkv:  # recordings given directly: their session folder, in a temporary place
+        from orscene.recording.importers import temporary_mkv_session
+
+        with temporary_mkv_session(cfg.mkv) as (root, name):
+            return process_session(dataclasses.replace(cfg, mkv=(), session=name, recordings=root, out=cfg.out or default_outputs_dir(name)))
     session_path = session_dir(cfg.recordings, cfg.session)
     if not session_path.is_dir():
         raise SessionError("session not found", session_path)
@@ -346,7 +361,7 @@ def _run_locked(
         executor.close()
 
     summary = _finish(layout, reader, chunks, checksums, cfg, tracks, {"A": t_a - t0, "B": t_b - t_a, "C": t_c - t_b})
-    log.info("phases A %.1f s, B %.1f s, C %.1f s; outputs merged in %.1f s", t_a - t0, t_b - t_a, t_c - t_b, time.perf_counter() - t_c)
+    log.debug("phases A (keypoints) %.1f s, B (tracking) %.1f s, C (anonymize) %.1f s; outputs merged in %.1f s", t_a - t0, t_b - t_a, t_c - t_b, time.perf_counter() - t_c)
     return summary
 
 
@@ -403,6 +418,9 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "phase_s_this_run": {k: round(v, 2) for k, v in phase_s.items()},
         "stage_s": {k: round(v, 2) for k, v in sorted(stage_s.items())},
     }
+    review = review_run(audit["framesets"])  # the honest end of the run (pipeline/summary.py)
+    layout.write_json(layout.root / "review.json", review.to_dict())
+    summary["review"] = {k: v for k, v in review.to_dict().items() if k != "review"}
     layout.write_json(layout.summary_path, summary)
     shutil.rmtree(layout.state_dir / "video", ignore_errors=True)  # the segments, now joined
     return summary
@@ -421,6 +439,10 @@ def run_process(cfg: ProcessConfig) -> int:
         sys.stdout.write(dump_yaml_config(cfg.pipeline))
         return 0
     summary = process_session(cfg)
+    if cfg.mkv and cfg.out is None:
+        from orscene.recording.importers import mkv_session_name
+
+        cfg = dataclasses.replace(cfg, session=mkv_session_name(cfg.mkv))
     sys.stdout.write(
         f"{summary['framesets']} frame-sets, {summary['views']} views, {summary['people']} people, "
         f"{summary['faces']} faces {summary['faces_by_path']}, "
@@ -428,4 +450,8 @@ def run_process(cfg: ProcessConfig) -> int:
         f"{' (' + str(summary['views_unreadable']) + ' of them unreadable input files, named in audit.json)' if summary.get('views_unreadable') else ''}"
         f" -> {cfg.out or default_outputs_dir(cfg.session)}\n"
     )
+    if "review" in summary:  # runs finished before review.json existed have none
+        out = cfg.out or default_outputs_dir(cfg.session)
+        review = RunReview.from_dict(json.loads((out / "review.json").read_text()))
+        sys.stdout.write("".join(line + "\n" for line in review_lines(review, out / "review.json")))
     return 0

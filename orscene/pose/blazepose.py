@@ -131,10 +131,13 @@ def load_blazepose(cfg: BlazePoseConfig = BlazePoseConfig()) -> BlazePoseModels:
     det_path = _bundled("modules/pose_detection/pose_detection.tflite")
     lmk_path = _bundled("modules/pose_landmark/pose_landmark_full.tflite")
     threads = cfg.num_threads if cfg.num_threads > 0 else usable_cores()
-    det = Interpreter(model_path=str(det_path), num_threads=threads)
-    det.allocate_tensors()
-    lmk = Interpreter(model_path=str(lmk_path), num_threads=threads)
-    lmk.allocate_tensors()
+    from orscene._quiet import native_stderr_quiet
+
+    with native_stderr_quiet():  # TFLite's "Created ... XNNPACK delegate" line
+        det = Interpreter(model_path=str(det_path), num_threads=threads)
+        det.allocate_tensors()
+        lmk = Interpreter(model_path=str(lmk_path), num_threads=threads)
+        lmk.allocate_tensors()
     return BlazePoseModels(det, lmk, det_path, lmk_path)
 
 

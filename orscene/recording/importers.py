@@ -1,4 +1,10 @@
-"""``python cli.py import {panoptic,mvor} SOURCE --session NAME``: external data as sessions.
+"""``python cli.py import {panoptic,mvor,mkv} SOURCE... --session NAME``: external data as sessions.
+
+**Azure Kinect** (``import mkv a.mkv [b.mkv ...]``): one camera per recording, named by
+its file stem (or ``cam<i>``); the session's manifest names the files (absolute paths,
+nothing copied), intrinsics and depth-to-colour come from each file's calibration
+attachment, frame-sets from their timestamps. The first camera is the world origin; the
+others are uncalibrated (2D path only) until ``calibrate`` gives them a pose.
 
 **CMU Panoptic** (``import panoptic DIR``): ``DIR`` holds one folder of HD images per view
 (``00_03/00_03_00004500.jpg``), ``camera_parameters.json`` (per camera ``K``, ``distCoef``
@@ -19,14 +25,19 @@ images, only the calibration of its 3 RGB-D cameras (640x480; intrinsics, distor
 = ``room_from_cam1`` in mm). The room reference is z up (checked: the neck is above the
 hips along +z in the 3D skeletons), so ``world_from_cam_i = room_from_cam1 @ cam1_from_cam_i``
 in metres; its origin is MVOR's room reference, not the floor. The session lists the cameras
-``cam1..cam3`` as image folders ``cam1/color/`` ... which stay empty until the user copies
-the MVOR images in (``day<d>/cam<i>/color/NNNNNN.png``; depth PNGs of MVOR are registered
-to colour already, so put them in ``cam<i>/depth/``). ``info`` works on the empty session.
+``cam1..cam3`` as image folders ``cam1/color/`` ...; with ``--images DIR`` (the folder
+holding MVOR's ``day<d>/cam<i>/color/NNNNNN.png`` and ``depth/``, whose file names repeat
+across days) the images are linked in as frame-sets ``0..N-1`` in the order of the
+annotation file's ``multiview_images`` (the frame numbering of ``evaluate``'s MVOR loader),
+depth PNGs (registered to colour already) beside them, and the annotation file becomes
+the session's face annotations. Without ``--images`` the folders stay empty (``info``
+works on the empty session).
 
 Nothing is written when an input is invalid: everything is checked, then the session is
 written into a temporary folder beside the target and renamed into place.
 """
 
+import contextlib
 import enum
 import json
 import logging
@@ -41,7 +52,7 @@ import numpy as np
 import tyro
 import yaml
 
-from orscene.errors import AnnotationError, CalibrationError, RecordingError, SessionError, excerpt
+from orscene.errors import AnnotationError, CalibrationError, ConfigError, RecordingError, SessionError, excerpt
 from orscene.recording.faces import FaceAnnotations, faces_to_dict
 from orscene.recording.session import (
     Calibration,
@@ -64,6 +75,9 @@ __all__ = [
     "run_import",
     "import_panoptic",
     "import_mvor",
+    "import_mkv",
+    "write_mkv_session",
+    "temporary_mkv_session",
     "load_panoptic_cameras",
     "load_panoptic_faces",
     "load_mvor_cameras",
@@ -91,22 +105,33 @@ WORLD_FROM_PANOPTIC = np.array(
 class ImportKind(enum.Enum):
     panoptic = "panoptic"
     mvor = "mvor"
+    mkv = "mkv"
 
 
 @dataclass(frozen=True)
 class ImportConfig:
-    """Import a CMU Panoptic folder or the MVOR calibration as an orscene session."""
+    """Import a CMU Panoptic folder, MVOR (calibration, and images with --images) or Azure
+    Kinect .mkv recordings as an orscene session."""
 
     kind: tyro.conf.Positional[ImportKind]
-    """What to import: panoptic (a folder of view folders) or mvor (camma_mvor_2018.json)."""
-    source: tyro.conf.Positional[Path]
-    """The Panoptic folder or the MVOR JSON file (never modified)."""
+    """What to import: panoptic (a folder of view folders), mvor (camma_mvor_2018.json) or
+    mkv (one or more Azure Kinect recordings, one camera each)."""
+    source: tyro.conf.Positional[tuple[Path, ...]]
+    """The Panoptic folder, the MVOR JSON file, or the .mkv files (never modified)."""
     session: str = "imported"
     """Name of the session to create under the recordings root."""
     recordings: Path = default_recordings_root()
     """Recordings root (``$ORSCENE_RECORDINGS`` or ./recordings)."""
+    images: Path | None = None
+    """MVOR only: the folder holding MVOR's ``day<d>/cam<i>/color/*.png`` (and ``depth/``): its
+    images become the session's frame-sets, in the annotation file's order, without overwriting
+    (file names repeat across days)."""
     force: bool = False
     """Replace an existing session of that name."""
+
+    def __post_init__(self) -> None:
+        src = self.source
+        object.__setattr__(self, "source", (Path(src),) if isinstance(src, (str, os.PathLike)) else tuple(Path(p) for p in src))
 
 
 def _read_json(path: Path, what: str, error: type = CalibrationError) -> object:
@@ -316,23 +341,58 @@ def load_mvor_cameras(path: str | Path) -> dict[str, Camera]:
     return out
 
 
-def import_mvor(src: str | Path, target: Path, force: bool = False) -> Path:
-    """Create a session with the MVOR calibration and empty image folders ``cam1..cam3``."""
+def mvor_frame_files(path: str | Path, images: Path) -> list[dict[str, Path]]:
+    """Per MVOR multi-view frame (the annotation file's ``multiview_images`` order, which
+    is the frame numbering of ``evaluate``'s MVOR loader), camera name -> its colour image
+    under ``images`` (``day<d>/cam<i>/color/NNNNNN.png``). Raises naming the first missing
+    file; the numbers repeat across days, so frames are told apart by their whole path."""
+    path = Path(path)
+    data = _read_json(path, "MVOR annotation file")
+    try:
+        frames = [{f"cam{int(img['cam_id'])}": images / str(img["file_name"]) for img in mv["images"]} for mv in data["multiview_images"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise CalibrationError(f"malformed MVOR multiview_images ({type(e).__name__}: {e})", path) from None
+    missing = [p for f in frames for p in f.values() if not p.is_file()]
+    if missing:
+        raise RecordingError(f"{len(missing)} MVOR images named in {path.name} are missing under {images} (first: {missing[0].relative_to(images)})", missing[0])
+    return frames
+
+
+def import_mvor(src: str | Path, target: Path, force: bool = False, images: str | Path | None = None) -> Path:
+    """Create a session with the MVOR calibration: with ``images`` (the folder holding
+    ``day<d>/cam<i>/...``), the MVOR frames as frame-sets ``0..N-1`` in the annotation
+    file's order (colour, and registered depth where present; hard links or copies) and the
+    annotation file as the session's face annotations; without, empty image folders."""
     src = Path(src)
     name = validate_session_name(target.name)
     if not src.is_file():
         raise CalibrationError("MVOR annotation file not found", src)
     cams = load_mvor_cameras(src)
+    frames = mvor_frame_files(src, Path(images)) if images is not None else []
     staging = _staging(target, force)
     try:
         for c in cams:
             (staging / c / "color").mkdir(parents=True)
+        for k, views in enumerate(frames):
+            for c, color in views.items():
+                _link_or_copy(color, staging / c / "color" / f"{k:06d}{color.suffix.lower()}")
+                depth = color.parent.parent / "depth" / color.name
+                if depth.is_file():
+                    _link_or_copy(depth, staging / c / "depth" / f"{k:06d}.png")
+        annotations = {}
+        if frames:
+            _link_or_copy(src, staging / "annotations" / src.name)
+            annotations["faces"] = f"annotations/{src.name}"
         atomic_write_text(staging / "calibration.json", json.dumps(calibration_to_dict(Calibration(cams)), indent=1))
         manifest = SessionManifest(
             name=name,
             cameras=tuple(CameraSource(c, SourceKind.FOLDER, c) for c in cams),
             fps=1.0,
-            description="MVOR calibration import: copy the MVOR images into cam<i>/color/NNNNNN.png",
+            annotations=annotations,
+            description=(
+                f"MVOR import: {len(frames)} multi-view frames of {src.name}, frame-set k = its k-th multiview_images entry"
+                if frames else "MVOR calibration import: run `import mvor FILE --images DIR` to add the MVOR images"
+            ),
         )
         atomic_write_text(staging / "session.yaml", yaml.safe_dump(manifest_to_dict(manifest), sort_keys=False))
         _commit(staging, target)
@@ -342,11 +402,92 @@ def import_mvor(src: str | Path, target: Path, force: bool = False) -> Path:
     return target
 
 
+# ------------------------------------------------------------------------- Azure Kinect .mkv
+def _mkv_camera_names(paths: list[Path]) -> list[str]:
+    """Each recording's file stem when it is a valid, unique camera name, else ``cam<i>``."""
+    stems = [p.stem for p in paths]
+    ok = all(re.fullmatch(r"[A-Za-z0-9_.-]+", s) and ".." not in s for s in stems) and len(set(stems)) == len(stems)
+    return stems if ok else [f"cam{i}" for i in range(len(paths))]
+
+
+def write_mkv_session(mkvs: "list[str | Path] | tuple[str | Path, ...]", target: Path, name: str | None = None) -> Path:
+    """Write the session folder ``target`` for Azure Kinect recordings, one camera each: the
+    manifest names the files (absolute paths; nothing is copied), intrinsics and
+    depth-to-colour come from each file's calibration attachment, frames are synchronized by
+    their timestamps. The first camera is at the world origin; the others have no world
+    pose (uncalibrated: their views go through the 2D path only, fail closed), said in one
+    warning line. Calibrate the room (``calibrate``) for the 3D path in every view."""
+    from orscene.recording.mkv import MkvReader
+
+    paths = [Path(p) for p in mkvs]
+    if not paths:
+        raise ConfigError("give one or more .mkv recordings")
+    readers = []
+    for p in paths:
+        if not p.is_file():
+            raise RecordingError("recording not found", p)
+        readers.append(MkvReader(p, strict=False))
+    names = _mkv_camera_names(paths)
+    staging = target
+    staging.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(staging / "calibration.json", json.dumps(calibration_to_dict(Calibration({}, poses_only={names[0]: np.eye(4)})), indent=1))
+    manifest = SessionManifest(
+        name=validate_session_name(name or target.name),
+        cameras=tuple(CameraSource(n, SourceKind.MKV, str(p.resolve())) for n, p in zip(names, paths)),
+        fps=float(readers[0].fps),
+        description=f"Azure Kinect recordings {[p.name for p in paths]}; {names[0]} at the world origin",
+    )
+    atomic_write_text(staging / "session.yaml", yaml.safe_dump(manifest_to_dict(manifest), sort_keys=False))
+    if len(names) > 1:
+        log.warning(
+            "cameras %s have no world pose (no calibration given): their views are anonymized by the 2D path only; "
+            "run `calibrate` on a board recording for the 3D path", names[1:],
+        )  # fmt: skip
+    return target
+
+
+def mkv_session_name(mkvs) -> str:
+    """The session name of recordings processed directly: the first file's stem when it is
+    a valid session name, else ``mkv``."""
+    stem = Path(list(mkvs)[0]).stem if mkvs else ""
+    return stem if re.fullmatch(r"[A-Za-z0-9_.-]+", stem) and ".." not in stem else "mkv"
+
+
+@contextlib.contextmanager
+def temporary_mkv_session(mkvs):
+    """``(recordings root, session name)`` of a session folder for ``mkvs`` written into a
+    temporary folder (see :func:`write_mkv_session`), removed on exit."""
+    name = mkv_session_name(mkvs)
+    with tempfile.TemporaryDirectory(prefix="orscene-mkv-") as tmp:
+        write_mkv_session(mkvs, Path(tmp) / name, name=name)
+        yield Path(tmp), name
+
+
+def import_mkv(mkvs: "list[str | Path] | tuple[str | Path, ...]", target: Path, force: bool = False) -> Path:
+    """Create the session folder ``target`` for Azure Kinect recordings (see
+    :func:`write_mkv_session`); nothing is written when a recording is invalid."""
+    validate_session_name(target.name)
+    staging = _staging(target, force)
+    try:
+        write_mkv_session(mkvs, staging, name=target.name)
+        _commit(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
 def run_import(cfg: ImportConfig) -> int:
     target = session_dir(cfg.recordings, cfg.session)
+    if cfg.kind is not ImportKind.mkv and len(cfg.source) != 1:
+        raise ConfigError(f"import {cfg.kind.value} takes one source, got {len(cfg.source)}")
+    if cfg.images is not None and cfg.kind is not ImportKind.mvor:
+        raise ConfigError("--images is for MVOR only")
     if cfg.kind is ImportKind.panoptic:
-        import_panoptic(cfg.source, target, cfg.force)
+        import_panoptic(cfg.source[0], target, cfg.force)
+    elif cfg.kind is ImportKind.mvor:
+        import_mvor(cfg.source[0], target, cfg.force, cfg.images)
     else:
-        import_mvor(cfg.source, target, cfg.force)
+        import_mkv(cfg.source, target, cfg.force)
     log.info("session %s written to %s", cfg.session, target)
     return 0

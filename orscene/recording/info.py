@@ -32,23 +32,27 @@ class InfoConfig:
 
 
 _DIST_NAMES = ("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6")
+"""OpenCV's order of the distortion coefficients (the order stored and printed)."""
 
 
-def _distortion_model(d: np.ndarray) -> str:
+def _distortion_model(d: np.ndarray) -> tuple[str, int]:
+    """The model's name with its coefficients in OpenCV's order, and how many it has."""
     if not np.any(d):
-        return "none"
+        return "none", 0
     if np.any(d[5:]):
-        return "Brown-Conrady rational (k1..k6, p1, p2)"
-    return "Brown-Conrady (k1, k2, k3, p1, p2)"
+        return "Brown-Conrady rational (k1, k2, p1, p2, k3, k4, k5, k6)", 8
+    return "Brown-Conrady (k1, k2, p1, p2, k3)", 5
 
 
 def _intr_lines(label: str, i: Intrinsics) -> list[str]:
     K = i.K_px
-    nz = ", ".join(f"{n}={v:+.4g}" for n, v in zip(_DIST_NAMES, i.distortion) if v != 0) or "-"
+    model, n = _distortion_model(i.distortion)
+    # every coefficient of the model, zeros included (a zero p1 is a value, not an absence)
+    values = ", ".join(f"{name}={v:+.4g}" for name, v in zip(_DIST_NAMES[:n], i.distortion[:n]))
     return [
         f"    {label}: {i.width_px}x{i.height_px} px, fx={K[0, 0]:.2f} fy={K[1, 1]:.2f} px, "
         f"principal point ({K[0, 2]:.2f}, {K[1, 2]:.2f}) px",
-        f"      distortion: {_distortion_model(i.distortion)}: {nz}",
+        f"      distortion: {model}" + (f": {values}" if n else ""),
     ]
 
 

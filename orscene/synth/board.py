@@ -8,6 +8,7 @@ Depth is the z (along the optical axis) of the nearest hit, registered to the co
 camera; 0 where the ray hits nothing.
 """
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import numpy as np
 
 from orscene.types import Camera
 
-__all__ = ["render_board_views", "board_texture"]
+__all__ = ["render_board_views", "board_texture", "board_placements", "marker_bit_px", "warn_unseen_board"]
+
+log = logging.getLogger(__name__)
 
 _TEXEL_M = 0.001
 """Board texture resolution (metres per texel)."""
@@ -146,3 +149,81 @@ def render_board_views(
         depth = np.where(n_hit * 2 > s * s, depth, 0.0).astype(np.float32)
         out[name] = (np.clip(rgb + 0.5, 0, 255).astype(np.uint8), depth)
     return out
+
+
+def board_placements(cameras: Mapping[str, Camera], size_m: tuple[float, float], n: int, rng: np.random.Generator, height_m: float = 1.25) -> list[np.ndarray]:
+    """``world_from_board`` of ``n`` frame-sets of a calibration recording: the board held
+    still above the table for a moment in each of a cycle of placements, its printed face
+    turned towards two neighbouring cameras (by azimuth around the table) in turn, then
+    towards each camera alone.
+
+    A board lying flat on the table is seen at a grazing angle by the cameras that look
+    across the room: its markers shrink to a pixel or two per bit and are not found (the
+    cause of "never sees the calibration board" on synthetic sessions). Facing a pair of
+    cameras, each sees the board at about half their angular separation, and consecutive
+    pairs share a camera, so every camera is tied to the others through shared placements.
+    ``n`` should be at least the number of cameras (one placement per pair).
+    """
+    names = list(cameras)
+    w_m, h_m = size_m
+    centre0 = np.array([0.0, 0.0, height_m])
+    eyes = {k: np.asarray(cameras[k].world_from_cam[:3, 3], np.float64) for k in names}
+    order = sorted(names, key=lambda k: np.arctan2(eyes[k][1] - centre0[1], eyes[k][0] - centre0[0]))
+    targets = [(order[i], order[(i + 1) % len(order)]) for i in range(len(order))] if len(order) > 1 else []
+    targets += [(k,) for k in order]
+    out = []
+    for i in range(n):
+        group = targets[i % len(targets)]
+        centre = centre0 + np.array([rng.uniform(-0.15, 0.15), rng.uniform(-0.1, 0.1), rng.uniform(-0.05, 0.05)])
+        normal = sum((eyes[k] - centre) / np.linalg.norm(eyes[k] - centre) for k in group)
+        normal /= np.linalg.norm(normal)
+        z = -normal  # board z points into the board, away from the cameras it faces
+        x = np.cross(np.array([0.0, 0.0, 1.0]), normal)
+        if np.linalg.norm(x) < 1e-6:  # facing straight up
+            x = np.array([1.0, 0.0, 0.0])
+        x /= np.linalg.norm(x)
+        a = rng.uniform(-0.3, 0.3)  # a little roll about the normal
+        x = np.cos(a) * x + np.sin(a) * np.cross(normal, x)
+        y = np.cross(z, x)
+        T = np.eye(4)
+        T[:3, :3] = np.stack([x, y, z], axis=1)
+        T[:3, 3] = centre - T[:3, :3] @ np.array([w_m / 2, h_m / 2, 0.0])
+        out.append(T)
+    return out
+
+
+def marker_bit_px(camera: Camera, world_from_board: np.ndarray, spec) -> float:
+    """Smallest side, in pixels, of one marker bit (cell) of ``spec``'s board at
+    ``world_from_board`` as ``camera`` sees it (the board's centre cell, foreshortening
+    included); 0 when the board is behind the camera or faces away from it. OpenCV finds
+    markers down to about 2 px per bit."""
+    from orscene.geometry.camera import project_world
+
+    bits = int(cv2.aruco.getPredefinedDictionary(spec.dictionary).markerSize) + 2  # with the black border
+    cell = spec.marker_length_m / bits
+    w_m, h_m = spec.size_m
+    local = np.array([[w_m / 2, h_m / 2, 0, 1], [w_m / 2 + cell, h_m / 2, 0, 1], [w_m / 2, h_m / 2 + cell, 0, 1]])
+    pts = (np.asarray(world_from_board, np.float64) @ local.T).T[:, :3]
+    to_cam = camera.world_from_cam[:3, 3] - pts[0]
+    if float(np.dot(-world_from_board[:3, 2], to_cam)) <= 0:  # the printed face looks away
+        return 0.0
+    uv, zc = project_world(camera, pts)
+    if (zc <= 0).any() or not np.isfinite(uv).all():
+        return 0.0
+    return float(min(np.linalg.norm(uv[1] - uv[0]), np.linalg.norm(uv[2] - uv[0])))
+
+
+def warn_unseen_board(cameras: Mapping[str, Camera], placements: list[np.ndarray], spec, min_bit_px: float = 2.0) -> list[str]:
+    """Log one warning per camera in which no placement shows the board's marker bits at
+    ``min_bit_px`` or more (calibration would say it "never sees the calibration board");
+    return those cameras."""
+    unseen = []
+    for name, cam in cameras.items():
+        best = max((marker_bit_px(cam, T, spec) for T in placements), default=0.0)
+        if best < min_bit_px:
+            unseen.append(name)
+            log.warning(
+                "camera %s sees the board's marker bits at %.1f px at best (about %.0f needed to detect them): "
+                "use a larger board (square and marker length) or a higher --width", name, best, min_bit_px,
+            )  # fmt: skip
+    return unseen

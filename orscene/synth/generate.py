@@ -26,6 +26,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from orscene.errors import ConfigError, SessionError
 from orscene.recording.faces import FaceAnnotations, save_faces
@@ -89,7 +90,8 @@ class SynthConfig:
     """Also write <session>/preview.jpg: all views of a middle frame with GT boxes and ids."""
     board: Path | None = None
     """Board JSON: instead of an OR scene, write a short calibration session of this ChArUco
-    board lying on the table (and floor), no people."""
+    board held above the table, turned towards the cameras in turn; no people. Give at least
+    as many frame-sets (--seconds x --fps) as cameras."""
     force: bool = False
     """Overwrite an existing session of the same name."""
     backend: str = "egl"
@@ -265,7 +267,7 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> No
     preview_frame = T // 2
     preview_imgs: dict[str, np.ndarray] = {}
     t_render = 0.0
-    for i in range(T):
+    for i in tqdm(range(T), desc="render", unit="frame-set", disable=None):
         t_s = i / cfg.fps
         t0 = time.perf_counter()
         fr = render_frame(world, t_s)
@@ -297,8 +299,7 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> No
             uv, vis = annotate_keypoints(cam, ro.ids, ro.z_m, idx, posed.joints_world_m)
             gt["keypoints_px"][i, c, idx] = uv
             gt["keypoint_visibility"][i, c, idx] = vis
-        if (i + 1) % max(1, T // 10) == 0:
-            log.info("frame %d/%d (%.2f s render per frame-set)", i + 1, T, t_render / (i + 1))
+        log.debug("frame %d/%d (%.2f s render per frame-set)", i + 1, T, t_render / (i + 1))
     world.renderer.release()
 
     timestamps = {}
@@ -374,35 +375,31 @@ def colour_depth_to_sensor(cam: Camera, depth_color_m: np.ndarray) -> np.ndarray
 
 
 def _write_board_session(cfg: SynthConfig, out: Path) -> None:
-    """A short calibration recording: the ChArUco board lying still, face up, on the OR
-    table (0.92 m) at the room centre, seen by every camera; no people. Rendered by
+    """A short calibration recording: the ChArUco board held above the OR table, turned
+    towards two neighbouring cameras (then one) in turn (``board_placements``); no people. Rendered by
     ``orscene.synth.board.render_board_views`` (board and floor, exact ray casting)."""
     import json
 
     from orscene.calibrate.board import load_board
-    from orscene.synth.board import render_board_views
+    from orscene.synth.board import board_placements, render_board_views, warn_unseen_board
 
     board_json = Path(cfg.board)
     spec = load_board(board_json)
     rig_rng, scene_rng, noise_rng, ts_rng, img_rng = _seeds(cfg.seed, 5)
     cameras = make_or_rig(cfg.cameras, cfg.rgb_only, cfg.width, cfg.height, rig_rng)
     names = list(cameras)
-    w_m, h_m = spec.size_m
-    yaw = float(scene_rng.uniform(-0.4, 0.4))
-    R = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])  # face up: board z (into the board) = world -z
-    Rz = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1.0]])
-    world_from_board = np.eye(4)
-    world_from_board[:3, :3] = Rz @ R
-    centre = np.array([scene_rng.uniform(-0.2, 0.2), scene_rng.uniform(-0.1, 0.1), 0.92])
-    world_from_board[:3, 3] = centre - world_from_board[:3, :3] @ np.array([w_m / 2, h_m / 2, 0.0])
     T = max(1, int(round(cfg.seconds * cfg.fps)))
+    # the board held in turn towards pairs of cameras (a board flat on the table is too
+    # foreshortened in the cameras that look across the room to be detected)
+    placements = board_placements(cameras, spec.size_m, T, scene_rng)
+    warn_unseen_board(cameras, placements, spec)
     for name in names:
         (out / name / "color").mkdir(parents=True)
         if cameras[name].depth is not None:
             (out / name / "depth").mkdir(parents=True)
     noise_cfg = DepthNoiseConfig()
-    for i in range(T):
-        views = render_board_views(cameras, board_json, world_from_board, img_rng)
+    for i in tqdm(range(T), desc="render board", unit="frame-set", disable=None):
+        views = render_board_views(cameras, board_json, placements[i], img_rng)
         for name, (rgb, depth_color) in views.items():
             ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
             (out / name / "color" / f"{i:06d}.jpg").write_bytes(jpg.tobytes())
@@ -425,14 +422,14 @@ def _write_board_session(cfg: SynthConfig, out: Path) -> None:
     (out / "annotations").mkdir()
     shutil.copyfile(board_json, out / "board.json")
     (out / "annotations" / "board_pose.json").write_text(json.dumps(
-        {"board": "board.json", "world_from_board": world_from_board.tolist(),
-         "note": "board frame as in orscene.calibrate.board; lying face up on the table"}, indent=1))  # fmt: skip
+        {"board": "board.json", "world_from_board": placements[0].tolist(), "world_from_board_per_frame": [p.tolist() for p in placements],
+         "note": "board frame as in orscene.calibrate.board; held above the table, facing two cameras or one in turn"}, indent=1))  # fmt: skip
     save_manifest(out, SessionManifest(
         name=cfg.session,
         cameras=tuple(CameraSource(n, SourceKind.FOLDER, n) for n in names),
         fps=float(cfg.fps),
         annotations={"board": "board.json", "board_pose": "annotations/board_pose.json"},
-        description=f"synthetic calibration recording: ChArUco board on the OR table, seed {cfg.seed}, {T} frame-sets",
+        description=f"synthetic calibration recording: ChArUco board held above the OR table, seed {cfg.seed}, {T} frame-sets",
     ))  # fmt: skip
     log.info("wrote a %d-frame board session with %d cameras", T, len(names))
 

@@ -22,3 +22,8 @@ def test_walkthrough_runs(tmp_path, monkeypatch):
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "holistic_recall" in text and "faces_by_path" in text
     assert (tmp_path / "outputs" / "WALK" / "summary.json").exists()
+    # the figures appear (the notebook does not force a non-interactive backend): one per plot
+    figures = [o for o in outputs if o.get("output_type") == "display_data" and "image/png" in o.get("data", {})]
+    assert len(figures) == 2
+    # it reads no private resume state
+    assert ".state" not in "".join(c.source for c in nb.cells if c.cell_type == "code")

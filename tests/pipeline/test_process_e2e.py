@@ -181,3 +181,18 @@ def test_cli_errors_are_one_line(session, tmp_path):
     assert inside.returncode != 0 and "inside" in inside.stderr and not (session / "out").exists()
     missing = subprocess.run(py + ["--session", "NOPE", "--recordings", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert missing.returncode != 0 and "NOPE" in missing.stderr and "not found" in missing.stderr
+
+
+def test_end_of_run_recommends_review_of_a_hard_session(session, finished, capsys):
+    """The last lines are honest: the failed frame-set (and whatever else was uncertain in
+    this hard session) is ranked in review.json, and nothing says "all clear"."""
+    from orscene.pipeline.run import run_process
+
+    review = json.loads((finished / "review.json").read_text())
+    assert review["review_recommended"] and review["views_obscured"] == 3
+    assert FAIL in [r["frame"] for r in review["review"]] and review["framesets_to_review"] == len(review["review"])
+    assert json.loads((finished / "summary.json").read_text())["review"]["framesets_to_review"] == len(review["review"])
+    assert run_process(_cfg(session, finished)) == 0  # a finished run: prints its summary again
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == f"review recommended: {len(review['review'])} of 4 frame-sets had uncertain faces: ranked in {finished / 'review.json'}"
+    assert lines[-3].startswith("head alignments: ") and "all clear" not in "".join(lines)

@@ -92,3 +92,25 @@ def test_cli_import_errors_write_nothing(tmp_path):
     bad.write_text("{]")
     _assert_one_line_error(_cli("import", "mvor", str(bad), "--session", "M", "--recordings", str(rec)), str(bad), "malformed")
     assert not rec.exists() or not any(rec.iterdir())
+
+
+def test_distortion_is_labelled_in_the_order_printed():
+    """OpenCV's order k1, k2, p1, p2, k3 in the label and the values; a zero coefficient of
+    the model (MVOR's p1) is printed, not dropped."""
+    import numpy as np
+
+    from orscene.recording.info import _intr_lines
+    from orscene.types import Intrinsics
+
+    K = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    five = _intr_lines("colour", Intrinsics(K, np.array([0.1, -0.2, 0.0, 0.003, 0.05, 0, 0, 0]), 640, 480))[1]
+    assert five == "      distortion: Brown-Conrady (k1, k2, p1, p2, k3): k1=+0.1, k2=-0.2, p1=+0, p2=+0.003, k3=+0.05"
+    eight = _intr_lines("colour", Intrinsics(K, np.array([0.1, -0.2, 0.0, 0.003, 0.05, 0.4, 0.0, 0.01]), 640, 480))[1]
+    assert eight.endswith("(k1, k2, p1, p2, k3, k4, k5, k6): k1=+0.1, k2=-0.2, p1=+0, p2=+0.003, k3=+0.05, k4=+0.4, k5=+0, k6=+0.01")
+
+
+def test_docs_state_the_default_video_preset():
+    from orscene.pipeline.run import ProcessConfig
+
+    doc = (REPO / "docs" / "session_format.md").read_text()
+    assert f"preset {ProcessConfig().video_preset} by default" in doc

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from orscene.errors import CalibrationError, SessionError
+from orscene.errors import CalibrationError, RecordingError, SessionError
 from orscene.geometry import project_world, undistort_normalized
 from orscene.recording.faces import load_faces
 from orscene.recording.importers import (
@@ -18,6 +18,7 @@ from orscene.recording.importers import (
     run_import,
 )
 from orscene.recording.reader import open_session
+from orscene.recording.session import load_manifest
 
 VIEWS = ["00_03", "00_06", "00_12", "00_13", "00_23"]
 
@@ -181,3 +182,54 @@ def test_mvor_malformed(tmp_path):
     with pytest.raises(CalibrationError, match="not found"):
         import_mvor(tmp_path / "none.json", tmp_path / "S")
     assert not (tmp_path / "S").exists()
+
+
+def _mvor_tree(root, data, missing=()):
+    """MVOR's image layout under ``root``: a 640x480 PNG per file named in the annotation
+    file, each distinct (its pixel values encode its path), depth beside the colour."""
+    import cv2
+
+    for mv in data["multiview_images"]:
+        for img in mv["images"]:
+            if img["file_name"] in missing:
+                continue
+            p = root / img["file_name"]
+            p.parent.mkdir(parents=True, exist_ok=True)
+            code = img["id"] % 1_000_000_007
+            px = np.zeros((480, 640), np.uint8)
+            px[0, :4] = (code % 256, (code >> 8) % 256, (code >> 16) % 256, img["day_id"])
+            cv2.imwrite(str(p), px)
+            (p.parent.parent / "depth").mkdir(exist_ok=True)
+            cv2.imwrite(str(p.parent.parent / "depth" / p.name), np.full((480, 640), img["cam_id"] * 1000, np.uint16))
+
+
+def test_mvor_import_with_images_keeps_every_day(tmp_path, shared_data):
+    """The file names repeat across days (day1/cam1/color/000001.png, day2/...): every image
+    becomes its own frame-set, in the annotation file's order, none overwritten."""
+    src = shared_data / "mvor" / "camma_mvor_2018.json"
+    data = json.loads(src.read_text())
+    names = [img["file_name"].split("/", 1)[1] for mv in data["multiview_images"] for img in mv["images"]]
+    assert len(names) - len(set(names)) > 600  # the trap: 669 names repeat across days
+    images = tmp_path / "MVOR"
+    _mvor_tree(images, data)
+    target = tmp_path / "rec" / "MV"
+    run_import(ImportConfig(ImportKind.mvor, src, session="MV", recordings=tmp_path / "rec", images=images))
+    r = open_session(target)
+    assert r.n_framesets == len(data["multiview_images"]) == 732
+    for c in ("cam1", "cam2", "cam3"):
+        assert len(list((target / c / "color").iterdir())) == 732 and len(list((target / c / "depth").iterdir())) == 732
+    for k in (0, 1, 300, 731):
+        for img in data["multiview_images"][k]["images"]:
+            out = target / f"cam{img['cam_id']}" / "color" / f"{k:06d}.png"
+            assert out.read_bytes() == (images / img["file_name"]).read_bytes()
+    assert load_manifest(target).annotations["faces"] == "annotations/camma_mvor_2018.json"
+    assert json.loads((target / "annotations" / "camma_mvor_2018.json").read_text())["multiview_images"][5] == data["multiview_images"][5]
+
+
+def test_mvor_import_names_a_missing_image(tmp_path, shared_data):
+    src = shared_data / "mvor" / "camma_mvor_2018.json"
+    data = json.loads(src.read_text())
+    _mvor_tree(tmp_path / "MVOR", data, missing={"day2/cam3/color/000010.png"})
+    with pytest.raises(RecordingError, match=r"1 MVOR images named in camma_mvor_2018.json are missing .*day2/cam3/color/000010.png"):
+        import_mvor(src, tmp_path / "rec" / "MV", images=tmp_path / "MVOR")
+    assert not (tmp_path / "rec" / "MV").exists()
