@@ -68,8 +68,28 @@ def test_depth_model_range_hexagon_noise():
     z2[:, 80:] = 2.0
     mm2 = kinect_depth_mm(z2, np.full((H, W), 0.6, np.float32), np.full((H, W), Material.PLAIN, np.uint8), rng)
     assert np.mean(mm2[40:100, 79:81] == 0) > 0.6
-    assert depth_sigma_m(1.0) < 0.003 < depth_sigma_m(3.0) < 0.015
+    # ... and of the edge pixels kept, about half fly: strictly between the two surfaces
+    kept = mm2[40:100, 79:81].astype(float) / 1000
+    kept = kept[kept > 0]
+    flying = (kept > 1.0 + 6 * depth_sigma_m(1.0)) & (kept < 2.0 - 6 * depth_sigma_m(2.0))
+    assert kept.size > 10 and 0.25 < flying.mean() < 0.75
+    # Azure Kinect NFOV unbinned: a few mm at most, growing with distance (~1 mm at 1 m,
+    # ~1.4 mm at 2 m on the real recording in ../shared/data/azure_kinect), 0.5-3.86 m
+    assert 0.0006 < depth_sigma_m(1.0) < 0.0012 < depth_sigma_m(2.0) < depth_sigma_m(3.0) < 0.003
     assert DepthNoiseConfig().max_m < 4.0
+
+
+def test_nfov_hexagon_matches_the_device():
+    """The hexagon of a real NFOV unbinned frame (640x576): at the top row columns ~152-498
+    are valid, at mid-height the full width, at the bottom ~145-514."""
+    m = nfov_valid_mask(640, 576)
+    top = np.nonzero(m[0])[0]
+    mid = np.nonzero(m[288])[0]
+    bottom = np.nonzero(m[575])[0]
+    assert abs(top.min() - 152) <= 4 and abs(top.max() - 498) <= 4
+    assert mid.min() <= 1 and mid.max() >= 638
+    assert abs(bottom.min() - 145) <= 4 and abs(bottom.max() - 514) <= 4
+    assert 0.74 < m.mean() < 0.8  # the real frame: 77 % of the grid inside the hexagon
 
 
 def test_face_region_is_the_front_of_the_head(body):
