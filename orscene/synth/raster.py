@@ -157,8 +157,8 @@ vec3 face_albedo(vec3 r) {
     float prof = max(0.0, 1.0 - (r.x * r.x) / (w * w));
     float up = band(r.z - mz, 0.0, 0.0055 * sqrt(prof) + 0.0005 * cos(r.x * 250.0), 0.0008);
     float lo = band(mz - r.z, 0.0, 0.0075 * sqrt(prof), 0.0008);
-    s = mix(s, c_lip * 0.82, up);
-    s = mix(s, c_lip, lo);
+    s = mix(s, c_lip * 0.75, up);
+    s = mix(s, c_lip * 0.92, lo);
     s *= 1.0 - 0.7 * exp(-pow((r.z - mz) / 0.0011, 2.0)) * step(0.0, prof - 0.05);
     s *= 1.0 - 0.18 * exp(-pow((r.z - (mz - 0.016)) / 0.004, 2.0)) * exp(-pow(r.x / 0.02, 2.0));  // under the lower lip
     for (int i = 0; i < 2; i++) {
@@ -173,10 +173,11 @@ vec3 face_albedo(vec3 r) {
         brow *= 0.75 + 0.25 * vnoise(vec3(r.x * 2500.0, r.z * 600.0, u_seed));
         s = mix(s, mix(c_hair, vec3(0.04), 0.45), 0.9 * brow);
         // socket shadow, upper lid crease, dark circles below
-        s *= 1.0 - 0.22 * exp(-q / 3.0) - 0.12 * exp(-pow((dz + 0.010) / 0.004, 2.0)) * exp(-pow(dx / 0.014, 2.0));
+        s *= 1.0 - 0.3 * exp(-q / 3.0) - 0.15 * exp(-pow((dz + 0.010) / 0.004, 2.0)) * exp(-pow(dx / 0.014, 2.0));
+        s *= 1.0 - 0.2 * exp(-pow((dz - 0.011) / 0.005, 2.0)) * exp(-pow(dx / 0.02, 2.0));  // under the brow ridge
         if (q < 1.0) {
             float ri = sqrt(dx * dx + dz * dz) / 0.0056;
-            vec3 eye = vec3(0.82, 0.79, 0.76) * (0.8 + 0.2 * (1.0 - q));            // sclera, darker in the corners
+            vec3 eye = vec3(0.74, 0.7, 0.67) * (0.7 + 0.3 * (1.0 - q));             // sclera, darker in the corners
             eye = mix(eye, c_iris * (0.75 + 0.5 * vnoise(vec3(atan(dz, dx) * 8.0, ri * 3.0, u_seed))), smoothstep(1.05, 0.95, ri));
             eye = mix(eye, c_iris * 0.5, smoothstep(0.8, 1.0, ri) * step(ri, 1.0));  // limbal ring
             eye = mix(eye, vec3(0.02), smoothstep(0.42, 0.36, ri));                  // pupil
@@ -216,7 +217,7 @@ vec3 head_albedo(vec3 r) {
     }
     if (r.z < u_chin_z - 0.004) {
         if (f_gown == 1 && r.z < u_chin_z - 0.05) return c_top;
-        return skin_at(r) * 0.93;
+        return skin_at(r) * (0.72 + 0.2 * smoothstep(u_chin_z - 0.004, u_chin_z - 0.05, r.z));  // in the chin's shadow
     }
     if (reg == 3) {
         float pleat = 0.9 + 0.1 * smoothstep(0.2, 0.8, abs(fract(r.z * 110.0) - 0.5) * 2.0);
@@ -292,6 +293,17 @@ void main() {
     }
     vec3 c = albedo * diff * ao + spec;
     if (u_person == 0 && oid >= 20 && mat == 4) c = vec3(1.0, 0.99, 0.95);  // lamp glass glows
+    if (u_person == 0 && oid == 7 && mat == 3 && abs(n.z) < 0.3) {
+        // monitor screens show vital-sign traces and a few numbers (self-lit)
+        float su = v_world.x + v_world.y;
+        float sz = fract(v_world.z * 9.0);
+        float lane = floor(v_world.z * 9.0);
+        float wave = 0.5 + 0.3 * sin(su * (40.0 + 13.0 * lane)) * (0.6 + 0.4 * sin(su * 7.0 + lane));
+        float trace = smoothstep(0.09, 0.02, abs(sz - wave));
+        vec3 tint = mod(lane, 3.0) < 1.0 ? vec3(0.2, 1.0, 0.3) : (mod(lane, 3.0) < 2.0 ? vec3(1.0, 0.9, 0.2) : vec3(0.3, 0.8, 1.0));
+        float digits = step(0.55, vnoise(vec3(su * 60.0, lane * 7.0, 0.0))) * step(0.7, fract(su * 3.0)) * step(0.3, sz) * step(sz, 0.7);
+        c = vec3(0.03, 0.04, 0.05) + 0.8 * tint * max(trace, digits);
+    }
     o_color = vec4(clamp(c, 0.0, 1.0), 1.0);
     float face = (u_person == 1 && v_face > 0.5) ? 1.0 : 0.0;
     o_id = vec4(v_attr.x, face, v_attr.z, v_attr.w) / 255.0;

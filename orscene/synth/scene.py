@@ -173,6 +173,24 @@ def static_room_mesh(spec: SceneSpec) -> Mesh:
     m.append(cylinder_mesh((-1.4, -1.6, H), (-1.4, -1.6, 1.95), 0.04, (0.8, 0.8, 0.82), ObjectId.MONITOR, Material.PLAIN, 10))
     m.append(box_mesh((-1.4, -1.6, 1.75), (0.65, 0.06, 0.42), (0.06, 0.06, 0.07), ObjectId.MONITOR, Material.DARK,
                       rotation=frame_from_z((0.5, 0.86, 0.0))))  # fmt: skip
+    # clutter, clear of every walking path: a second (back) table with a draped tray and
+    # instrument sets along the -y wall, a cart with a monitor and a cable on the floor
+    # (its own random stream, so the furniture above stays where it was)
+    crng = np.random.default_rng([spec.furniture_seed, 2])
+    m.append(box_mesh((-0.2, -2.27, 0.88), (1.3, 0.5, 0.04), (0.7, 0.72, 0.74), ObjectId.FURNITURE, Material.SPECULAR))
+    m.append(box_mesh((-0.2, -2.27, 0.91), (1.2, 0.46, 0.02), (0.3, 0.5, 0.6), ObjectId.DRAPE))
+    for dx, dy in ((-0.6, -0.2), (0.6, -0.2), (-0.6, 0.2), (0.6, 0.2)):
+        m.append(cylinder_mesh((-0.2 + dx, -2.27 + dy, 0), (-0.2 + dx, -2.27 + dy, 0.86), 0.018, (0.7, 0.7, 0.72), ObjectId.FURNITURE, Material.SPECULAR, 8))
+    for k in range(5):  # instrument trays and wrapped sets
+        x = -0.72 + 0.24 * k + crng.uniform(-0.03, 0.03)
+        colour = (0.75, 0.76, 0.8) if k % 2 == 0 else tuple(np.array([0.35, 0.55, 0.7]) + crng.normal(0, 0.04, 3))
+        m.append(box_mesh((x, -2.27 + crng.uniform(-0.08, 0.08), 0.93 + 0.02), (0.2, 0.28, 0.04 + 0.04 * (k % 2)), colour, ObjectId.FURNITURE,
+                          Material.SPECULAR if k % 2 == 0 else Material.PLAIN))  # fmt: skip
+    m.append(box_mesh((0.9, 2.3, 0.45), (0.55, 0.45, 0.9), (0.78, 0.8, 0.82), ObjectId.FURNITURE))
+    m.append(box_mesh((0.9, 2.3, 0.91), (0.6, 0.5, 0.03), (0.25, 0.26, 0.28), ObjectId.FURNITURE))
+    m.append(box_mesh((0.9, 2.42, 1.18), (0.5, 0.04, 0.34), (0.05, 0.05, 0.06), ObjectId.MONITOR, Material.DARK))
+    m.append(box_mesh((0.9 + 0.6, 1.2, 0.005), (1.8, 0.02, 0.01), (0.12, 0.12, 0.13), ObjectId.FURNITURE, Material.DARK,
+                      rotation=frame_from_z((0.0, 0.0, 1.0))))  # fmt: skip
     return concat_meshes(m)
 
 
@@ -244,7 +262,7 @@ def _vary_outfit(outfit: Outfit, seed: int, role: Role) -> Outfit:
     shadow, glasses, hair volume, pattern offsets."""
     r = np.random.default_rng([seed, 19])
     tone = np.clip(np.asarray(outfit.skin) * (1.0 + r.normal(0, 0.05)) * (1.0 + r.normal(0, 0.025, 3)), 0.05, 1.0)
-    lip = np.clip(tone * np.array([0.86, 0.58, 0.6]) * (1.0 + r.normal(0, 0.05, 3)), 0.02, 1.0)
+    lip = np.clip(tone * np.array([0.8, 0.5, 0.52]) * (1.0 + r.normal(0, 0.05, 3)), 0.02, 1.0)
     return dataclasses.replace(
         outfit,
         skin=tuple(float(v) for v in tone),
