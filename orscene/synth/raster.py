@@ -36,14 +36,14 @@ uniform float u_chin_z; uniform float u_ear_y; uniform float u_shoulder_z; unifo
 uniform float u_knee_z; uniform float u_ankle_z; uniform float u_elbow_x; uniform float u_wrist_x;
 uniform int f_cap; uniform int f_mask; uniform int f_gloves; uniform int f_gown; uniform int f_glasses;
 uniform float u_seed;            // per person: offsets every procedural pattern
-uniform float u_hair_len;        // hair volume (metres) over the scalp
+uniform int u_fast;              // 1: depth-sensor views, albedo without the fine patterns
 
 float hash13(vec3 p) {
     p = fract(p * 0.1031);
     p += dot(p, p.zyx + 31.32);
     return fract((p.x + p.y) * p.z);
 }
-float vnoise(vec3 x) {
+float vnoise_full(vec3 x) {
     vec3 i = floor(x); vec3 f = fract(x);
     f = f * f * (3.0 - 2.0 * f);
     return mix(mix(mix(hash13(i), hash13(i + vec3(1, 0, 0)), f.x),
@@ -51,10 +51,14 @@ float vnoise(vec3 x) {
                mix(mix(hash13(i + vec3(0, 0, 1)), hash13(i + vec3(1, 0, 1)), f.x),
                    mix(hash13(i + vec3(0, 1, 1)), hash13(i + vec3(1, 1, 1)), f.x), f.y), f.z);
 }
+float vnoise(vec3 x) {
+    if (u_fast == 1) return 0.5;
+    return vnoise_full(x);
+}
 float fbm(vec3 x) { return 0.55 * vnoise(x) + 0.3 * vnoise(2.03 * x + 11.0) + 0.15 * vnoise(4.1 * x + 23.0); }
 
 float eye_z() { return 0.5 * (u_eyeL.z + u_eyeR.z); }
-float hairline_z(vec3 r) { return eye_z() + 0.6 * (eye_z() - u_chin_z) + 0.006 * (vnoise(vec3(r.x * 90.0, u_seed, 0.0)) - 0.5); }
+float hairline_z(vec3 r) { return eye_z() + 0.6 * (eye_z() - u_chin_z); }
 bool in_head(vec3 r) { return r.z > u_shoulder_z + 0.02 && abs(r.x) < 0.14; }
 // 1 = cap, 2 = hair, 3 = mask, 0 = other
 int head_region(vec3 r) {
@@ -81,18 +85,9 @@ out vec3 v_world; out vec3 v_normal; out vec3 v_color; out vec3 v_rest; out floa
 flat out vec4 v_attr;
 void main() {
     vec3 pos = in_pos;
-    if (u_person == 1) {
-        // hair, caps and masks stand off the skin: displace along the normal (geometry, so
-        // that silhouettes, depth and shading see them)
-        int reg = head_region(in_rest);
-        float d = 0.0;
-        if (reg == 1) d = 0.010 + 0.006 * fbm(in_rest * 45.0 + u_seed);
-        else if (reg == 2) d = u_hair_len * (0.7 + 0.6 * fbm(in_rest * 30.0 + u_seed));
-        else if (reg == 3) d = 0.006;
-        else if (f_gown == 1 && !in_head(in_rest) && in_rest.z > u_knee_z - 0.15 && in_rest.z < u_shoulder_z - 0.03)
-            d = 0.012 * fbm(vec3(in_rest.x * 18.0, in_rest.y * 18.0, in_rest.z * 3.0) + u_seed);  // loose folds
-        pos += d * normalize(in_normal);
-    }
+    // hair, caps, masks and gown folds stand off the skin: a person's vertices carry their
+    // displacement along the normal in in_color.x (``person_displacement_m``, once per person)
+    if (u_person == 1) pos += in_color.x * normalize(in_normal);
     vec4 pc = u_cam_from_world * vec4(pos, 1.0);
     float z = pc.z;
     float n = u_nf.x, f = u_nf.y;
@@ -130,7 +125,7 @@ layout(location = 2) out vec2 o_aux;
 float band(float x, float a, float b, float soft) { return smoothstep(a - soft, a + soft, x) * (1.0 - smoothstep(b - soft, b + soft, x)); }
 
 vec3 skin_at(vec3 r) {
-    float blot = fbm(r * 35.0 + u_seed);
+    float blot = vnoise(r * 35.0 + u_seed);
     float pores = vnoise(r * 1400.0 + u_seed);
     return c_skin * (0.9 + 0.16 * blot) * (0.96 + 0.07 * pores);
 }
@@ -206,13 +201,13 @@ vec3 head_albedo(vec3 r) {
     int reg = head_region(r);
     if (reg == 1) {
         float weave = 0.95 + 0.05 * vnoise(r * 1500.0);
-        float folds = 0.82 + 0.3 * fbm(r * 40.0 + u_seed);
+        float folds = 0.82 + 0.3 * vnoise(r * 40.0 + u_seed);
         return c_cap * weave * folds;
     }
     if (reg == 2) {
         // strands running back over the scalp, darker clumps
         float strands = vnoise(vec3(r.x * 900.0, r.y * 120.0, r.z * 120.0) + u_seed);
-        float clumps = fbm(r * 60.0 + u_seed);
+        float clumps = vnoise(r * 60.0 + u_seed);
         return c_hair * (0.55 + 0.35 * clumps + 0.3 * strands);
     }
     if (r.z < u_chin_z - 0.004) {
@@ -235,7 +230,7 @@ vec3 person_albedo(vec3 r) {
     if (ax > u_wrist_x - 0.03 && r.z < u_shoulder_z) return f_gloves == 1 ? c_gloves * (0.95 + 0.05 * vnoise(r * 300.0)) : skin_at(r);
     if (in_head(r)) return head_albedo(r);
     if (r.z < u_ankle_z + 0.035) return c_shoes;
-    float cloth = 0.9 + 0.14 * fbm(vec3(r.x * 25.0, r.y * 25.0, r.z * 6.0) + u_seed);  // folds and creases
+    float cloth = 0.9 + 0.14 * vnoise(vec3(r.x * 25.0, r.y * 25.0, r.z * 6.0) + u_seed);  // folds and creases
     bool gown_here = f_gown == 1 && r.z > u_knee_z - 0.15;
     if (r.z < u_hip_z - 0.05 && !gown_here && ax < 0.3) return c_pants * cloth;
     float sleeve = f_gown == 1 ? u_wrist_x - 0.06 : u_elbow_x - 0.08;
@@ -273,7 +268,7 @@ void main() {
     vec3 h = normalize(L1 + view);
     float spec = shine * pow(max(dot(n, h), 0.0), power);
     for (int i = 0; i < 4; i++) {
-        if (i >= u_nspots) break;
+        if (i >= u_nspots || u_fast == 1) break;
         vec3 toL = u_spot_pos[i] - v_world;
         float dist = length(toL);
         vec3 l = toL / dist;
@@ -311,6 +306,57 @@ void main() {
     o_aux = vec2(z, dot(albedo, vec3(0.299, 0.587, 0.114)));
 }
 """
+
+
+def _hash13(p: np.ndarray) -> np.ndarray:
+    p = np.mod(p * 0.1031, 1.0)
+    p = p + np.sum(p * (p[..., ::-1] + 31.32), axis=-1, keepdims=True)
+    return np.mod((p[..., 0] + p[..., 1]) * p[..., 2], 1.0)
+
+
+def value_noise(x: np.ndarray) -> np.ndarray:
+    """Smooth value noise in [0, 1] of (N, 3) points (trilinear over hashed lattice values)."""
+    i = np.floor(x)
+    f = x - i
+    f = f * f * (3.0 - 2.0 * f)
+    out = np.zeros(x.shape[0])
+    for dx in (0, 1):
+        for dy in (0, 1):
+            for dz in (0, 1):
+                w = (f[:, 0] if dx else 1 - f[:, 0]) * (f[:, 1] if dy else 1 - f[:, 1]) * (f[:, 2] if dz else 1 - f[:, 2])
+                out += w * _hash13(i + np.array([dx, dy, dz], float))
+    return out
+
+
+def person_displacement_m(rest_m: np.ndarray, landmarks_m: np.ndarray, chin_z_m: float, outfit: Outfit, person_id: int) -> np.ndarray:
+    """(V,) outward displacement of a person's vertices (metres): a cap's cloth (10-16 mm),
+    the hair's volume (``outfit.hair_len_m`` +-30 %), a mask standing off the face (6 mm) and
+    loose gown folds (0-12 mm); the regions are the shader's (``head_region``)."""
+    r = np.asarray(rest_m, np.float64)
+    lm = np.asarray(landmarks_m, np.float64)
+    seed = float((person_id * 37 + outfit.pattern_seed) % 1000) * 0.731
+    eye_z = 0.5 * (lm[1, 2] + lm[2, 2])
+    ear_y = 0.5 * (lm[3, 1] + lm[4, 1])
+    shoulder_z = 0.5 * (lm[5, 2] + lm[6, 2])
+    knee_z = 0.5 * (lm[13, 2] + lm[14, 2])
+    nose_z = lm[0, 2]
+    hairline = eye_z + 0.6 * (eye_z - chin_z_m)
+    head = (r[:, 2] > shoulder_z + 0.02) & (np.abs(r[:, 0]) < 0.14)
+    front = r[:, 1] < ear_y - 0.012
+    if outfit.cap is not None:
+        cap = head & ((r[:, 2] > hairline - 0.008) | (~front & (r[:, 2] > eye_z - 0.015)))
+        hair = np.zeros_like(cap)
+    else:
+        cap = np.zeros_like(head)
+        hair = head & ((r[:, 2] > hairline + 0.004) | ((r[:, 1] > ear_y + 0.01) & (r[:, 2] > chin_z_m + 0.02)))
+    mask = head & ~cap & ~hair & (outfit.mask is not None) & (r[:, 2] < nose_z - 0.004) & (r[:, 2] > chin_z_m - 0.02) & (r[:, 1] < ear_y - 0.005)
+    gown = ~head & bool(outfit.gown) & (r[:, 2] > knee_z - 0.15) & (r[:, 2] < shoulder_z - 0.03)
+    d = np.zeros(r.shape[0])
+    d[cap] = 0.010 + 0.006 * value_noise(r[cap] * 45.0 + seed)
+    d[hair] = outfit.hair_len_m * (0.7 + 0.6 * value_noise(r[hair] * 30.0 + seed))
+    d[mask] = 0.006
+    d[gown] = 0.012 * value_noise(r[gown] * np.array([18.0, 18.0, 3.0]) + seed)
+    return d.astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -498,6 +544,7 @@ class SceneRenderer:
         u = self.prog
         u["u_use_shadow"].value = 0
         u["u_nspots"].value = 0
+        u["u_fast"].value = 1
         self._set_person_uniforms(None)
         u["u_k"].value = (f, f, 0.5 * S - 0.5, 0.5 * S - 0.5)
         u["u_size"].value = (float(S), float(S))
@@ -528,9 +575,10 @@ class SceneRenderer:
                 )
                 bufs = self._person_buffers[p.person_id] = (vao, dyn, sbo, None)
             vao, dyn, sbo, rest_key = bufs
-            key = (p.rest_vertices_m.shape, float(p.rest_vertices_m[0, 0]), float(p.rest_vertices_m[-1, 2]))
+            key = (p.rest_vertices_m.shape, float(p.rest_vertices_m[0, 0]), float(p.rest_vertices_m[-1, 2]), p.outfit)
             if rest_key != key:
                 st = np.zeros((V, 10), np.float32)
+                st[:, 0] = person_displacement_m(p.rest_vertices_m, p.rest_landmarks_m, p.chin_z_m, p.outfit, p.person_id)
                 st[:, 3:6] = p.rest_vertices_m
                 st[:, 6] = p.person_id + 1
                 st[:, 7] = self._face_flag[:V]
@@ -592,7 +640,6 @@ class SceneRenderer:
         u["f_gown"].value = int(o.gown)
         u["f_glasses"].value = int(o.glasses)
         u["u_seed"].value = float((p.person_id * 37 + o.pattern_seed) % 1000) * 0.731
-        u["u_hair_len"].value = float(o.hair_len_m)
         u["u_stubble"].value = float(o.stubble)
         u["c_lip"].value = tuple(float(c) for c in (o.lip if o.lip is not None else np.asarray(o.skin) * (0.85, 0.58, 0.58)))
 
@@ -633,6 +680,7 @@ class SceneRenderer:
         pending = []
         for intr, world_from_cam, want_rgb, want_albedo in views:
             warp = self.warp_for(intr)
+            u["u_fast"].value = 0 if want_rgb else 1
             key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px, np.asarray(world_from_cam).tobytes())
             cam_from_world = np.linalg.inv(world_from_cam)
             u["u_cam_from_world"].write(cam_from_world.T.astype(np.float32).tobytes())
@@ -655,7 +703,10 @@ class SceneRenderer:
             self.ctx.copy_framebuffer(fbo, cached[0])
             fbo.use()
             if self._dynamic is not None:
+                # the moving lamps: their beams point away from their own housings
+                u["u_nspots"].value = 0
                 self._dynamic[0].render(moderngl.TRIANGLES)
+                u["u_nspots"].value = len(self._spots)
             for p, vao, centre, radius in self._people:
                 if not _sphere_in_view(cam_from_world, warp, centre, radius):
                     continue  # wholly outside this view: drawing it would change no pixel
