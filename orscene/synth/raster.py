@@ -13,8 +13,14 @@ the distorted grid:
 * ``albedo`` float32 (H, W): surface reflectance, for the depth sensor's dark-surface dropout.
 
 People are painted procedurally in the fragment shader from their rest-pose body
-coordinates (clothes by body region, face with eyes, brows, nose, mouth or mask), so the
-face has pixel-exact structure at any resolution without a texture atlas.
+coordinates (clothes by body region; skin with tone blotches and pores; a face with eyes
+(sclera, iris, pupil, catch light, lids and lashes), brows, nose shadows, lips, beard
+shadow, glasses; or a mask), so the face has pixel-exact structure at any resolution without
+a texture atlas. Hair, caps, masks and gown folds are geometry: each person's vertices are
+displaced along their normals (``person_displacement_m``, once per person). Light: two room
+lights, a fill from above, and the surgical lights' beams (``set_spots``) with shadow maps of
+the static scene (table, drapes, furniture; people cast none); Blinn-Phong highlights;
+procedural floor, wall and drape textures; monitor screens with traces.
 """
 
 from dataclasses import dataclass
