@@ -152,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             *stats,
             "",
         ]
-        Path(args.write).write_text("\n".join(body))
+        # other benchmarks' sections ("## ..." headings, e.g. bench_realism's) are kept
+        out = Path(args.write)
+        old = out.read_text() if out.is_file() else ""
+        kept = old[old.index("\n## "):] if "\n## " in old else ""
+        out.write_text("\n".join(body) + kept)
     return 0
 
 

@@ -8,7 +8,7 @@ Output (the project's session format, ``orscene.recording.session``)::
 
     <recordings>/<session>/session.yaml
     calibration.json               world_from_cam, colour and depth-sensor intrinsics, cam_from_depth
-    camN/color/NNNNNN.jpg          colour, JPEG quality 90
+    camN/color/NNNNNN.jpg          colour, JPEG quality 95 (the Kinect's MJPEG)
     camN/depth/NNNNNN.png          uint16 mm in the depth sensor's own grid (RGB-D cameras)
     camN/timestamps.csv            frame,timestamp_ns (device-like offsets and jitter)
     annotations/faces.json         visible face boxes per frame, camera and person
@@ -16,6 +16,7 @@ Output (the project's session format, ``orscene.recording.session``)::
     preview.jpg                    with --preview: contact sheet of all views with the GT boxes
 """
 
+import functools
 import logging
 import shutil
 import tempfile
@@ -48,7 +49,7 @@ from orscene.synth.meshes import concat_meshes
 from orscene.synth.people import BodyModel, PosedPeople, Role, load_body_model, pose_people
 from orscene.synth.raster import PersonDraw, RenderOutput, SceneRenderer
 from orscene.synth.rig import make_or_rig
-from orscene.synth.scene import Scenario, SceneSpec, build_scene_spec, lights_mesh, patient_drape_mesh, static_room_mesh
+from orscene.synth.scene import Scenario, SceneSpec, build_scene_spec, lights_mesh, patient_drape_mesh, spot_lights, static_room_mesh
 from orscene.types import Camera, FaceBox, FaceSource
 
 __all__ = ["SynthConfig", "Scenario", "generate_session", "run_synth", "FrameRender", "SynthWorld", "make_world", "render_frame",
@@ -96,8 +97,9 @@ class SynthConfig:
     """Overwrite an existing session of the same name."""
     backend: str = "egl"
     """moderngl context backend ('egl' for headless; '' for the platform default)."""
-    jpeg_quality: int = 90
-    """JPEG quality of the colour images."""
+    jpeg_quality: int = 95
+    """JPEG quality of the colour images (95: the quantisation tables of a real Azure Kinect's
+    MJPEG frames, ``../shared/data/azure_kinect``, are libjpeg's at quality ~95)."""
 
 
 @dataclass
@@ -130,6 +132,7 @@ def make_world(spec: SceneSpec, cameras: dict[str, Camera], body: BodyModel | No
     for i, pid in enumerate(posed0.person_ids):
         if spec.people[int(pid)].role is Role.PATIENT:
             head_xy = tuple(float(v) for v in posed0.world_from_head[i, :2, 3])
+    renderer.set_spots(spot_lights(spec.lights))
     renderer.set_static(concat_meshes([static_room_mesh(spec), patient_drape_mesh(spec, head_xy)]))
     return SynthWorld(spec, cameras, body, renderer, face_triangles(body.faces, body.face_vertex_ids))
 
@@ -164,10 +167,26 @@ def render_frame(world: SynthWorld, t_s: float, with_depth: bool = True, posed: 
     return FrameRender(t_s, posed, color, depth)
 
 
-def _finish_rgb(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Camera look: slight optical blur and sensor noise."""
+@functools.lru_cache(maxsize=8)
+def _vignette_gain(height: int, width: int, corner_gain: float = 0.72) -> np.ndarray:
+    """(H, W, 1) float32 lens vignetting: 1 at the centre, ``corner_gain`` in the corners
+    (a smooth cos^4-like fall-off in the normalised radius)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    r2 = ((x - (width - 1) / 2) ** 2 + (y - (height - 1) / 2) ** 2) / (((width - 1) / 2) ** 2 + ((height - 1) / 2) ** 2)
+    return (1.0 - (1.0 - corner_gain) * r2 * (0.6 + 0.4 * r2))[..., None].astype(np.float32)
+
+
+def _finish_rgb(rgb: np.ndarray, rng: np.random.Generator, vignette: bool = False) -> np.ndarray:
+    """Camera look: slight optical blur, lens vignetting (``vignette``), and sensor noise
+    whose variance grows with the signal (read noise 1.5 levels + shot noise) and is partly
+    shared by the three channels (luma) and partly not (chroma)."""
     img = cv2.GaussianBlur(rgb, (0, 0), 0.6).astype(np.float32)
-    img += rng.normal(0.0, 2.0, img.shape).astype(np.float32)
+    if vignette:
+        img *= _vignette_gain(img.shape[0], img.shape[1])
+    sigma = np.sqrt(1.5**2 + 0.035 * img)
+    luma = rng.standard_normal(img.shape[:2], dtype=np.float32)[..., None]
+    chroma = rng.standard_normal(img.shape, dtype=np.float32)
+    img += sigma * (0.8 * luma + 0.6 * chroma)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -282,7 +301,7 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> No
         for c, name in enumerate(names):
             cam = cameras[name]
             ro = fr.color[name]
-            rgb = _finish_rgb(ro.rgb, img_rng)
+            rgb = _finish_rgb(ro.rgb, img_rng, vignette=True)
             ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
             (out / name / "color" / f"{i:06d}.jpg").write_bytes(jpg.tobytes())
             if i == preview_frame:

@@ -70,6 +70,16 @@ class Outfit:
     gown: bool = False
     """Long-sleeved gown to the shins instead of a short-sleeved scrub top."""
     iris: tuple[float, float, float] = (0.25, 0.17, 0.1)
+    glasses: bool = False
+    """Spectacle frames (painted on the face)."""
+    lip: tuple[float, float, float] | None = None
+    """Lip colour; None = derived from the skin."""
+    stubble: float = 0.0
+    """Beard shadow on the jaw, 0..1."""
+    hair_len_m: float = 0.008
+    """Hair volume over the scalp (displaced geometry), metres."""
+    pattern_seed: int = 0
+    """Offsets the procedural skin, hair and cloth patterns."""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,14 @@ the distorted grid:
 * ``albedo`` float32 (H, W): surface reflectance, for the depth sensor's dark-surface dropout.
 
 People are painted procedurally in the fragment shader from their rest-pose body
-coordinates (clothes by body region, face with eyes, brows, nose, mouth or mask), so the
-face has pixel-exact structure at any resolution without a texture atlas.
+coordinates (clothes by body region; skin with tone blotches and pores; a face with eyes
+(sclera, iris, pupil, catch light, lids and lashes), brows, nose shadows, lips, beard
+shadow, glasses; or a mask), so the face has pixel-exact structure at any resolution without
+a texture atlas. Hair, caps, masks and gown folds are geometry: each person's vertices are
+displaced along their normals (``person_displacement_m``, once per person). Light: two room
+lights, a fill from above, and the surgical lights' beams (``set_spots``) with shadow maps of
+the static scene (table, drapes, furniture; people cast none); Blinn-Phong highlights;
+procedural floor, wall and drape textures; monitor screens with traces.
 """
 
 from dataclasses import dataclass
@@ -29,17 +35,66 @@ from orscene.types import Intrinsics
 
 __all__ = ["RenderOutput", "SceneRenderer", "PinholeWarp", "pinhole_warp", "PersonDraw"]
 
+_COMMON = """
+uniform int u_person;            // 1 while drawing a person
+uniform vec3 u_eyeL; uniform vec3 u_eyeR; uniform vec3 u_nose;
+uniform float u_chin_z; uniform float u_ear_y; uniform float u_shoulder_z; uniform float u_hip_z;
+uniform float u_knee_z; uniform float u_ankle_z; uniform float u_elbow_x; uniform float u_wrist_x;
+uniform int f_cap; uniform int f_mask; uniform int f_gloves; uniform int f_gown; uniform int f_glasses;
+uniform float u_seed;            // per person: offsets every procedural pattern
+uniform int u_fast;              // 1: depth-sensor views, albedo without the fine patterns
+
+float hash13(vec3 p) {
+    p = fract(p * 0.1031);
+    p += dot(p, p.zyx + 31.32);
+    return fract((p.x + p.y) * p.z);
+}
+float vnoise_full(vec3 x) {
+    vec3 i = floor(x); vec3 f = fract(x);
+    f = f * f * (3.0 - 2.0 * f);
+    return mix(mix(mix(hash13(i), hash13(i + vec3(1, 0, 0)), f.x),
+                   mix(hash13(i + vec3(0, 1, 0)), hash13(i + vec3(1, 1, 0)), f.x), f.y),
+               mix(mix(hash13(i + vec3(0, 0, 1)), hash13(i + vec3(1, 0, 1)), f.x),
+                   mix(hash13(i + vec3(0, 1, 1)), hash13(i + vec3(1, 1, 1)), f.x), f.y), f.z);
+}
+float vnoise(vec3 x) {
+    if (u_fast == 1) return 0.5;
+    return vnoise_full(x);
+}
+float fbm(vec3 x) { return 0.55 * vnoise(x) + 0.3 * vnoise(2.03 * x + 11.0) + 0.15 * vnoise(4.1 * x + 23.0); }
+
+float eye_z() { return 0.5 * (u_eyeL.z + u_eyeR.z); }
+float hairline_z(vec3 r) { return eye_z() + 0.6 * (eye_z() - u_chin_z); }
+bool in_head(vec3 r) { return r.z > u_shoulder_z + 0.02 && abs(r.x) < 0.14; }
+// 1 = cap, 2 = hair, 3 = mask, 0 = other
+int head_region(vec3 r) {
+    if (!in_head(r)) return 0;
+    bool front = r.y < u_ear_y - 0.012;
+    float ez = eye_z();
+    float hl = hairline_z(r);
+    if (f_cap == 1 && (r.z > hl - 0.008 || (!front && r.z > ez - 0.015))) return 1;
+    if (f_cap == 0 && (r.z > hl + 0.004 || (r.y > u_ear_y + 0.01 && r.z > u_chin_z + 0.02))) return 2;
+    if (f_mask == 1 && r.z < u_nose.z - 0.004 && r.z > u_chin_z - 0.02 && r.y < u_ear_y - 0.005) return 3;
+    return 0;
+}
+"""
+
 _VS = """
 #version 330
 uniform mat4 u_cam_from_world;
 uniform vec4 u_k;      // fx fy cx cy of the pinhole render
 uniform vec2 u_size;   // width height of the pinhole render
 uniform vec2 u_nf;
+""" + _COMMON + """
 in vec3 in_pos; in vec3 in_normal; in vec3 in_color; in vec3 in_rest; in vec4 in_attr;
 out vec3 v_world; out vec3 v_normal; out vec3 v_color; out vec3 v_rest; out float v_face;
 flat out vec4 v_attr;
 void main() {
-    vec4 pc = u_cam_from_world * vec4(in_pos, 1.0);
+    vec3 pos = in_pos;
+    // hair, caps, masks and gown folds stand off the skin: a person's vertices carry their
+    // displacement along the normal in in_color.x (``person_displacement_m``, once per person)
+    if (u_person == 1) pos += in_color.x * normalize(in_normal);
+    vec4 pc = u_cam_from_world * vec4(pos, 1.0);
     float z = pc.z;
     float n = u_nf.x, f = u_nf.y;
     // OpenCV pixels (centres at integers, row 0 at the top) -> clip space; framebuffer
@@ -47,7 +102,7 @@ void main() {
     gl_Position = vec4((2.0 * u_k.x / u_size.x) * pc.x + (2.0 * (u_k.z + 0.5) / u_size.x - 1.0) * z,
                        (2.0 * u_k.y / u_size.y) * pc.y + (2.0 * (u_k.w + 0.5) / u_size.y - 1.0) * z,
                        (f + n) / (f - n) * z - 2.0 * f * n / (f - n), z);
-    v_world = in_pos; v_normal = in_normal; v_color = in_color; v_rest = in_rest;
+    v_world = pos; v_normal = in_normal; v_color = in_color; v_rest = in_rest;
     v_face = in_attr.y; v_attr = in_attr;
 }
 """
@@ -56,101 +111,258 @@ _FS = """
 #version 330
 uniform mat4 u_cam_from_world;
 uniform vec3 u_cam_pos;
-uniform int u_person;            // 1 while drawing a person
-uniform vec3 u_eyeL; uniform vec3 u_eyeR; uniform vec3 u_nose;
-uniform float u_chin_z; uniform float u_ear_y; uniform float u_shoulder_z; uniform float u_hip_z;
-uniform float u_knee_z; uniform float u_ankle_z; uniform float u_elbow_x; uniform float u_wrist_x;
+""" + _COMMON + """
 uniform vec3 c_skin; uniform vec3 c_top; uniform vec3 c_pants; uniform vec3 c_hair; uniform vec3 c_shoes;
-uniform vec3 c_cap; uniform vec3 c_mask; uniform vec3 c_gloves; uniform vec3 c_iris;
-uniform int f_cap; uniform int f_mask; uniform int f_gloves; uniform int f_gown;
+uniform vec3 c_cap; uniform vec3 c_mask; uniform vec3 c_gloves; uniform vec3 c_iris; uniform vec3 c_lip;
+uniform float u_stubble;
+uniform int u_nspots;            // surgical lights: position, beam axis (unit), intensity
+uniform vec3 u_spot_pos[4]; uniform vec3 u_spot_dir[4];
+uniform mat4 u_spot_view[4];     // lamp_from_world of each beam's shadow map
+uniform sampler2D u_shadow;      // 2x2 atlas of the lamps' depth maps (static scene)
+uniform float u_shadow_f;        // focal length (px) of a shadow map
+uniform float u_shadow_size;     // side (px) of one shadow map
+uniform int u_use_shadow;
 in vec3 v_world; in vec3 v_normal; in vec3 v_color; in vec3 v_rest; in float v_face;
 flat in vec4 v_attr;
 layout(location = 0) out vec4 o_color;
 layout(location = 1) out vec4 o_id;
 layout(location = 2) out vec2 o_aux;
 
-vec3 head_albedo(vec3 r) {
-    float eye_z = 0.5 * (u_eyeL.z + u_eyeR.z);
-    bool front = r.y < u_ear_y - 0.012;
-    float hairline = eye_z + 0.6 * (eye_z - u_chin_z);
-    if (f_cap == 1 && (r.z > hairline - 0.008 || (!front && r.z > eye_z - 0.015)))
-        return c_cap * (0.94 + 0.06 * sin(r.x * 260.0 + r.z * 90.0));
-    if (f_cap == 0 && (r.z > hairline + 0.004 || (r.y > u_ear_y + 0.01 && r.z > u_chin_z + 0.02)))
-        return c_hair * (0.85 + 0.15 * sin(r.x * 900.0 + r.y * 400.0));
-    if (r.z < u_chin_z - 0.004) {
-        if (f_gown == 1 && r.z < u_chin_z - 0.05) return c_top;
-        return c_skin * 0.93;
-    }
-    if (f_mask == 1 && r.z < u_nose.z - 0.004 && r.z > u_chin_z - 0.02 && r.y < u_ear_y - 0.005)
-        return c_mask * (0.9 + 0.1 * step(0.5, fract(r.z * 110.0)));
-    if (f_mask == 1 && abs(r.z - (u_nose.z - 0.012)) < 0.0025 && r.y < u_ear_y + 0.02)
-        return vec3(0.95);  // ear loop
+float band(float x, float a, float b, float soft) { return smoothstep(a - soft, a + soft, x) * (1.0 - smoothstep(b - soft, b + soft, x)); }
+
+vec3 skin_at(vec3 r) {
+    float blot = vnoise(r * 35.0 + u_seed);
+    float pores = vnoise(r * 1400.0 + u_seed);
+    return c_skin * (0.9 + 0.16 * blot) * (0.96 + 0.07 * pores);
+}
+
+vec3 face_albedo(vec3 r) {
+    vec3 s = skin_at(r);
+    float ez = eye_z();
+    float ax = abs(r.x);
+    // warmer cheeks and nose tip, cooler/darker jaw (stubble on some)
+    float cheek = exp(-(pow((ax - 0.036) / 0.016, 2.0) + pow((r.z - (u_nose.z - 0.006)) / 0.016, 2.0)));
+    s = mix(s, s * vec3(1.06, 0.86, 0.84), 0.5 * cheek);
+    float jaw = smoothstep(u_nose.z - 0.02, u_nose.z - 0.05, r.z) * smoothstep(u_chin_z - 0.02, u_chin_z + 0.005, r.z);
+    s = mix(s, s * vec3(0.72, 0.72, 0.76), u_stubble * jaw * (0.6 + 0.4 * vnoise(r * 2000.0)));
+    // nose: shadow along the sides of the bridge and under the tip, nostrils
+    float side = exp(-pow((ax - 0.011) / 0.004, 2.0)) * band(r.z, u_nose.z - 0.005, ez - 0.01, 0.004);
+    s *= 1.0 - 0.25 * side;
+    float under = exp(-pow(ax / 0.014, 2.0)) * band(r.z, u_nose.z - 0.022, u_nose.z - 0.012, 0.002);
+    s *= 1.0 - 0.3 * under;
+    float nx = (ax - 0.0085) / 0.0045, nzz = (r.z - (u_nose.z - 0.011)) / 0.0028;
+    s *= 1.0 - 0.75 * smoothstep(1.2, 0.6, nx * nx + nzz * nzz);
+    // lips: upper darker, lower fuller and lighter, a dark line between them
+    float mz = u_chin_z + 0.42 * (u_nose.z - u_chin_z);
+    float w = 0.026;
+    float prof = max(0.0, 1.0 - (r.x * r.x) / (w * w));
+    float up = band(r.z - mz, 0.0, 0.0055 * sqrt(prof) + 0.0005 * cos(r.x * 250.0), 0.0008);
+    float lo = band(mz - r.z, 0.0, 0.0075 * sqrt(prof), 0.0008);
+    s = mix(s, c_lip * 0.75, up);
+    s = mix(s, c_lip * 0.92, lo);
+    s *= 1.0 - 0.7 * exp(-pow((r.z - mz) / 0.0011, 2.0)) * step(0.0, prof - 0.05);
+    s *= 1.0 - 0.18 * exp(-pow((r.z - (mz - 0.016)) / 0.004, 2.0)) * exp(-pow(r.x / 0.02, 2.0));  // under the lower lip
     for (int i = 0; i < 2; i++) {
         vec3 e = i == 0 ? u_eyeL : u_eyeR;
         float dx = r.x - e.x, dz = r.z - e.z;
         float q = (dx * dx) / (0.0150 * 0.0150) + (dz * dz) / (0.0072 * 0.0072);
-        if (q < 1.0 && r.y < e.y + 0.012) {
-            float ri = (dx * dx + dz * dz) / (0.0056 * 0.0056);
-            if (ri < 0.22) return vec3(0.02);
-            if (ri < 1.0) return c_iris;
-            return vec3(0.9, 0.88, 0.85);
-        }
-        if (q < 1.9 && dz > 0.0 && r.y < e.y + 0.015) return c_skin * 0.35;  // upper lid and lashes
-        if (q < 2.6 && r.y < e.y + 0.015) return c_skin * 0.78;              // eye socket shadow
+        // brow: an arched hairy band above the eye, thinner towards the temple
         float bz = e.z + 0.0175 + 0.004 * (1.0 - (dx * dx) / (0.021 * 0.021));
-        if (abs(dz + e.z - bz) < 0.0033 && abs(dx) < 0.021 && r.y < e.y + 0.02)
-            return mix(c_hair, vec3(0.05), 0.5);
+        float outer = clamp(-dx * sign(e.x) / 0.021, -1.0, 1.0);
+        float bt = 0.0036 * (1.0 - 0.45 * max(outer, 0.0));
+        float brow = band(r.z - bz, -bt, bt, 0.0012) * band(dx, -0.022, 0.022, 0.002);
+        brow *= 0.75 + 0.25 * vnoise(vec3(r.x * 2500.0, r.z * 600.0, u_seed));
+        s = mix(s, mix(c_hair, vec3(0.04), 0.45), 0.9 * brow);
+        // socket shadow, upper lid crease, dark circles below
+        s *= 1.0 - 0.3 * exp(-q / 3.0) - 0.15 * exp(-pow((dz + 0.010) / 0.004, 2.0)) * exp(-pow(dx / 0.014, 2.0));
+        s *= 1.0 - 0.2 * exp(-pow((dz - 0.011) / 0.005, 2.0)) * exp(-pow(dx / 0.02, 2.0));  // under the brow ridge
+        if (q < 1.0) {
+            float ri = sqrt(dx * dx + dz * dz) / 0.0056;
+            vec3 eye = vec3(0.74, 0.7, 0.67) * (0.7 + 0.3 * (1.0 - q));             // sclera, darker in the corners
+            eye = mix(eye, c_iris * (0.75 + 0.5 * vnoise(vec3(atan(dz, dx) * 8.0, ri * 3.0, u_seed))), smoothstep(1.05, 0.95, ri));
+            eye = mix(eye, c_iris * 0.5, smoothstep(0.8, 1.0, ri) * step(ri, 1.0));  // limbal ring
+            eye = mix(eye, vec3(0.02), smoothstep(0.42, 0.36, ri));                  // pupil
+            float hl = length(vec2(dx + 0.0016, dz - 0.0016)) / 0.0011;
+            eye = mix(eye, vec3(1.0), smoothstep(1.0, 0.6, hl));                     // catch light
+            eye *= 1.0 - 0.55 * smoothstep(0.35, 0.95, dz / 0.0072);                // upper lid's shadow
+            s = eye;
+        }
+        // lashes / lid margin: dark line along the upper lid, a thinner one below
+        float rim = abs(sqrt(q) - 1.0);
+        s *= 1.0 - 0.8 * smoothstep(0.22, 0.05, rim) * step(0.0, dz) - 0.35 * smoothstep(0.12, 0.02, rim) * step(dz, 0.0);
+        if (f_glasses == 1) {
+            float g = (dx * dx) / (0.025 * 0.025) + ((dz + 0.002) * (dz + 0.002)) / (0.017 * 0.017);
+            s = mix(s, vec3(0.06, 0.06, 0.07), smoothstep(0.14, 0.07, abs(sqrt(g) - 1.0)));
+        }
     }
-    if (f_mask == 0) {
-        float nz = u_nose.z - 0.011;
-        float nx = (abs(r.x) - 0.0085) / 0.0045, nzz = (r.z - nz) / 0.0028;
-        if (nx * nx + nzz * nzz < 1.0) return c_skin * 0.3;
-        float mz = u_chin_z + 0.42 * (u_nose.z - u_chin_z);
-        float w = 0.026;
-        float h = 0.0055 * max(0.0, 1.0 - (r.x * r.x) / (w * w));
-        if (abs(r.z - mz) < h && r.y < u_nose.y + 0.03) return abs(r.z - mz) < 0.0009 ? c_skin * 0.25 : c_skin * vec3(0.78, 0.5, 0.5);
+    if (f_glasses == 1) {
+        float bridge = band(r.x, -0.008, 0.008, 0.001) * band(r.z - (ez + 0.006), -0.0015, 0.0015, 0.0005);
+        float temple = band(ax, 0.058, 0.1, 0.002) * band(r.z - (ez + 0.008), -0.0015, 0.0015, 0.0005);
+        s = mix(s, vec3(0.06, 0.06, 0.07), max(bridge, temple));
     }
-    return c_skin;
+    return s;
+}
+
+vec3 head_albedo(vec3 r) {
+    int reg = head_region(r);
+    if (reg == 1) {
+        float weave = 0.95 + 0.05 * vnoise(r * 1500.0);
+        float folds = 0.82 + 0.3 * vnoise(r * 40.0 + u_seed);
+        return c_cap * weave * folds;
+    }
+    if (reg == 2) {
+        // strands running back over the scalp, darker clumps
+        float strands = vnoise(vec3(r.x * 900.0, r.y * 120.0, r.z * 120.0) + u_seed);
+        float clumps = vnoise(r * 60.0 + u_seed);
+        return c_hair * (0.55 + 0.35 * clumps + 0.3 * strands);
+    }
+    if (r.z < u_chin_z - 0.004) {
+        if (f_gown == 1 && r.z < u_chin_z - 0.05) return c_top;
+        return skin_at(r) * (0.72 + 0.2 * smoothstep(u_chin_z - 0.004, u_chin_z - 0.05, r.z));  // in the chin's shadow
+    }
+    if (reg == 3) {
+        float pleat = 0.9 + 0.1 * smoothstep(0.2, 0.8, abs(fract(r.z * 110.0) - 0.5) * 2.0);
+        float wire = 1.0 - 0.15 * band(r.z, u_nose.z - 0.008, u_nose.z - 0.004, 0.0008);
+        return c_mask * pleat * wire * (0.96 + 0.04 * vnoise(r * 1200.0));
+    }
+    if (f_mask == 1 && abs(r.z - (u_nose.z - 0.012)) < 0.0025 && r.y < u_ear_y + 0.02)
+        return vec3(0.95);  // ear loop
+    if (r.y > u_ear_y - 0.012) return skin_at(r) * 0.95;  // ears, neck side
+    return face_albedo(r);
 }
 
 vec3 person_albedo(vec3 r) {
     float ax = abs(r.x);
-    if (ax > u_wrist_x - 0.03 && r.z < u_shoulder_z) return f_gloves == 1 ? c_gloves : c_skin;
-    if (r.z > u_shoulder_z + 0.02 && ax < 0.14) return head_albedo(r);
+    if (ax > u_wrist_x - 0.03 && r.z < u_shoulder_z) return f_gloves == 1 ? c_gloves * (0.95 + 0.05 * vnoise(r * 300.0)) : skin_at(r);
+    if (in_head(r)) return head_albedo(r);
     if (r.z < u_ankle_z + 0.035) return c_shoes;
+    float cloth = 0.9 + 0.14 * vnoise(vec3(r.x * 25.0, r.y * 25.0, r.z * 6.0) + u_seed);  // folds and creases
     bool gown_here = f_gown == 1 && r.z > u_knee_z - 0.15;
-    if (r.z < u_hip_z - 0.05 && !gown_here && ax < 0.3) return c_pants * (0.93 + 0.07 * sin(r.z * 200.0));
+    if (r.z < u_hip_z - 0.05 && !gown_here && ax < 0.3) return c_pants * cloth;
     float sleeve = f_gown == 1 ? u_wrist_x - 0.06 : u_elbow_x - 0.08;
-    if (ax > sleeve) return c_skin;
-    // scrub top / gown with a V neck and a pocket seam
-    if (f_gown == 0 && r.z > u_shoulder_z - 0.06 + 2.0 * ax - 0.02 && r.y < 0.0) return c_skin;
-    return c_top * (0.95 + 0.05 * sin(r.x * 150.0));
+    if (ax > sleeve) return skin_at(r);
+    // scrub top / gown with a V neck
+    if (f_gown == 0 && r.z > u_shoulder_z - 0.06 + 2.0 * ax - 0.02 && r.y < 0.0) return skin_at(r);
+    return c_top * cloth;
 }
 
 void main() {
     int mat = int(v_attr.w + 0.5);
+    int oid = int(v_attr.z + 0.5);
     vec3 albedo = v_color;
     if (u_person == 1) albedo = person_albedo(v_rest);
-    if (mat == 1) {  // vinyl floor tiles 0.6 m
+    vec3 n = normalize(v_normal);
+    if (mat == 1) {  // vinyl floor tiles 0.6 m, mottled
         vec2 g = abs(fract(v_world.xy / 0.6 + 0.5) - 0.5);
         float line = step(0.485, max(g.x, g.y));
-        albedo = v_color * (1.0 - 0.18 * line) * (0.96 + 0.04 * sin(v_world.x * 7.0) * sin(v_world.y * 5.0));
+        albedo = v_color * (1.0 - 0.18 * line) * (0.9 + 0.16 * fbm(vec3(v_world.xy * 6.0, 0.0))) * (0.97 + 0.05 * vnoise(vec3(v_world.xy * 150.0, 1.0)));
+    } else if (mat == 5) {  // painted walls: faint unevenness
+        albedo = v_color * (0.95 + 0.07 * fbm(v_world * 3.0));
+    } else if (u_person == 0 && oid == 5) {  // drapes: cloth folds
+        albedo = v_color * (0.85 + 0.2 * fbm(v_world * vec3(12.0, 12.0, 30.0)));
     }
-    vec3 n = normalize(v_normal);
     vec3 view = normalize(u_cam_pos - v_world);
     if (dot(n, view) < 0.0) n = -n;
+    // room lights (ceiling panels, a fill from the side) and the surgical lights' beams
     vec3 L1 = normalize(vec3(0.3, 0.2, 1.0));
     vec3 L2 = normalize(vec3(-0.6, -0.4, 0.5));
-    float diff = 0.42 + 0.45 * max(dot(n, L1), 0.0) + 0.22 * max(dot(n, L2), 0.0);
+    float diff = 0.30 + 0.45 * max(dot(n, L1), 0.0) + 0.18 * max(dot(n, L2), 0.0) + 0.08 * max(n.z, 0.0);
+    // cheap ambient occlusion: darker close to the floor and in the room's corners
+    float ao = 0.8 + 0.2 * smoothstep(0.0, 0.5, v_world.z);
+    float shine = mat == 4 ? 0.6 : (u_person == 1 ? 0.08 : 0.1);
+    float power = mat == 4 ? 40.0 : (u_person == 1 ? 24.0 : 16.0);
     vec3 h = normalize(L1 + view);
-    float spec = (mat == 4 ? 0.6 : (u_person == 1 ? 0.06 : 0.1)) * pow(max(dot(n, h), 0.0), mat == 4 ? 40.0 : 16.0);
-    o_color = vec4(clamp(albedo * diff + spec, 0.0, 1.0), 1.0);
+    float spec = shine * pow(max(dot(n, h), 0.0), power);
+    for (int i = 0; i < 4; i++) {
+        if (i >= u_nspots || u_fast == 1) break;
+        vec3 toL = u_spot_pos[i] - v_world;
+        float dist = length(toL);
+        vec3 l = toL / dist;
+        float cone = smoothstep(0.87, 0.96, dot(-l, u_spot_dir[i]));
+        float I = 1.1 * cone / (1.0 + 0.35 * dist * dist);
+        if (u_use_shadow == 1 && I > 0.0) {  // the table, drapes and furniture shadow the beam
+            vec4 q = u_spot_view[i] * vec4(v_world, 1.0);
+            if (q.z > 0.05) {
+                vec2 px = u_shadow_f * q.xy / q.z + 0.5 * u_shadow_size - 0.5;
+                vec2 uv = (px + 0.5 + u_shadow_size * vec2(float(i % 2), float(i / 2))) / (2.0 * u_shadow_size);
+                float zs = texture(u_shadow, uv).r;
+                if (zs > 0.0 && q.z > zs * 1.01 + 0.03) I = 0.0;
+            }
+        }
+        diff += I * max(dot(n, l), 0.0);
+        spec += I * shine * pow(max(dot(n, normalize(l + view)), 0.0), power);
+    }
+    vec3 c = albedo * diff * ao + spec;
+    if (u_person == 0 && oid >= 20 && mat == 4) c = vec3(1.0, 0.99, 0.95);  // lamp glass glows
+    if (u_person == 0 && oid == 7 && mat == 3 && abs(n.z) < 0.3) {
+        // monitor screens show vital-sign traces and a few numbers (self-lit)
+        float su = v_world.x + v_world.y;
+        float sz = fract(v_world.z * 9.0);
+        float lane = floor(v_world.z * 9.0);
+        float wave = 0.5 + 0.3 * sin(su * (40.0 + 13.0 * lane)) * (0.6 + 0.4 * sin(su * 7.0 + lane));
+        float trace = smoothstep(0.09, 0.02, abs(sz - wave));
+        vec3 tint = mod(lane, 3.0) < 1.0 ? vec3(0.2, 1.0, 0.3) : (mod(lane, 3.0) < 2.0 ? vec3(1.0, 0.9, 0.2) : vec3(0.3, 0.8, 1.0));
+        float digits = step(0.55, vnoise(vec3(su * 60.0, lane * 7.0, 0.0))) * step(0.7, fract(su * 3.0)) * step(0.3, sz) * step(sz, 0.7);
+        c = vec3(0.03, 0.04, 0.05) + 0.8 * tint * max(trace, digits);
+    }
+    o_color = vec4(clamp(c, 0.0, 1.0), 1.0);
     float face = (u_person == 1 && v_face > 0.5) ? 1.0 : 0.0;
     o_id = vec4(v_attr.x, face, v_attr.z, v_attr.w) / 255.0;
     float z = (u_cam_from_world * vec4(v_world, 1.0)).z;
     o_aux = vec2(z, dot(albedo, vec3(0.299, 0.587, 0.114)));
 }
 """
+
+
+def _hash13(p: np.ndarray) -> np.ndarray:
+    p = np.mod(p * 0.1031, 1.0)
+    p = p + np.sum(p * (p[..., ::-1] + 31.32), axis=-1, keepdims=True)
+    return np.mod((p[..., 0] + p[..., 1]) * p[..., 2], 1.0)
+
+
+def value_noise(x: np.ndarray) -> np.ndarray:
+    """Smooth value noise in [0, 1] of (N, 3) points (trilinear over hashed lattice values)."""
+    i = np.floor(x)
+    f = x - i
+    f = f * f * (3.0 - 2.0 * f)
+    out = np.zeros(x.shape[0])
+    for dx in (0, 1):
+        for dy in (0, 1):
+            for dz in (0, 1):
+                w = (f[:, 0] if dx else 1 - f[:, 0]) * (f[:, 1] if dy else 1 - f[:, 1]) * (f[:, 2] if dz else 1 - f[:, 2])
+                out += w * _hash13(i + np.array([dx, dy, dz], float))
+    return out
+
+
+def person_displacement_m(rest_m: np.ndarray, landmarks_m: np.ndarray, chin_z_m: float, outfit: Outfit, person_id: int) -> np.ndarray:
+    """(V,) outward displacement of a person's vertices (metres): a cap's cloth (10-16 mm),
+    the hair's volume (``outfit.hair_len_m`` +-30 %), a mask standing off the face (6 mm) and
+    loose gown folds (0-12 mm); the regions are the shader's (``head_region``)."""
+    r = np.asarray(rest_m, np.float64)
+    lm = np.asarray(landmarks_m, np.float64)
+    seed = float((person_id * 37 + outfit.pattern_seed) % 1000) * 0.731
+    eye_z = 0.5 * (lm[1, 2] + lm[2, 2])
+    ear_y = 0.5 * (lm[3, 1] + lm[4, 1])
+    shoulder_z = 0.5 * (lm[5, 2] + lm[6, 2])
+    knee_z = 0.5 * (lm[13, 2] + lm[14, 2])
+    nose_z = lm[0, 2]
+    hairline = eye_z + 0.6 * (eye_z - chin_z_m)
+    head = (r[:, 2] > shoulder_z + 0.02) & (np.abs(r[:, 0]) < 0.14)
+    front = r[:, 1] < ear_y - 0.012
+    if outfit.cap is not None:
+        cap = head & ((r[:, 2] > hairline - 0.008) | (~front & (r[:, 2] > eye_z - 0.015)))
+        hair = np.zeros_like(cap)
+    else:
+        cap = np.zeros_like(head)
+        hair = head & ((r[:, 2] > hairline + 0.004) | ((r[:, 1] > ear_y + 0.01) & (r[:, 2] > chin_z_m + 0.02)))
+    mask = head & ~cap & ~hair & (outfit.mask is not None) & (r[:, 2] < nose_z - 0.004) & (r[:, 2] > chin_z_m - 0.02) & (r[:, 1] < ear_y - 0.005)
+    gown = ~head & bool(outfit.gown) & (r[:, 2] > knee_z - 0.15) & (r[:, 2] < shoulder_z - 0.03)
+    d = np.zeros(r.shape[0])
+    d[cap] = 0.010 + 0.006 * value_noise(r[cap] * 45.0 + seed)
+    d[hair] = outfit.hair_len_m * (0.7 + 0.6 * value_noise(r[hair] * 30.0 + seed))
+    d[mask] = 0.006
+    d[gown] = 0.012 * value_noise(r[gown] * np.array([18.0, 18.0, 3.0]) + seed)
+    return d.astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -258,6 +470,8 @@ class SceneRenderer:
         self._static = None
         self._dynamic = None
         self._people: list[tuple[PersonDraw, object, np.ndarray, float]] = []
+        self._spots: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+        self._shadow = None
         self._person_buffers: dict[int, tuple] = {}
         self._fbos: dict[tuple[int, int], tuple] = {}
         self._warps: dict[tuple, PinholeWarp] = {}
@@ -284,10 +498,70 @@ class SceneRenderer:
         """Upload the scene's static part (rendered once per camera and cached)."""
         self._release(self._static)
         self._static = self._mesh_vao(mesh)
+        self._drop_shadow()
         for fb in self._static_cache.values():
             for obj in fb:
                 obj.release()
         self._static_cache = {}
+
+    def set_spots(self, spots) -> None:
+        """Surgical lights' beams: up to 4 ``(position_world_m, unit beam axis)``; they light
+        the static scene too, so they are fixed for the session (set before rendering)."""
+        self._spots = tuple((np.asarray(p, float), np.asarray(d, float) / np.linalg.norm(d)) for p, d in spots)[:4]
+        self._drop_shadow()
+        for fb in self._static_cache.values():
+            for obj in fb:
+                obj.release()
+        self._static_cache = {}
+
+    _SHADOW_PX = 512
+    _SHADOW_HALF_FOV_RAD = np.deg2rad(36.0)
+
+    def _drop_shadow(self) -> None:
+        if self._shadow is not None:
+            for obj in self._shadow[0]:
+                obj.release()
+        self._shadow = None
+
+    def _spot_views(self) -> np.ndarray:
+        """(4, 4, 4) lamp_from_world: +z along the beam."""
+        out = np.tile(np.eye(4), (4, 1, 1))
+        for i, (p, d) in enumerate(self._spots):
+            helper = np.array([1.0, 0.0, 0.0]) if abs(d[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+            x = np.cross(helper, d)
+            x /= np.linalg.norm(x)
+            y = np.cross(d, x)
+            R = np.stack([x, y, d])
+            out[i, :3, :3] = R
+            out[i, :3, 3] = -R @ p
+        return out
+
+    def _make_shadow(self) -> None:
+        """Depth maps of the static scene seen from each lamp (a 2x2 atlas), once per scene:
+        the table, drapes and furniture cast shadows; people and the moving lamps do not."""
+        import moderngl
+
+        S = self._SHADOW_PX
+        f = 0.5 * S / np.tan(self._SHADOW_HALF_FOV_RAD)
+        fb = self._new_fbo(2 * S, 2 * S)
+        fb[3].filter = (moderngl.NEAREST, moderngl.NEAREST)
+        fb[0].use()
+        fb[0].clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        u = self.prog
+        u["u_use_shadow"].value = 0
+        u["u_nspots"].value = 0
+        u["u_fast"].value = 1
+        self._set_person_uniforms(None)
+        u["u_k"].value = (f, f, 0.5 * S - 0.5, 0.5 * S - 0.5)
+        u["u_size"].value = (float(S), float(S))
+        views = self._spot_views()
+        for i, (p, _) in enumerate(self._spots):
+            fb[0].viewport = ((i % 2) * S, (i // 2) * S, S, S)
+            u["u_cam_from_world"].write(views[i].T.astype(np.float32).tobytes())
+            u["u_cam_pos"].value = tuple(float(c) for c in p)
+            self._static[0].render(moderngl.TRIANGLES)
+        fb[0].viewport = (0, 0, 2 * S, 2 * S)
+        self._shadow = (fb, f, views)
 
     def set_frame(self, people: list[PersonDraw], moving: Mesh | None) -> None:
         self._release(self._dynamic)
@@ -307,9 +581,10 @@ class SceneRenderer:
                 )
                 bufs = self._person_buffers[p.person_id] = (vao, dyn, sbo, None)
             vao, dyn, sbo, rest_key = bufs
-            key = (p.rest_vertices_m.shape, float(p.rest_vertices_m[0, 0]), float(p.rest_vertices_m[-1, 2]))
+            key = (p.rest_vertices_m.shape, float(p.rest_vertices_m[0, 0]), float(p.rest_vertices_m[-1, 2]), p.outfit)
             if rest_key != key:
                 st = np.zeros((V, 10), np.float32)
+                st[:, 0] = person_displacement_m(p.rest_vertices_m, p.rest_landmarks_m, p.chin_z_m, p.outfit, p.person_id)
                 st[:, 3:6] = p.rest_vertices_m
                 st[:, 6] = p.person_id + 1
                 st[:, 7] = self._face_flag[:V]
@@ -369,6 +644,10 @@ class SceneRenderer:
         u["f_mask"].value = int(o.mask is not None)
         u["f_gloves"].value = int(o.gloves is not None)
         u["f_gown"].value = int(o.gown)
+        u["f_glasses"].value = int(o.glasses)
+        u["u_seed"].value = float((p.person_id * 37 + o.pattern_seed) % 1000) * 0.731
+        u["u_stubble"].value = float(o.stubble)
+        u["c_lip"].value = tuple(float(c) for c in (o.lip if o.lip is not None else np.asarray(o.skin) * (0.85, 0.58, 0.58)))
 
     def render(self, intr: Intrinsics, world_from_cam: np.ndarray, rgb: bool = True, albedo: bool = False,
                near_m: float = 0.05, far_m: float = 30.0) -> RenderOutput:  # fmt: skip
@@ -386,9 +665,28 @@ class SceneRenderer:
         self.ctx.disable(moderngl.CULL_FACE)
         u = self.prog
         u["u_nf"].value = (near_m, far_m)
+        if self._spots and self._shadow is None and self._static is not None:
+            self._make_shadow()
+        u["u_nspots"].value = len(self._spots)
+        u["u_use_shadow"].value = int(self._shadow is not None)
+        if self._shadow is not None:
+            fb, f, spot_views = self._shadow
+            fb[3].use(location=0)
+            u["u_shadow"].value = 0
+            u["u_shadow_f"].value = float(f)
+            u["u_shadow_size"].value = float(self._SHADOW_PX)
+            u["u_spot_view"].write(np.ascontiguousarray(np.transpose(spot_views, (0, 2, 1)), np.float32).tobytes())
+        if self._spots:
+            pos = np.zeros((4, 3), np.float32)
+            axis = np.zeros((4, 3), np.float32)
+            for i, (pp, dd) in enumerate(self._spots):
+                pos[i], axis[i] = pp, dd
+            u["u_spot_pos"].write(pos.tobytes())
+            u["u_spot_dir"].write(axis.tobytes())
         pending = []
         for intr, world_from_cam, want_rgb, want_albedo in views:
             warp = self.warp_for(intr)
+            u["u_fast"].value = 0 if want_rgb else 1
             key = (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px, np.asarray(world_from_cam).tobytes())
             cam_from_world = np.linalg.inv(world_from_cam)
             u["u_cam_from_world"].write(cam_from_world.T.astype(np.float32).tobytes())
@@ -411,7 +709,10 @@ class SceneRenderer:
             self.ctx.copy_framebuffer(fbo, cached[0])
             fbo.use()
             if self._dynamic is not None:
+                # the moving lamps: their beams point away from their own housings
+                u["u_nspots"].value = 0
                 self._dynamic[0].render(moderngl.TRIANGLES)
+                u["u_nspots"].value = len(self._spots)
             for p, vao, centre, radius in self._people:
                 if not _sphere_in_view(cam_from_world, warp, centre, radius):
                     continue  # wholly outside this view: drawing it would change no pixel

@@ -4,6 +4,7 @@ World frame: metres, z up, floor at z = 0. The OR table is centred at the origin
 axis along x, the patient's head towards -x. The door is in the +x wall.
 """
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ __all__ = [
     "static_room_mesh",
     "lights_mesh",
     "light_center_at",
+    "spot_lights",
 ]
 
 TABLE_TOP_Z_M = 0.92
@@ -86,6 +88,20 @@ class SceneSpec:
 def light_center_at(light: SurgicalLight, t_s: float) -> np.ndarray:
     c = np.asarray(light.center_m, float)
     return c + np.asarray(light.drift_m) * np.sin(2 * np.pi * light.drift_hz * t_s + light.drift_phase)
+
+
+def spot_lights(lights: tuple[SurgicalLight, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each surgical light's beam: (lamp face centre, unit axis) at the lamp's mean position
+    (the beam lights the static scene too, which is rendered once per camera)."""
+    out = []
+    for L in lights:
+        c = np.asarray(L.center_m, float)
+        to_table = np.array([-c[0], -c[1], 0.0])
+        to_table /= max(np.linalg.norm(to_table), 1e-6)
+        t = np.deg2rad(L.tilt_deg)
+        down = np.array([0, 0, -np.cos(t)]) + np.sin(t) * to_table
+        out.append((c + 0.08 * down, down / np.linalg.norm(down)))
+    return out
 
 
 def lights_mesh(lights: tuple[SurgicalLight, ...], t_s: float) -> Mesh | None:
@@ -157,6 +173,24 @@ def static_room_mesh(spec: SceneSpec) -> Mesh:
     m.append(cylinder_mesh((-1.4, -1.6, H), (-1.4, -1.6, 1.95), 0.04, (0.8, 0.8, 0.82), ObjectId.MONITOR, Material.PLAIN, 10))
     m.append(box_mesh((-1.4, -1.6, 1.75), (0.65, 0.06, 0.42), (0.06, 0.06, 0.07), ObjectId.MONITOR, Material.DARK,
                       rotation=frame_from_z((0.5, 0.86, 0.0))))  # fmt: skip
+    # clutter, clear of every walking path: a second (back) table with a draped tray and
+    # instrument sets along the -y wall, a cart with a monitor and a cable on the floor
+    # (its own random stream, so the furniture above stays where it was)
+    crng = np.random.default_rng([spec.furniture_seed, 2])
+    m.append(box_mesh((-0.2, -2.27, 0.88), (1.3, 0.5, 0.04), (0.7, 0.72, 0.74), ObjectId.FURNITURE, Material.SPECULAR))
+    m.append(box_mesh((-0.2, -2.27, 0.91), (1.2, 0.46, 0.02), (0.3, 0.5, 0.6), ObjectId.DRAPE))
+    for dx, dy in ((-0.6, -0.2), (0.6, -0.2), (-0.6, 0.2), (0.6, 0.2)):
+        m.append(cylinder_mesh((-0.2 + dx, -2.27 + dy, 0), (-0.2 + dx, -2.27 + dy, 0.86), 0.018, (0.7, 0.7, 0.72), ObjectId.FURNITURE, Material.SPECULAR, 8))
+    for k in range(5):  # instrument trays and wrapped sets
+        x = -0.72 + 0.24 * k + crng.uniform(-0.03, 0.03)
+        colour = (0.75, 0.76, 0.8) if k % 2 == 0 else tuple(np.array([0.35, 0.55, 0.7]) + crng.normal(0, 0.04, 3))
+        m.append(box_mesh((x, -2.27 + crng.uniform(-0.08, 0.08), 0.93 + 0.02), (0.2, 0.28, 0.04 + 0.04 * (k % 2)), colour, ObjectId.FURNITURE,
+                          Material.SPECULAR if k % 2 == 0 else Material.PLAIN))  # fmt: skip
+    m.append(box_mesh((0.9, 2.3, 0.45), (0.55, 0.45, 0.9), (0.78, 0.8, 0.82), ObjectId.FURNITURE))
+    m.append(box_mesh((0.9, 2.3, 0.91), (0.6, 0.5, 0.03), (0.25, 0.26, 0.28), ObjectId.FURNITURE))
+    m.append(box_mesh((0.9, 2.42, 1.18), (0.5, 0.04, 0.34), (0.05, 0.05, 0.06), ObjectId.MONITOR, Material.DARK))
+    m.append(box_mesh((0.9 + 0.6, 1.2, 0.005), (1.8, 0.02, 0.01), (0.12, 0.12, 0.13), ObjectId.FURNITURE, Material.DARK,
+                      rotation=frame_from_z((0.0, 0.0, 1.0))))  # fmt: skip
     return concat_meshes(m)
 
 
@@ -216,6 +250,28 @@ def _outfit(rng: np.random.Generator, scenario: Scenario, role: Role) -> Outfit:
         gloves=(0.93, 0.88, 0.72) if (sterile and rng.random() < 0.7) else ((0.55, 0.6, 0.85) if rng.random() < 0.4 else None),
         gown=gown,
         shoes=_pick(rng, ((0.9, 0.9, 0.92), (0.2, 0.3, 0.5), (0.1, 0.1, 0.1))),
+    )
+
+
+_IRIS = ((0.25, 0.17, 0.1), (0.12, 0.08, 0.05), (0.3, 0.42, 0.55), (0.32, 0.38, 0.22), (0.4, 0.3, 0.18))
+
+
+def _vary_outfit(outfit: Outfit, seed: int, role: Role) -> Outfit:
+    """Per-person details drawn from the person's own seed (the scene's random stream, and so
+    every layout and motion script, stays as it was): skin tone jitter, lips, iris, beard
+    shadow, glasses, hair volume, pattern offsets."""
+    r = np.random.default_rng([seed, 19])
+    tone = np.clip(np.asarray(outfit.skin) * (1.0 + r.normal(0, 0.05)) * (1.0 + r.normal(0, 0.025, 3)), 0.05, 1.0)
+    lip = np.clip(tone * np.array([0.8, 0.5, 0.52]) * (1.0 + r.normal(0, 0.05, 3)), 0.02, 1.0)
+    return dataclasses.replace(
+        outfit,
+        skin=tuple(float(v) for v in tone),
+        lip=tuple(float(v) for v in lip),
+        iris=_pick(r, _IRIS),
+        glasses=bool(role is not Role.PATIENT and r.random() < 0.25),
+        stubble=float(r.uniform(0.3, 0.8)) if r.random() < 0.3 else 0.0,
+        hair_len_m=float(r.uniform(0.004, 0.02)),
+        pattern_seed=int(r.integers(1000)),
     )
 
 
@@ -378,4 +434,5 @@ def build_scene_spec(scenario: Scenario, duration_s: float, rng: np.random.Gener
             lying_world_from_body=_patient_pose(),
         )
     )
+    people = [dataclasses.replace(p, outfit=_vary_outfit(p.outfit, p.head_seed, p.role)) for p in people]
     return SceneSpec(scenario, float(duration_s), tuple(people), _lights(rng, scenario), bool(patient_face_covered), int(rng.integers(2**31)))

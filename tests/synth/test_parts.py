@@ -68,8 +68,28 @@ def test_depth_model_range_hexagon_noise():
     z2[:, 80:] = 2.0
     mm2 = kinect_depth_mm(z2, np.full((H, W), 0.6, np.float32), np.full((H, W), Material.PLAIN, np.uint8), rng)
     assert np.mean(mm2[40:100, 79:81] == 0) > 0.6
-    assert depth_sigma_m(1.0) < 0.003 < depth_sigma_m(3.0) < 0.015
+    # ... and of the edge pixels kept, about half fly: strictly between the two surfaces
+    kept = mm2[40:100, 79:81].astype(float) / 1000
+    kept = kept[kept > 0]
+    flying = (kept > 1.0 + 6 * depth_sigma_m(1.0)) & (kept < 2.0 - 6 * depth_sigma_m(2.0))
+    assert kept.size > 10 and 0.25 < flying.mean() < 0.75
+    # Azure Kinect NFOV unbinned: a few mm at most, growing with distance (~1 mm at 1 m,
+    # ~1.4 mm at 2 m on the real recording in ../shared/data/azure_kinect), 0.5-3.86 m
+    assert 0.0006 < depth_sigma_m(1.0) < 0.0012 < depth_sigma_m(2.0) < depth_sigma_m(3.0) < 0.003
     assert DepthNoiseConfig().max_m < 4.0
+
+
+def test_nfov_hexagon_matches_the_device():
+    """The hexagon of a real NFOV unbinned frame (640x576): at the top row columns ~152-498
+    are valid, at mid-height the full width, at the bottom ~145-514."""
+    m = nfov_valid_mask(640, 576)
+    top = np.nonzero(m[0])[0]
+    mid = np.nonzero(m[288])[0]
+    bottom = np.nonzero(m[575])[0]
+    assert abs(top.min() - 152) <= 4 and abs(top.max() - 498) <= 4
+    assert mid.min() <= 1 and mid.max() >= 638
+    assert abs(bottom.min() - 145) <= 4 and abs(bottom.max() - 514) <= 4
+    assert 0.74 < m.mean() < 0.8  # the real frame: 77 % of the grid inside the hexagon
 
 
 def test_face_region_is_the_front_of_the_head(body):
@@ -89,3 +109,26 @@ def test_face_region_is_the_front_of_the_head(body):
     head = v[v[:, 2] > 0.5]  # above the shoulders of the default body (rest pose, pelvis at 0)
     assert f[:, 1].max() < head[:, 1].min() + 0.1  # the front 10 cm of a ~21 cm deep head
     assert f[:, 2].min() > head[:, 2].min()
+
+
+def test_kinect_colour_modes_and_camera_finish():
+    """1280x720 (default), 1920x1080 and 2048x1536: the Kinect's ~90 deg horizontal field of
+    view in every mode, ~59 deg vertical in the 16:9 modes and ~74 deg in the 4:3 one;
+    vignetting darkens the corners, sensor noise grows with the signal."""
+    from orscene.synth.generate import SynthConfig, _finish_rgb, _vignette_gain
+    from orscene.synth.rig import kinect_color_intrinsics
+
+    assert (SynthConfig(session="x").width, SynthConfig(session="x").height) == (1280, 720)
+    for (w, h), vfov in (((1280, 720), 59.0), ((1920, 1080), 59.0), ((2048, 1536), 74.3)):
+        K = kinect_color_intrinsics(w, h, np.random.default_rng(0)).K_px
+        assert abs(np.degrees(2 * np.arctan(w / 2 / K[0, 0])) - 90.0) < 4.0
+        assert abs(np.degrees(2 * np.arctan(h / 2 / K[1, 1])) - vfov) < 4.0
+    g = _vignette_gain(720, 1280)
+    assert abs(g[360, 640, 0] - 1.0) < 1e-3 and abs(g[0, 0, 0] - 0.72) < 0.01 and g[0, 640, 0] > g[0, 0, 0]
+    rng = np.random.default_rng(0)
+    dark = _finish_rgb(np.full((200, 200, 3), 20, np.uint8), rng).astype(float)
+    bright = _finish_rgb(np.full((200, 200, 3), 200, np.uint8), rng).astype(float)
+    assert abs(dark.mean() - 20) < 1 and abs(bright.mean() - 200) < 1
+    assert 1.2 < dark.std() < 2.5 < bright.std() < 4.0
+    vig = _finish_rgb(np.full((720, 1280, 3), 200, np.uint8), rng, vignette=True).astype(float)
+    assert abs(vig[340:380, 620:660].mean() - 200) < 2 and abs(vig[:20, :20].mean() - 144) < 4
