@@ -79,7 +79,7 @@ class DepthPeopleConfig:
     fall in this range: a head, not a speck, and not a wide flat object."""
     ring_m: tuple[float, float] = (0.17, 0.28)
     """Horizontal distances from the head's centre where the shoulders (or nothing) are ..."""
-    min_drop_m: float = 0.08
+    min_drop_m: float = 0.12
     """... at least this much lower than the top (90th percentile): a head sticks out."""
     sphere_fit: bool = True
     """Refine the centre by fitting a head-sized sphere to the head's points (side views
@@ -87,7 +87,7 @@ class DepthPeopleConfig:
     gap_m: float = 0.15
     """A vertical gap this tall in a floor cell separates a head from what hangs above it."""
     max_head_bottom_m: float = 1.85
-    """A cell whose lowest points are above this holds only floating objects (no head's chin is that high)."""
+    """A layer of a cell that starts above this floats above the heads (no chin is that high)."""
     still_min_cameras: int = 2
     """A head found by its shape alone needs points from this many depth cameras."""
     still_people: bool = True
@@ -237,10 +237,11 @@ def _fit_sphere_center(points: np.ndarray, init: np.ndarray, radius_m: float, ma
     return c
 
 
-def _lowest_layer(pts: np.ndarray, cam_idx: np.ndarray, cfg: DepthPeopleConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per floor cell, only the points below the cell's first vertical gap of ``gap_m``
-    (what hangs above a head -- a lamp, a boom -- is not the head's top), and no cell whose
-    lowest layer starts above ``max_head_bottom_m`` (floating objects above everyone's chin)."""
+def _below_floating(pts: np.ndarray, cam_idx: np.ndarray, cfg: DepthPeopleConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Drop what floats above the heads: per floor cell the points are split into layers at
+    vertical gaps taller than ``gap_m``; a layer whose bottom is above ``max_head_bottom_m``
+    (a lamp, a boom: no chin is that high) is not a head's top. The layers below stay (a
+    head bent over the draped table is a layer above the drape)."""
     if pts.shape[0] == 0:
         return pts, cam_idx
     ij = np.floor((pts[:, :2] - pts[:, :2].min(axis=0)) / cfg.cell_m).astype(np.int64)
@@ -248,14 +249,9 @@ def _lowest_layer(pts: np.ndarray, cam_idx: np.ndarray, cfg: DepthPeopleConfig) 
     order = np.lexsort((pts[:, 2], flat))
     fc, fz = flat[order], pts[order, 2]
     start = np.ones(fc.size, bool)
-    start[1:] = fc[1:] != fc[:-1]
-    gap = np.zeros(fc.size, bool)
-    gap[1:] = ~start[1:] & (np.diff(fz) > cfg.gap_m)
-    cs = np.cumsum(gap)
+    start[1:] = (fc[1:] != fc[:-1]) | (np.diff(fz) > cfg.gap_m)  # a new cell or a new layer
     first = np.maximum.accumulate(np.where(start, np.arange(fc.size), 0))
-    layer = cs - cs[first]
-    bottom = fz[first]
-    keep_sorted = (layer == 0) & (bottom <= cfg.max_head_bottom_m)
+    keep_sorted = fz[first] <= cfg.max_head_bottom_m
     keep = np.zeros(pts.shape[0], bool)
     keep[order[keep_sorted]] = True
     return pts[keep], cam_idx[keep]
@@ -265,7 +261,7 @@ def _heads_in_points(pts: np.ndarray, cam_idx: np.ndarray, names: Sequence[str],
     """Head tops among world points already restricted to the room and the head band."""
     from scipy import ndimage
 
-    pts, cam_idx = _lowest_layer(pts, cam_idx, cfg)
+    pts, cam_idx = _below_floating(pts, cam_idx, cfg)
     if pts.shape[0] < cfg.min_head_points:
         return []
     origin = pts[:, :2].min(axis=0) - 2 * cfg.cell_m

@@ -34,6 +34,8 @@ class TrackHeadsConfig:
     """Observations of one frame-set closer than this (to a group's centre) are one head."""
     source_weight: tuple[float, float, float] = (1.0, 1.0, 0.5)
     """Weight of lifted faces, depth and keypoints in a head's centre (times their scores)."""
+    outlier_m: float = 0.08
+    """Within a head's group of three or more observations, one this far from the others' mean is left out of the centre."""
     head_radius_m: float = 0.11
     """Radius of the sphere that holds a head."""
     ghost_margin_m: float = 0.15
@@ -127,9 +129,27 @@ def _mean_direction(dirs: list[np.ndarray], weights: list[float]) -> np.ndarray 
     return None if n < 1e-6 else v / n
 
 
-def _fuse(group: list[HeadObservation], cfg: TrackHeadsConfig) -> FusedHead:
+def _robust_centre(group: list[HeadObservation], cfg: TrackHeadsConfig) -> np.ndarray:
+    """Weighted mean of the observations' centres, dropping the farthest while it lies more
+    than ``outlier_m`` from the mean of the others (one source can be off by a shoulder)."""
+    pts = np.array([o.center_world_m for o in group])
     w = np.array([_weight(o, cfg) for o in group])
-    centre = (w[:, None] * np.array([o.center_world_m for o in group])).sum(axis=0) / w.sum()
+    keep = np.ones(len(group), bool)
+    while keep.sum() > 2:
+        c = (w[keep, None] * pts[keep]).sum(axis=0) / w[keep].sum()
+        d = np.where(keep, np.linalg.norm(pts - c, axis=1), -1.0)
+        k = int(d.argmax())
+        others = keep.copy()
+        others[k] = False
+        c_o = (w[others, None] * pts[others]).sum(axis=0) / w[others].sum()
+        if np.linalg.norm(pts[k] - c_o) <= cfg.outlier_m:
+            break
+        keep[k] = False
+    return (w[keep, None] * pts[keep]).sum(axis=0) / w[keep].sum()
+
+
+def _fuse(group: list[HeadObservation], cfg: TrackHeadsConfig) -> FusedHead:
+    centre = _robust_centre(group, cfg)
     kp = [o for o in group if o.source is HeadSource.KEYPOINTS and o.face_direction_world is not None]
     lf = [o for o in group if o.source is HeadSource.LIFTED_FACE and o.face_direction_world is not None]
     direction, std = None, float(np.pi)
