@@ -8,7 +8,7 @@
    background.
 2. Per frame-set (:func:`find_depth_heads`): foreground = valid depth clearly nearer than
    the background; flying pixels at depth edges (a depth that disagrees with its 3x3
-   median) and isolated specks (a morphological opening) are dropped; what is left goes to
+   median) and isolated specks (few foreground neighbours) are dropped; what is left goes to
    the world frame (z up), restricted to the room bounds and the height band of heads.
 3. All cameras' foreground points are binned on a floor grid; the height map's local maxima
    at a human head's height are candidate head tops; a head is accepted when the points
@@ -49,6 +49,8 @@ class DepthPeopleConfig:
     """... plus this share of the depth (the sensor's noise grows with the distance)."""
     flying_pixel_m: float = 0.05
     """Drop a depth that differs from its 3x3 median by more than this (plus 1 % of the depth)."""
+    min_neighbours: int = 3
+    """A foreground pixel needs this many foreground pixels among its 8 neighbours."""
     room_margin_m: float = 0.3
     """Keep points within the room bounds (``pose.room_bounds_from_cameras``) grown by this."""
     min_point_height_m: float = 0.8
@@ -163,11 +165,13 @@ def _median3(d: np.ndarray) -> np.ndarray:
     return cv2.medianBlur(d, 3)
 
 
-def _open3(mask: np.ndarray) -> np.ndarray:
+def _despeckle(mask: np.ndarray, min_neighbours: int) -> np.ndarray:
+    """Keep mask pixels with at least ``min_neighbours`` mask pixels among their 8
+    neighbours (isolated specks go; unlike an erosion, scattered holes do not eat the rest)."""
     import cv2
 
-    k = np.ones((3, 3), np.uint8)
-    return cv2.dilate(cv2.erode(mask.astype(np.uint8), k), k).astype(bool)
+    n = cv2.filter2D(mask.astype(np.float32), -1, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT)
+    return mask & (n - 1 >= min_neighbours - 0.5)
 
 
 def foreground_points_world(
@@ -189,9 +193,10 @@ def foreground_points_world(
         if d.shape != bg.shape:
             continue
         med = _median3(d)
-        valid = (d > 0) & (np.abs(d - med) <= cfg.flying_pixel_m + 0.01 * d)
+        # a median pulled to 0 by holes cannot judge: keep the pixel
+        valid = (d > 0) & ((np.abs(d - med) <= cfg.flying_pixel_m + 0.01 * d) | (med <= 0))
         fg = valid & (d < bg - (cfg.foreground_margin_m + cfg.foreground_margin_rel * d)) if foreground_only else valid
-        fg = _open3(fg)
+        fg = _despeckle(fg, cfg.min_neighbours)
         if not fg.any():
             continue
         p_cam = background.rays_cam[name][fg] * d[fg][:, None]
