@@ -90,6 +90,9 @@ class DepthPeopleConfig:
     """A vertical gap this tall in a floor cell separates a head from what hangs above it."""
     max_head_bottom_m: float = 1.85
     """A layer of a cell that starts above this floats above the heads (no chin is that high)."""
+    min_cameras: int = 2
+    """A head needs points from this many depth cameras where that many have it in view
+    (one camera alone mistakes a shoulder or an arm for a head too often)."""
     still_min_cameras: int = 2
     """A head found by its shape alone needs points from this many depth cameras."""
     still_people: bool = True
@@ -320,6 +323,22 @@ def _heads_in_points(pts: np.ndarray, cam_idx: np.ndarray, names: Sequence[str],
     return out
 
 
+def _needed_cameras(head: HeadObservation, frames: FrameSet, cameras: Mapping[str, Camera], names: Sequence[str], cfg: DepthPeopleConfig) -> int:
+    """How many depth cameras must support a head: ``min_cameras`` where at least that many
+    depth cameras of this frame-set have the head in their image, else 1."""
+    from orscene.geometry.camera import project_world
+
+    n = 0
+    for name in names:
+        view = frames.views.get(name)
+        if view is None or name not in cameras:
+            continue
+        uv, z = project_world(cameras[name], head.center_world_m)
+        H, W = view.rgb.shape[:2]
+        n += bool(np.all(np.isfinite(uv)) and z > 0.3 and 0 <= uv[0] < W and 0 <= uv[1] < H)
+    return cfg.min_cameras if n >= cfg.min_cameras else 1
+
+
 def find_depth_heads(
     frames: FrameSet, cameras: Mapping[str, Camera], background: DepthBackground, cfg: DepthPeopleConfig,
     room_bounds_m: tuple[np.ndarray, np.ndarray] | None = None,
@@ -344,7 +363,7 @@ def find_depth_heads(
 
     pts, cam_idx = foreground_points_world(frames, cameras, background, cfg)
     keep = band(pts)
-    out = _heads_in_points(pts[keep], cam_idx[keep], names, cfg)
+    out = [h for h in _heads_in_points(pts[keep], cam_idx[keep], names, cfg) if len(h.cameras) >= _needed_cameras(h, frames, cameras, names, cfg)]
     if cfg.still_people:
         pts, cam_idx = all_points_world(frames, cameras, background, cfg)
         keep = band(pts)
