@@ -3,23 +3,28 @@
 1. Per depth camera, a background learned from the session itself
    (:func:`learn_depth_background`): per pixel of a subsampled grid of the registered depth,
    a far percentile of the valid depths over frame-sets sampled across the session. A
-   person who stays at one pixel for less than ``100 - percentile`` % of the samples stays
-   foreground there; static furniture, the table, the lying (draped, still) patient become
-   background.
+   person who covers a pixel in less than ``percentile`` % of the samples stays foreground
+   there; static furniture, the table, the lying (draped, still) patient become background.
 2. Per frame-set (:func:`find_depth_heads`): foreground = valid depth clearly nearer than
    the background; flying pixels at depth edges (a depth that disagrees with its 3x3
    median) and isolated specks (few foreground neighbours) are dropped; what is left goes to
    the world frame (z up), restricted to the room bounds and the height band of heads.
-3. All cameras' foreground points are binned on a floor grid; the height map's local maxima
-   at a human head's height are candidate head tops; a head is accepted when the points
-   within a head's radius of the top and a head's height below it have a head's size; its
-   centre is the crown points' horizontal centroid, one head-half-height below the top.
+3. All cameras' foreground points are binned on a floor grid (layers that float above the
+   heads -- lamps, booms -- dropped per cell); the height map's local maxima at a human
+   head's height are candidate head tops; a head is accepted when its upper points have a
+   head's width, everything around it (shoulders) is clearly lower, and two depth cameras
+   support it where two have it in view; its centre is a head-sized sphere fitted to its
+   points, started one head-half-height below the crown.
+4. People who stood still long enough to become background: the same search among all
+   depth points (``still_people``), where only the head's shape speaks; kept where no
+   foreground head is near.
 
-The lying patient is no standing column and is not looked for here: the patient lies still
-under a drape, so the session background absorbs the patient's body (and a patient
-moving under the drape stays below ``min_head_top_m``'s standing heights only when
-lying low; the table top plus a head reaches ~1.1 m). The patient's head comes from the
-lifted faces and keypoints; the standing staff's heads from here.
+The lying patient is no standing column and is not looked for: a head needs a top at a
+standing or seated person's height (``min_head_top_m``) that sticks out above everything
+around it, while a lying head rests at table height beside the pillow, the drape and the
+anaesthesia screen, and a still patient is absorbed by the background anyway. The patient's
+head comes from the lifted faces and the keypoints (``orscene.heads.find``); a patient's
+head that does pass the checks is kept like any other.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
