@@ -13,7 +13,7 @@
    heads -- lamps, booms -- dropped per cell); the height map's local maxima at a human
    head's height are candidate head tops; a head is accepted when its upper points have a
    head's width, everything around it (shoulders) is clearly lower, and two depth cameras
-   support it where two have it in view; its centre is a head-sized sphere fitted to its
+   support it where two see it unoccluded; its centre is a head-sized sphere fitted to its
    points, started one head-half-height below the crown.
 4. People who stood still long enough to become background: the same search among all
    depth points (``still_people``), where only the head's shape speaks; kept where no
@@ -96,8 +96,11 @@ class DepthPeopleConfig:
     max_head_bottom_m: float = 1.85
     """A layer of a cell that starts above this floats above the heads (no chin is that high)."""
     min_cameras: int = 2
-    """A head needs points from this many depth cameras where that many have it in view
-    (one camera alone mistakes a shoulder or an arm for a head too often)."""
+    """A head needs points from this many depth cameras where that many see its position
+    unoccluded (one camera alone mistakes a shoulder or an arm for a head too often)."""
+    single_camera_min_top_m: float = 1.45
+    """A head that one depth camera alone supports must reach this high (a standing person;
+    lower tops seen by one camera are too often a shoulder or a raised arm)."""
     still_min_cameras: int = 2
     """A head found by its shape alone needs points from this many depth cameras."""
     still_people: bool = True
@@ -330,7 +333,8 @@ def _heads_in_points(pts: np.ndarray, cam_idx: np.ndarray, names: Sequence[str],
 
 def _needed_cameras(head: HeadObservation, frames: FrameSet, cameras: Mapping[str, Camera], names: Sequence[str], cfg: DepthPeopleConfig) -> int:
     """How many depth cameras must support a head: ``min_cameras`` where at least that many
-    depth cameras of this frame-set have the head in their image, else 1."""
+    depth cameras see the head's position unoccluded (their depth at its projection is not
+    nearer than the head's front), else 1."""
     from orscene.geometry.camera import project_world
 
     n = 0
@@ -340,8 +344,35 @@ def _needed_cameras(head: HeadObservation, frames: FrameSet, cameras: Mapping[st
             continue
         uv, z = project_world(cameras[name], head.center_world_m)
         H, W = view.rgb.shape[:2]
-        n += bool(np.all(np.isfinite(uv)) and z > 0.3 and 0 <= uv[0] < W and 0 <= uv[1] < H)
+        if not (np.all(np.isfinite(uv)) and z > 0.3 and 0 <= uv[0] < W and 0 <= uv[1] < H):
+            continue
+        u, v = int(round(uv[0])), int(round(uv[1]))
+        box = (max(0, u - 2), max(0, v - 2), min(W, u + 3), min(H, v + 3))
+        d = view.depth_m if view.depth_m is not None else view.depth_in_boxes([box]) if view.depth_in_boxes is not None else None
+        if d is None:
+            continue
+        patch = d[box[1] : box[3], box[0] : box[2]]
+        patch = patch[patch > 0]
+        n += bool(patch.size and np.median(patch) >= z - cfg.head_radius_m - 0.1)
     return cfg.min_cameras if n >= cfg.min_cameras else 1
+
+
+def _higher_beside(head: HeadObservation, pts: np.ndarray, cfg: DepthPeopleConfig) -> bool:
+    """Whether any depth point (background included) beside the head, between a head's
+    radius and ``peak_separation_m`` from it, rises above the head's top: then the moving
+    "head" is an arm or a shoulder beside a head that stood still long enough to become
+    background."""
+    r = np.linalg.norm(pts[:, :2] - head.center_world_m[:2], axis=1)
+    beside = (r >= cfg.head_radius_m + cfg.cell_m) & (r <= cfg.peak_separation_m)
+    top = head.center_world_m[2] + cfg.top_to_center_m
+    return int(np.count_nonzero(pts[beside, 2] > top + cfg.cell_m)) >= cfg.min_head_points
+
+
+def _supported(head: HeadObservation, frames: FrameSet, cameras: Mapping[str, Camera], names: Sequence[str], cfg: DepthPeopleConfig) -> bool:
+    """Enough depth cameras support the head; one camera alone only for a standing head."""
+    if len(head.cameras) < _needed_cameras(head, frames, cameras, names, cfg):
+        return False
+    return len(head.cameras) >= 2 or head.center_world_m[2] + cfg.top_to_center_m >= cfg.single_camera_min_top_m
 
 
 def find_depth_heads(
@@ -368,11 +399,13 @@ def find_depth_heads(
 
     pts, cam_idx = foreground_points_world(frames, cameras, background, cfg)
     keep = band(pts)
-    out = [h for h in _heads_in_points(pts[keep], cam_idx[keep], names, cfg) if len(h.cameras) >= _needed_cameras(h, frames, cameras, names, cfg)]
+    out = [h for h in _heads_in_points(pts[keep], cam_idx[keep], names, cfg) if _supported(h, frames, cameras, names, cfg)]
+    a_pts, a_idx = all_points_world(frames, cameras, background, cfg)
+    keep = band(a_pts)
+    a_pts, a_idx = _below_floating(a_pts[keep], a_idx[keep], cfg)
+    out = [h for h in out if not _higher_beside(h, a_pts, cfg)]  # an arm beside a still head
     if cfg.still_people:
-        pts, cam_idx = all_points_world(frames, cameras, background, cfg)
-        keep = band(pts)
-        for h in _heads_in_points(pts[keep], cam_idx[keep], names, cfg):
+        for h in _heads_in_points(a_pts, a_idx, names, cfg):
             if len(h.cameras) >= cfg.still_min_cameras and all(np.linalg.norm(h.center_world_m[:2] - o.center_world_m[:2]) >= cfg.peak_separation_m for o in out):
                 out.append(HeadObservation(h.center_world_m, h.source, h.cameras, 0.5 * h.score))
     return out

@@ -34,6 +34,9 @@ class TrackHeadsConfig:
     """Observations of one frame-set closer than this (to a group's centre) are one head."""
     source_weight: tuple[float, float, float] = (1.0, 1.0, 0.5)
     """Weight of lifted faces, depth and keypoints in a head's centre (times their scores)."""
+    triangulated_weight: float = 0.3
+    """Factor on the weight of a face triangulated across views (its distance along the
+    rays is less certain than a face's measured depth)."""
     outlier_m: float = 0.08
     """Within a head's group of three or more observations, one this far from the others' mean is left out of the centre."""
     head_radius_m: float = 0.11
@@ -118,7 +121,10 @@ def heads_from_poses(poses: Sequence[PoseCandidate | PersonPose], cfg: TrackHead
 
 def _weight(o: HeadObservation, cfg: TrackHeadsConfig) -> float:
     k = {HeadSource.LIFTED_FACE: 0, HeadSource.DEPTH: 1, HeadSource.KEYPOINTS: 2}[o.source]
-    return cfg.source_weight[k] * max(o.score, 0.05)
+    w = cfg.source_weight[k] * max(o.score, 0.05)
+    if o.source is HeadSource.LIFTED_FACE and len(o.cameras) >= 2:  # triangulated, not measured
+        w *= cfg.triangulated_weight
+    return w
 
 
 def _mean_direction(dirs: list[np.ndarray], weights: list[float]) -> np.ndarray | None:
