@@ -36,6 +36,9 @@ __all__ = [
     "FacePatch",
     "FaceBox",
     "PointCloud",
+    "HeadSource",
+    "HeadObservation",
+    "HeadTrack",
 ]
 
 COCO17: tuple[str, ...] = (
@@ -483,3 +486,104 @@ class PointCloud:
 
     def __len__(self) -> int:
         return int(self.points_world_m.shape[0])
+
+
+class HeadSource(enum.Flag):
+    """Which kind of evidence found a head (``orscene.heads``); flags combine in a track."""
+
+    NONE = 0
+    LIFTED_FACE = enum.auto()
+    """A 2D face box lifted to 3D (registered depth in the box, or triangulated across views)."""
+    DEPTH = enum.auto()
+    """The top of a person's column among the depth foreground of all depth cameras."""
+    KEYPOINTS = enum.auto()
+    """The face keypoints (nose, eyes, ears) of a fused 3D skeleton."""
+
+
+@dataclass(frozen=True)
+class HeadObservation:
+    """One piece of evidence for a head at one frame-set, before association."""
+
+    center_world_m: Float[np.ndarray, "3"]
+    """Estimated head centre, world frame, metres, float64."""
+    source: HeadSource
+    """Exactly one kind of evidence."""
+    cameras: tuple[str, ...]
+    """Cameras whose data produced it (the views of a lifted face, the depth cameras whose
+    foreground holds the head)."""
+    score: float
+    """Confidence in [0, 1]."""
+    face_direction_world: Float[np.ndarray, "3"] | None = None
+    """Unit vector out of the face (world frame), or None when this evidence says nothing about it."""
+    face_world_m: Float[np.ndarray, "3"] | None = None
+    """The 3D face point it was lifted from (face sources), world metres, or None."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "center_world_m", np.asarray(self.center_world_m, dtype=np.float64))
+        _check("HeadObservation.center_world_m", self.center_world_m, (3,), np.floating)
+        if not np.all(np.isfinite(self.center_world_m)):
+            raise ShapeError("HeadObservation.center_world_m", "finite", self.center_world_m.tolist())
+        if self.source not in (HeadSource.LIFTED_FACE, HeadSource.DEPTH, HeadSource.KEYPOINTS):
+            raise ShapeError("HeadObservation.source", "exactly one HeadSource", self.source)
+        if self.face_direction_world is not None:
+            d = np.asarray(self.face_direction_world, dtype=np.float64)
+            _check("HeadObservation.face_direction_world", d, (3,), np.floating)
+            n = float(np.linalg.norm(d))
+            if not np.isfinite(n) or n < 1e-9:
+                raise ShapeError("HeadObservation.face_direction_world", "a non-zero finite vector", d.tolist())
+            object.__setattr__(self, "face_direction_world", d / n)
+        if self.face_world_m is not None:
+            object.__setattr__(self, "face_world_m", np.asarray(self.face_world_m, dtype=np.float64))
+            _check("HeadObservation.face_world_m", self.face_world_m, (3,), np.floating)
+
+
+@dataclass(frozen=True)
+class HeadTrack:
+    """One person's head over time, fused from every source of evidence (``orscene.heads``).
+
+    A track never spans a gap longer than the tracker's bound: nothing is interpolated, a
+    frame-set without evidence is simply absent from ``frame_indices``.
+    """
+
+    track_id: int
+    """Identity, stable over the session (>= 0)."""
+    frame_indices: Int[np.ndarray, "T"]
+    """Frame-set indices covered by the track, strictly increasing, int64."""
+    timestamps_ns: Int[np.ndarray, "T"]
+    """``FrameSet.timestamp_ns`` of each covered frame-set, int64."""
+    center_world_m: Float[np.ndarray, "T 3"]
+    """Head centre per frame-set, world frame, metres, float64."""
+    face_direction_world: Float[np.ndarray, "T 3"]
+    """Unit vector out of the face, world frame; NaN where unknown (then ``faces_every_camera``)."""
+    face_direction_std_rad: Float[np.ndarray, "T"]
+    """Angular uncertainty of ``face_direction_world``, radians; ``pi`` where unknown."""
+    faces_every_camera: Bool[np.ndarray, "T"]
+    """True where the face direction is too uncertain: treat the head as facing every camera."""
+    radius_m: Float[np.ndarray, "T"]
+    """Head radius, metres (a sphere holding the head)."""
+    sources: tuple[HeadSource, ...]
+    """Per frame-set: the kinds of evidence that supported the head (flags combined)."""
+
+    def __post_init__(self) -> None:
+        for name in ("frame_indices", "timestamps_ns"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.int64))
+        T = self.frame_indices.shape[0]
+        _check(f"HeadTrack[{self.track_id}].frame_indices", self.frame_indices, (T,), np.integer)
+        _check(f"HeadTrack[{self.track_id}].timestamps_ns", self.timestamps_ns, (T,), np.integer)
+        _check(f"HeadTrack[{self.track_id}].center_world_m", self.center_world_m, (T, 3), np.floating)
+        _check(f"HeadTrack[{self.track_id}].face_direction_world", self.face_direction_world, (T, 3), np.floating)
+        _check(f"HeadTrack[{self.track_id}].face_direction_std_rad", self.face_direction_std_rad, (T,), np.floating)
+        _check(f"HeadTrack[{self.track_id}].faces_every_camera", self.faces_every_camera, (T,), np.bool_)
+        _check(f"HeadTrack[{self.track_id}].radius_m", self.radius_m, (T,), np.floating)
+        if len(self.sources) != T:
+            raise ShapeError(f"HeadTrack[{self.track_id}].sources", f"{T} entries", len(self.sources))
+        if T > 1 and not np.all(np.diff(self.frame_indices) > 0):
+            raise ShapeError(f"HeadTrack[{self.track_id}].frame_indices", "strictly increasing", self.frame_indices.tolist())
+
+    def __len__(self) -> int:
+        return int(self.frame_indices.shape[0])
+
+    def index_of(self, frame_index: int) -> int | None:
+        """Row of ``frame_index`` in the track's arrays, or None outside the track."""
+        hit = np.nonzero(self.frame_indices == frame_index)[0]
+        return None if hit.size == 0 else int(hit[0])

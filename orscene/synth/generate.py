@@ -44,7 +44,8 @@ from orscene.recording.session import (
 )
 from orscene.synth.annotate import FaceAnnotationConfig, annotate_faces, annotate_keypoints, face_triangles
 from orscene.synth.depth_model import DepthNoiseConfig, kinect_depth_mm
-from orscene.synth.groundtruth import SessionGroundTruth, save_groundtruth
+from orscene.synth.face_region import anny_part_vertex_ids
+from orscene.synth.groundtruth import SessionGroundTruth, head_box_centers, save_groundtruth
 from orscene.synth.meshes import concat_meshes
 from orscene.synth.people import BodyModel, PosedPeople, Role, load_body_model, pose_people
 from orscene.synth.raster import PersonDraw, RenderOutput, SceneRenderer
@@ -275,7 +276,9 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> No
         "keypoints_px": np.full((T, C, P, 17, 2), nan, np.float32),
         "keypoint_visibility": np.zeros((T, C, P, 17), np.int8),
         "face_visible_fraction": np.full((T, C, P), nan),
+        "head_center_world_m": np.full((T, P, 3), nan),
     }
+    head_ids = anny_part_vertex_ids(world.body.model, ["head"])
     faces: list[FaceBox] = []
     for name in names:
         (out / name / "color").mkdir(parents=True)
@@ -296,6 +299,7 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> No
         gt["present"][i, idx] = True
         gt["joints_world_m"][i, idx] = posed.joints_world_m
         gt["world_from_head"][i, idx] = posed.world_from_head
+        gt["head_center_world_m"][i, idx] = head_box_centers(posed.vertices_world_m, posed.world_from_head, head_ids)
         gt["world_from_body"][i, idx] = posed.world_from_body
         gt["pose_parameters"][i, idx] = posed.pose_parameters
         for c, name in enumerate(names):
@@ -351,6 +355,7 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> No
             keypoint_visibility=gt["keypoint_visibility"],
             face_visible_fraction=gt["face_visible_fraction"],
             face_vertex_ids=world.body.face_vertex_ids.astype(np.int64),
+            head_center_world_m=gt["head_center_world_m"],
         ),
     )
     manifest = SessionManifest(

@@ -23,7 +23,12 @@ Keys of the .npz (all plain numpy, no pickles):
 ``keypoint_visibility``  (T, C, P, 17) int8  COCO flags: 0 outside the image/absent, 1 inside but occluded, 2 visible
 ``face_visible_fraction`` (T, C, P)          share of the face's front-facing area visible in the view (NaN if absent)
 ``face_vertex_ids``      (Vf,) int64         ``orscene.synth.face_region.anny_face_vertex_ids``
+``head_center_world_m``  (T, P, 3)           optional (sessions written since the head stage): centre of the
+                                             box of anny's ``head`` part vertices, axes of the head frame
 =======================  ==================  ==============================================
+
+Optional keys (``OPTIONAL_GROUNDTRUTH_KEYS``) may be missing in sessions written by older
+versions; :meth:`SessionGroundTruth.head_centers` then falls back to an approximation.
 """
 
 from dataclasses import dataclass
@@ -34,13 +39,25 @@ import numpy as np
 from orscene.errors import AnnotationError
 from orscene.recording.session import atomic_write_bytes
 
-__all__ = ["SessionGroundTruth", "load_groundtruth", "save_groundtruth", "GROUNDTRUTH_KEYS"]
+__all__ = ["SessionGroundTruth", "load_groundtruth", "save_groundtruth", "GROUNDTRUTH_KEYS", "OPTIONAL_GROUNDTRUTH_KEYS", "head_box_centers"]
 
 GROUNDTRUTH_KEYS = (
     "frames", "timestamps_ns", "person_ids", "roles", "present", "joints_world_m", "world_from_head",
     "face_center_world_m", "world_from_body", "pose_parameters", "phenotype", "camera_names", "keypoints_px",
     "keypoint_visibility", "face_visible_fraction", "face_vertex_ids",
 )  # fmt: skip
+OPTIONAL_GROUNDTRUTH_KEYS = ("head_center_world_m",)
+
+
+def head_box_centers(vertices_world_m: np.ndarray, world_from_head: np.ndarray, head_vertex_ids: np.ndarray) -> np.ndarray:
+    """(P, 3) head centres: the centre of the box, aligned with the head frame, that holds
+    the posed head vertices (``vertices_world_m`` (P, V, 3), ``world_from_head`` (P, 4, 4))."""
+    out = np.zeros((vertices_world_m.shape[0], 3))
+    for p in range(vertices_world_m.shape[0]):
+        R, t = world_from_head[p, :3, :3], world_from_head[p, :3, 3]
+        local = (vertices_world_m[p, head_vertex_ids].astype(np.float64) - t) @ R  # head frame
+        out[p] = R @ (0.5 * (local.min(axis=0) + local.max(axis=0))) + t
+    return out
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,9 @@ class SessionGroundTruth:
     """(T, C, P) float64 visible share of the face (0 hidden or turned away, NaN absent)."""
     face_vertex_ids: np.ndarray
     """(Vf,) int64 anny face-region vertex ids."""
+    head_center_world_m: np.ndarray | None = None
+    """(T, P, 3) float64 head centre (centre of the head-frame box of anny's ``head`` part),
+    world metres; None in sessions written before it existed (see :meth:`head_centers`)."""
 
     @property
     def n_frames(self) -> int:
@@ -97,6 +117,13 @@ class SessionGroundTruth:
     def camera_index(self, camera: str) -> int:
         return self.camera_names.index(camera)
 
+    def head_centers(self) -> np.ndarray:
+        """(T, P, 3) head centres: ``head_center_world_m`` when the session has it, else an
+        approximation 8 cm behind the face centre along the face direction (older sessions)."""
+        if self.head_center_world_m is not None:
+            return self.head_center_world_m
+        return self.face_center_world_m - 0.08 * self.world_from_head[..., :3, 2]
+
     def staff_mask(self) -> np.ndarray:
         """(P,) bool: everyone but the patient."""
         return np.array([r != "patient" for r in self.roles])
@@ -107,6 +134,7 @@ def save_groundtruth(path: str | Path, gt: SessionGroundTruth) -> Path:
 
     path = Path(path)
     arrays = {k: getattr(gt, k) for k in GROUNDTRUTH_KEYS}
+    arrays.update({k: getattr(gt, k) for k in OPTIONAL_GROUNDTRUTH_KEYS if getattr(gt, k) is not None})
     arrays["roles"] = np.array(gt.roles, dtype=np.str_)
     arrays["camera_names"] = np.array(gt.camera_names, dtype=np.str_)
     buf = io.BytesIO()
@@ -126,6 +154,7 @@ def load_groundtruth(path: str | Path) -> SessionGroundTruth:
             if missing:
                 raise AnnotationError(f"ground truth lacks {missing}", path)
             d = {k: z[k] for k in GROUNDTRUTH_KEYS}
+            d.update({k: z[k] for k in OPTIONAL_GROUNDTRUTH_KEYS if k in z.files})
     except FileNotFoundError:
         raise AnnotationError("ground truth file not found", path) from None
     except (ValueError, OSError) as e:
