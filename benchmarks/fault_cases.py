@@ -10,12 +10,23 @@ Used by ``tests/faults/`` (which assert each case's expectation) and by
   ``file`` and containing ``error``, no traceback, nothing written) or ``"view"`` (the run
   finishes, exit 0, and exactly the views ``views`` are written obscured, or withheld with
   ``args=("--on-error", "withhold")``, with ``file`` named in ``audit.json``);
-* ``args``: extra ``process`` options.
+* ``args``: extra ``process`` options;
+* ``expect="ok"``: the run finishes, exit 0, no view failed, and no ground-truth face is
+  left raw that the reference run covers (``reference``: the same damaged session run with
+  those options, e.g. every stage on every frame-set; None: the fault-free run);
+* ``rerun``: the options of a corrected second run into the same output folder after the
+  refused one (no ``--force``): it must finish, exit 0, writing what the fault-free run
+  writes;
+* ``prepare_out`` / ``env``: faults of the output side (a symlinked, locked, read-only or
+  full output folder, a read-only model cache). ``file``, ``env`` and ``error`` may name
+  ``<out>`` (the output folder) and ``<case>`` (the case's work folder).
 
 Every case also checks that the inputs' sha256 are unchanged and counts ground-truth faces
 left raw in the written images and MP4 frames (a face crop that still matches the
-original crop). More cases (the write side: read-only output, full disk...) are added by
-appending to :data:`CASES`.
+original crop). A case whose fault cannot be made here (a read-only mount without root)
+is reported as skipped, with the reason. Issue 16's item 5 (workers outliving a killed
+parent) needs a run killed midway and is tested in ``tests/faults/test_io_safety.py``
+only.
 """
 
 from __future__ import annotations
@@ -58,12 +69,21 @@ class FaultCase:
     status: str = "obscured"
     args: tuple[str, ...] = ()
     description: str = ""
-    prepare_out: Callable[[Path, Path], None] | None = None
+    prepare_out: Callable[[Path, Path], Callable[[], None] | None] | None = None
     """Called with (output folder, session copy) before the run, for faults of the output
     side (a read-only or symlinked output folder...); files it leaves there are not
-    counted as written."""
+    counted as written. It may return a function undoing it (unmount, unlock), called
+    once the run is measured, and raises :class:`CaseSkipped` if it cannot be made."""
     env: tuple[tuple[str, str], ...] = ()
     """Extra environment of the run (e.g. ``ORSCENE_CACHE``)."""
+    reference: tuple[str, ...] | None = None
+    """``expect="ok"``: options of the reference run on the same damaged session."""
+    rerun: tuple[str, ...] | None = None
+    """``expect="error"``: options of the corrected re-run (no ``--force``)."""
+
+
+class CaseSkipped(Exception):
+    """Raised by ``prepare_out`` when the fault cannot be made on this machine."""
 
 
 def _frame(kind: str, camera: str = FAULT_CAMERA, frame: int = FAULT_FRAME) -> str:
@@ -87,6 +107,10 @@ def _random_bytes(rel: str) -> Callable[[Path], None]:
         (s / rel).write_bytes(np.random.default_rng(0).integers(0, 256, n, dtype=np.uint8).tobytes())
 
     return f
+
+
+def _noop(s: Path) -> None:
+    """The session stays as it is (a fault of the output side or of the options)."""
 
 
 def _empty(rel: str) -> Callable[[Path], None]:
@@ -156,6 +180,85 @@ def _calibration_is_other_json(s: Path) -> None:
     _edit_manifest("calibration: calibration.json", "calibration: annotations/faces.json")(s)
 
 
+# ---------------------------------------------------------------- the output side (items 3, 6, 7, 8)
+def _out_links_to_input_colour(out: Path, session: Path) -> None:
+    """An output folder of a previous run whose ``images/cam0`` links to the input's
+    colour frames (main: every input frame replaced by its anonymized copy, exit 0)."""
+    (out / ".state").mkdir(parents=True)
+    (out / "images").mkdir()
+    (out / "images" / "cam0").symlink_to(session / "cam0" / "color", target_is_directory=True)
+
+
+def _out_locked(out: Path, session: Path) -> Callable[[], None]:
+    """Hold the output folder's lock as a running ``process`` does (its public helper)."""
+    from orscene.pipeline.outputs import OutputLayout
+
+    return OutputLayout(out).lock().release
+
+
+def _tmpfs(path: Path, size: str, read_only: bool) -> Callable[[], None]:
+    """A fresh tmpfs at ``path`` (root only); returns its unmount."""
+    if os.geteuid() != 0:
+        raise CaseSkipped("not root: no tmpfs mount (tests/faults/test_io_safety.py covers it with file permissions)")
+    path.mkdir(parents=True, exist_ok=True)
+    opts = f"size={size}" + (",ro" if read_only else "")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CaseSkipped(f"root without permission to mount a tmpfs: {done.stderr.strip()[:80]}")
+    return lambda: subprocess.run(["umount", str(path)], capture_output=True)
+
+
+def _out_read_only(out: Path, session: Path) -> Callable[[], None]:
+    return _tmpfs(out, "1M", read_only=True)
+
+
+def _cache_read_only(out: Path, session: Path) -> Callable[[], None]:
+    return _tmpfs(out.parent / "cache", "1M", read_only=True)
+
+
+def _out_tiny_disk(out: Path, session: Path) -> Callable[[], None]:
+    """A 96 kB disk: full while the first chunk's images are written."""
+    return _tmpfs(out, "96k", read_only=False)
+
+
+LONG_NAME = "c" * 250
+
+
+def _long_camera_name(s: Path) -> None:
+    """cam0 renamed to 250 characters in the manifest, the calibration and the annotations
+    (its folder stays ``cam0``)."""
+    _edit_manifest("name: cam0", f"name: {LONG_NAME}")(s)
+    for rel in ("calibration.json", "annotations/faces.json"):
+        (s / rel).write_text((s / rel).read_text().replace('"cam0"', f'"{LONG_NAME}"'))
+
+
+# ---------------------------------------------------------------- the privacy side (items 1, 2)
+def _constant_depth(camera: str, mm: int) -> Callable[[Path], None]:
+    """Every depth frame of ``camera`` a flat wall ``mm`` in front of the camera."""
+
+    def f(s: Path) -> None:
+        for p in sorted((s / camera / "depth").glob("*.png")):
+            d = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            cv2.imwrite(str(p), np.full_like(d, mm))
+
+    return f
+
+
+def _time_gap(after: int, gap_ns: int) -> Callable[[Path], None]:
+    """``gap_ns`` added to every camera's timestamps of the frames after ``after``."""
+
+    def f(s: Path) -> None:
+        for ts in sorted(s.glob("cam*/timestamps.csv")):
+            head, *rows = ts.read_text().splitlines()
+            rows = [f"{k},{int(t) + (gap_ns if int(k) > after else 0)}" for k, t in (r.split(",") for r in rows)]
+            ts.write_text("\n".join([head, *rows]) + "\n")
+
+    return f
+
+
+EVERY_STAGE = ("--pipeline.keyframe-every", "1", "--pipeline.detector-every", "1", "--pipeline.pose-search-every", "1")
+
+
 ONE_VIEW = ((FAULT_CAMERA, FAULT_FRAME),)
 
 CASES: list[FaultCase] = [
@@ -184,6 +287,26 @@ CASES: list[FaultCase] = [
               description="calibration: points at a 14 kB text file (quoted at most in excerpt)"),  # fmt: skip
     FaultCase("calibration_is_other_json", _calibration_is_other_json, "error", "annotations/faces.json", error="invalid calibration file",
               description="calibration: points at the face annotations"),  # fmt: skip
+    # the output side
+    FaultCase("out_links_to_input", _noop, "error", "<out>/images/cam0", error="symbolic link", prepare_out=_out_links_to_input_colour,
+              description="item 3: output's images/cam0 links to the input's cam0/color"),  # fmt: skip
+    FaultCase("out_locked", _noop, "error", "<out>", error="another orscene run (pid", prepare_out=_out_locked,
+              description="item 6: the output folder held by another run (its lock)"),  # fmt: skip
+    FaultCase("fails_early_then_rerun", _noop, "error", "model_path", error="model_path", args=("--pipeline.body-model.kind", "smpl"),
+              rerun=(), description="item 7: SMPL body model without files; then the corrected run, no --force"),  # fmt: skip
+    FaultCase("out_read_only", _noop, "error", "<out>", error="(EROFS)", prepare_out=_out_read_only,
+              description="item 8: --out on a read-only mount"),  # fmt: skip
+    FaultCase("cache_read_only", _noop, "error", "<case>/cache/anny", error="cannot be built", prepare_out=_cache_read_only,
+              env=(("ORSCENE_CACHE", "<case>/cache"),), description="item 8: ORSCENE_CACHE on a read-only mount"),  # fmt: skip
+    FaultCase("disk_full", _noop, "error", "<out>", error="(ENOSPC)", prepare_out=_out_tiny_disk,
+              description="item 8: --out on a 96 kB disk"),  # fmt: skip
+    FaultCase("camera_name_250_chars", _long_camera_name, "error", "session.yaml", error="250 characters",
+              description="item 8: a 250-character camera name"),  # fmt: skip
+    # the privacy side
+    FaultCase("depth_constant_400mm", _constant_depth("cam1", 400), "ok", "cam1/depth",
+              description="item 2: every depth frame of cam1 a wall at 400 mm; no face raw that the fault-free run covers"),  # fmt: skip
+    FaultCase("time_gap_60s", _time_gap(0, 60_000_000_000), "ok", "cam0/timestamps.csv", reference=EVERY_STAGE,
+              description="item 1: 60 s between frame-sets 0 and 1; no face raw that every stage on every frame-set covers"),  # fmt: skip
 ]
 BY_NAME = {c.name: c for c in CASES}
 
@@ -243,16 +366,23 @@ def raw_faces(out: Path, pristine: Path) -> list[tuple[str, str, int, int]]:
             origs[cam, frame] = cv2.imread(str(pristine / cam / "color" / f"{frame:06d}.jpg"))[:, :, ::-1]
         return origs[cam, frame]
 
+    real_out = out.resolve()
+
+    def written(p: Path) -> bool:
+        """A file the run wrote: not reached through a link (a symlinked images/cam0 shows
+        the inputs, not what was written)."""
+        return p.is_file() and p.resolve().is_relative_to(real_out) and not any(q.is_symlink() for q in [p, *p.parents] if q != out and q.is_relative_to(out))
+
     left = []
     for f in faces:
         p = out / "images" / f["camera"] / f"{f['frame']:06d}.jpg"
-        if p.is_file():
+        if written(p):
             img = cv2.imread(str(p))
             if img is not None and _is_raw(img[:, :, ::-1], orig(f["camera"], f["frame"]), f["box"]):
                 left.append(("image", f["camera"], f["frame"], f["person"]))
     for cam in sorted({f["camera"] for f in faces}):
         p = out / "video" / f"{cam}.mp4"
-        if not p.is_file():
+        if not written(p):
             continue
         with av.open(str(p)) as c:
             frames = [fr.to_ndarray(format="rgb24") for fr in c.decode(video=0)]
@@ -280,36 +410,39 @@ class CaseResult:
     """(camera, frame) -> audit entry of every view not written anonymized."""
     summary: dict = field(default_factory=dict)
     """summary.json of a finished run."""
+    skipped: str = ""
+    """Why the fault could not be made here (the case was not run)."""
+    places: dict[str, str] = field(default_factory=dict)
+    """``<out>``, ``<case>``: the folders these placeholders stand for."""
+    reference_raw_faces: list[tuple[str, str, int, int]] | None = None
+    """Raw faces of the reference run (``case.reference``)."""
+    rerun: "CaseResult | None" = None
+    """The corrected re-run (``case.rerun``)."""
 
     @property
     def error_line(self) -> str:
         return self.stderr_lines[-1] if self.stderr_lines else ""
 
 
-def run_case(case: FaultCase | None, pristine: Path, work: Path, timeout_s: float = 600) -> CaseResult:
-    """Copy ``pristine`` (a session folder) under ``work``, inject ``case`` (None: no
-    fault, the baseline), run ``cli.py process`` on it into ``work/out`` and measure."""
-    name = "baseline" if case is None else case.name
-    rec = work / name / "rec"
-    session = rec / pristine.name
-    shutil.copytree(pristine, session, symlinks=True)
-    if case is not None:
-        case.inject(session)
-    before = input_digests(session)
-    out = work / name / "out"
-    if case is not None and case.prepare_out is not None:
-        case.prepare_out(out, session)
-    present = _files(out)
-    cmd = [sys.executable, str(REPO / "cli.py"), "process", "--session", session.name, "--recordings", str(rec), "--out", str(out),
-           *(case.args if case else ())]  # fmt: skip
-    env = {**os.environ, "ORSCENE_LOG": os.environ.get("ORSCENE_FAULTS_LOG", "WARNING"), **dict(case.env if case else ())}
-    timeout_s = float(os.environ.get("ORSCENE_FAULTS_TIMEOUT", timeout_s))
+def _place(text: str, places: dict[str, str]) -> str:
+    for k, v in places.items():
+        text = text.replace(k, v)
+    return text
+
+
+def _process(session: Path, out: Path, args: tuple[str, ...], env: dict[str, str], timeout_s: float) -> tuple[int, str, str]:
+    cmd = [sys.executable, str(REPO / "cli.py"), "process", "--session", session.name, "--recordings", str(session.parent), "--out", str(out), *args]
     try:
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout_s)
-        code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+        return proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired as e:  # a hang (a FIFO read before the fix): killed
-        code, stdout = -9, (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        stderr = ((e.stderr or b"").decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")) + f"\nhung: killed after {timeout_s:.0f} s"
+        stdout = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        stderr = (e.stderr or b"").decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        return -9, stdout, stderr + f"\nhung: killed after {timeout_s:.0f} s"
+
+
+def _measure(name: str, out: Path, present: set[str], pristine: Path, session: Path, before: dict, run: tuple[int, str, str]) -> CaseResult:
+    code, stdout, stderr = run
     lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(("INFO", "WARNING ", "DEBUG "))]
     lines = [ln for ln in lines if not _progress(ln)]
     written = sorted(_files(out) - present)
@@ -325,6 +458,45 @@ def run_case(case: FaultCase | None, pristine: Path, work: Path, timeout_s: floa
     return CaseResult(name, code, lines, stdout, "Traceback" in stderr, written, changed, raw_faces(out, pristine), audit_views, summary)
 
 
+def run_case(case: FaultCase | None, pristine: Path, work: Path, timeout_s: float = 600) -> CaseResult:
+    """Copy ``pristine`` (a session folder) under ``work``, inject ``case`` (None: no
+    fault, the baseline), run ``cli.py process`` on it into ``work/<case>/out`` and
+    measure; then the case's reference run or corrected re-run, if it has one."""
+    name = "baseline" if case is None else case.name
+    rec = work / name / "rec"
+    session = rec / pristine.name
+    shutil.copytree(pristine, session, symlinks=True)
+    if case is not None:
+        case.inject(session)
+    before = input_digests(session)
+    out = work / name / "out"
+    places = {"<out>": str(out), "<case>": str(work / name)}
+    undo = None
+    if case is not None and case.prepare_out is not None:
+        try:
+            undo = case.prepare_out(out, session)
+        except CaseSkipped as e:
+            return CaseResult(name, 0, [], "", False, [], [], [], skipped=str(e), places=places)
+    try:
+        present = _files(out)
+        env = {**os.environ, "ORSCENE_LOG": os.environ.get("ORSCENE_FAULTS_LOG", "WARNING")}
+        env.update({k: _place(v, places) for k, v in (case.env if case else ())})
+        timeout_s = float(os.environ.get("ORSCENE_FAULTS_TIMEOUT", timeout_s))
+        r = _measure(name, out, present, pristine, session, before, _process(session, out, case.args if case else (), env, timeout_s))
+    finally:
+        if undo is not None:
+            undo()
+    r.places = places
+    if case is not None and case.reference is not None:
+        ref_out = work / name / "reference"
+        _process(session, ref_out, case.reference, env, timeout_s)
+        r.reference_raw_faces = raw_faces(ref_out, pristine)
+    if case is not None and case.rerun is not None:
+        present = _files(out)
+        r.rerun = _measure(name + " (re-run)", out, present, pristine, session, before, _process(session, out, case.rerun, env, timeout_s))
+    return r
+
+
 def _files(out: Path) -> set[str]:
     """Files under ``out`` (not following links out of it)."""
     if not out.is_dir() or out.is_symlink():
@@ -337,8 +509,14 @@ def _progress(line: str) -> bool:
     return "frame-set/s" in line or "it/s]" in line or "frame-set]" in line
 
 
-def check(case: FaultCase, r: CaseResult, baseline_raw: int) -> list[str]:
-    """What ``r`` gets wrong against ``case``'s expectation (empty: all as expected)."""
+def check(case: FaultCase, r: CaseResult, baseline: "int | CaseResult") -> list[str]:
+    """What ``r`` gets wrong against ``case``'s expectation (empty: all as expected);
+    ``baseline``: the fault-free run (or only its number of raw faces). A skipped case
+    has nothing wrong (its reason is in ``r.skipped``)."""
+    if r.skipped:
+        return []
+    baseline_raw = baseline if isinstance(baseline, int) else len(baseline.raw_faces)
+    file = _place(case.file, r.places)
     bad = []
     if r.inputs_changed:
         bad.append(f"inputs changed: {r.inputs_changed}")
@@ -352,14 +530,31 @@ def check(case: FaultCase, r: CaseResult, baseline_raw: int) -> list[str]:
         if len(r.stderr_lines) != 1:
             bad.append(f"{len(r.stderr_lines)} error lines: {r.stderr_lines[:3]}")
         line = r.error_line
-        if case.error not in line:
+        if _place(case.error, r.places) not in line:
             bad.append(f"error line lacks {case.error!r}: {line!r}")
-        if case.file not in line:
-            bad.append(f"error line does not name {case.file}: {line!r}")
+        if file not in line:
+            bad.append(f"error line does not name {file}: {line!r}")
         if len(line) > MAX_ERROR_CHARS:
             bad.append(f"error line of {len(line)} characters")
         if r.written:
             bad.append(f"{len(r.written)} files written")
+        if case.rerun is not None:
+            rr = r.rerun
+            if rr is None or rr.exit_code != 0:
+                bad.append(f"the corrected re-run failed: {rr.error_line if rr else 'not run'!r}")
+            else:
+                if isinstance(baseline, CaseResult) and set(rr.written) != set(baseline.written):
+                    bad.append(f"the re-run wrote {sorted(set(rr.written) ^ set(baseline.written))} unlike the fault-free run")
+                if rr.inputs_changed or len(rr.raw_faces) > baseline_raw:
+                    bad.append(f"the re-run: inputs changed {rr.inputs_changed}, {len(rr.raw_faces)} raw faces")
+    elif case.expect == "ok":
+        if r.exit_code != 0:
+            bad.append(f"exit code {r.exit_code}: {r.error_line}")
+        if r.audit_views:
+            bad.append(f"views not anonymized {sorted(r.audit_views)}")
+        covered = r.reference_raw_faces if case.reference is not None else (None if isinstance(baseline, int) else baseline.raw_faces)
+        if covered is not None and (left := sorted(set(r.raw_faces) - set(covered))):
+            bad.append(f"raw faces the {'reference' if case.reference is not None else 'fault-free'} run covers: {left}")
     else:
         if r.exit_code != 0:
             bad.append(f"exit code {r.exit_code}: {r.error_line}")
