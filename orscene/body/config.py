@@ -15,8 +15,9 @@ class BodyModelConfig:
     """``anny`` (bundled), ``smpl`` or ``smplx`` (user-supplied model files)."""
     model_path: str = ""
     """SMPL / SMPL-X model file (.pkl or .npz) or a folder holding one (see SMPL_MODEL_FILES)."""
-    device: str = "cpu"
-    """Torch device of the model buffers."""
+    device: str = "auto"
+    """Torch device of the model buffers ("auto" = CUDA when available, else CPU; "cpu",
+    "cuda", "cuda:N")."""
     keypoint_topk: int = 48
     """(anny) Vertices kept per COCO keypoint regressor while fitting (largest weights,
     renormalized); the final mesh uses the full regressor."""
@@ -26,8 +27,9 @@ class BodyModelConfig:
 class FitConfig:
     """Body fitting (the objective is in ``orscene.body.fit``'s docstring)."""
 
-    device: str = "cpu"
-    """Torch device for the optimization (the model must live there)."""
+    device: str = "auto"
+    """Torch device for the optimization (the model must live there; "auto" = CUDA when
+    available, else CPU)."""
     iters_cold: int = 40
     """L-BFGS iterations for a track seen for the first time (shape and pose)."""
     iters_warm: int = 6

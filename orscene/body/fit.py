@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from orscene._system import torch_device
 from orscene.body.config import FitConfig
 from orscene.body.models import BodyModel, kabsch
 from orscene.errors import ConfigError, ShapeError
@@ -201,7 +202,7 @@ def _body_fit(model: BodyModel, track_id: int, verts: np.ndarray, joints: np.nda
 
 
 def _check_device(model: BodyModel, cfg: FitConfig) -> None:
-    if torch.device(cfg.device).type != model.device.type:
+    if torch.device(torch_device(cfg.device)).type != model.device.type:
         raise ConfigError(f"FitConfig.device is {cfg.device!r} but the body model lives on {model.device} (load it there)")
 
 

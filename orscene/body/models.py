@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from orscene._system import torch_device
 from orscene.body.config import BodyModelConfig
 from orscene.errors import ConfigError, ModelFileError
 
@@ -599,13 +600,13 @@ def load_body_model(cfg: BodyModelConfig) -> BodyModel:
         configure_anny_cache()
         import anny
 
-        m = anny.Anny(skinning_method="lbs").to(device=cfg.device, dtype=torch.float32)
+        m = anny.Anny(skinning_method="lbs").to(device=torch_device(cfg.device), dtype=torch.float32)
         return AnnyBodyModel(m, anny.KeypointsRegressor.coco(m), cfg.keypoint_topk)
     if cfg.kind in ("smpl", "smplx"):
         if not cfg.model_path:
             raise ModelFileError(f"body model {cfg.kind!r} needs model_path: a file or folder with one of "
                                  f"{', '.join(SMPL_MODEL_FILES[cfg.kind])}")  # fmt: skip
-        return load_smpl_model(cfg.model_path, cfg.kind, cfg.device)
+        return load_smpl_model(cfg.model_path, cfg.kind, torch_device(cfg.device))
     raise ConfigError(f"unknown body model kind {cfg.kind!r} (anny, smpl, smplx)")
 
 

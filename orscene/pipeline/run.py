@@ -30,6 +30,7 @@ from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config_
 from orscene.errors import ConfigError, SessionError
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
+from orscene.pipeline.devices import stage_devices
 from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint, input_folders
 from orscene.pipeline.summary import RunReview, review_lines, review_run
 from orscene.recording.faces import faces_from_dict, merge_faces, save_faces
@@ -417,6 +418,7 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "framesets_per_s_this_run": round(len(frames) / wall, 3) if wall > 0 else None,
         "phase_s_this_run": {k: round(v, 2) for k, v in phase_s.items()},
         "stage_s": {k: round(v, 2) for k, v in sorted(stage_s.items())},
+        "devices": stage_devices(cfg.pipeline),
     }
     review = review_run(audit["framesets"])  # the honest end of the run (pipeline/summary.py)
     layout.write_json(layout.root / "review.json", review.to_dict())
@@ -450,6 +452,8 @@ def run_process(cfg: ProcessConfig) -> int:
         f"{' (' + str(summary['views_unreadable']) + ' of them unreadable input files, named in audit.json)' if summary.get('views_unreadable') else ''}"
         f" -> {cfg.out or default_outputs_dir(cfg.session)}\n"
     )
+    if "devices" in summary:  # runs finished before summaries named them have none
+        sys.stdout.write("devices: " + ", ".join(f"{k} {v}" for k, v in summary["devices"].items()) + "\n")
     if "review" in summary:  # runs finished before review.json existed have none
         out = cfg.out or default_outputs_dir(cfg.session)
         review = RunReview.from_dict(json.loads((out / "review.json").read_text()))

@@ -64,8 +64,8 @@ class FusionConfig:
     """``eps`` of the robust score: evidence a view still gives to a voxel far from its keypoint."""
     inlier_px: float = 15.0
     """A view agrees with a 3D joint when the reprojection is within this (or 3 sigma)."""
-    device: str = "cpu"
-    """Torch device ("cpu", "cuda", ...)."""
+    device: str = "auto"
+    """Torch device ("auto" = CUDA when available, else CPU; "cpu", "cuda", "cuda:N")."""
     torch_threads: int = 1
     """CPU threads torch may use inside ``fuse_poses`` (restored afterwards); 0 = leave
     torch's setting. The tensors are small: on a busy 2-core machine one thread measured

@@ -61,8 +61,9 @@ class KeypointDetectorConfig:
     max_side_px: int = 0
     """Downscale images whose longer side exceeds this before detection (0 = never);
     keypoints are mapped back to full resolution."""
-    device: str = "cpu"
-    """onnxruntime device for the ONNX backends ("cpu" or "cuda")."""
+    device: str = "auto"
+    """onnxruntime device for the ONNX backends ("auto" = its CUDA provider when this
+    onnxruntime has it, else CPU; "cpu", "cuda")."""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from orscene._system import torch_device
 from orscene.errors import ShapeError
 from orscene.geometry.camera import project_world, unproject_px
 from orscene.pose.config import FusionConfig
@@ -321,7 +322,7 @@ def fuse_poses(
     ``keypoints``: camera name -> 2D skeletons of that view (views may be missing);
     ``cameras``: calibration of (at least) those cameras; ``frames``: the frame-set, used
     for the views' depth maps when present (None = no depth)."""
-    if cfg.torch_threads <= 0 or torch.device(cfg.device).type != "cpu":
+    if cfg.torch_threads <= 0 or torch.device(torch_device(cfg.device)).type != "cpu":
         return _fuse_poses(keypoints, cameras, frames, cfg)
     previous = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads)
@@ -332,7 +333,7 @@ def fuse_poses(
 
 
 def _fuse_poses(keypoints: Mapping[str, Keypoints2D], cameras: Mapping[str, Camera], frames: FrameSet | None, cfg: FusionConfig) -> list[PoseCandidate]:
-    device = torch.device(cfg.device)
+    device = torch.device(torch_device(cfg.device))
     names = [n for n in keypoints if n in cameras and keypoints[n].n_persons > 0]
     missing = [n for n in keypoints if n not in cameras]
     if missing:

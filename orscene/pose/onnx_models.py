@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from orscene._system import onnx_providers
 from orscene.errors import ModelFileError
 
 __all__ = ["OnnxPoseModel", "load_onnx_pose", "run_rtmpose", "run_rtmo"]
@@ -39,14 +40,14 @@ class OnnxPoseModel:
     input_hw: tuple[int, int]
 
 
-def load_onnx_pose(path: str | Path, kind: str, device: str = "cpu") -> OnnxPoseModel:
+def load_onnx_pose(path: str | Path, kind: str, device: str = "auto") -> OnnxPoseModel:
     """Load an RTMPose/RTMO ``.onnx`` file; ``ModelFileError`` if it is missing or unreadable."""
     p = Path(path).expanduser()
     if not str(path) or not p.is_file():
         raise ModelFileError(f"{kind} ONNX pose model not found (export one with mmpose/rtmlib and set its path)", p)
     import onnxruntime as ort
 
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else ["CPUExecutionProvider"]
+    providers = onnx_providers(device, ort.get_available_providers())
     try:
         sess = ort.InferenceSession(str(p), providers=providers)
     except Exception as e:  # onnxruntime raises its own exception types

@@ -60,6 +60,11 @@ def _outputs(out: Path) -> dict[str, bytes]:
 def test_every_view_is_written_with_its_mask(session, finished):
     summary = json.loads((finished / "summary.json").read_text())
     assert summary["framesets"] == 4 and summary["views"] == 12
+    import torch
+
+    torch_dev = "torch cuda" if torch.cuda.is_available() else "torch cpu"  # device: auto
+    assert summary["devices"]["pose_fusion"] == summary["devices"]["body_fit"] == torch_dev
+    assert summary["devices"]["keypoints"] == summary["devices"]["face_detector_blazeface"] == "tflite cpu"
     for cam in ("cam0", "cam1", "cam2"):
         assert sorted(p.name for p in (finished / "images" / cam).iterdir()) == [f"{i:06d}.jpg" for i in range(4)]
         assert len(list((finished / "masks" / cam).iterdir())) == 4
@@ -195,4 +200,5 @@ def test_end_of_run_recommends_review_of_a_hard_session(session, finished, capsy
     assert run_process(_cfg(session, finished)) == 0  # a finished run: prints its summary again
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == f"review recommended: {len(review['review'])} of 4 frame-sets had uncertain faces: ranked in {finished / 'review.json'}"
+    assert any(line.startswith("devices: keypoints tflite cpu, pose_fusion torch ") for line in lines)
     assert lines[-3].startswith("head alignments: ") and "all clear" not in "".join(lines)
