@@ -35,6 +35,7 @@ from orscene.pipeline.frameset import (
 )
 from orscene.pipeline.keyframes import Schedule, between_detections_with_evidence, carry_fit, merge_keypoints
 from orscene.pipeline.outputs import OutputLayout, SegmentWriters
+from orscene.pipeline.progress import report
 from orscene.recording.reader import open_session
 from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
 
@@ -337,6 +338,8 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
     hold = n_framesets if cfg.detector_hold is None else cfg.detector_hold
     for fs in times.timed("read", reader.framesets(min(chain_lo, det_lo), max(kp_hi, det_hi) + 1, with_depth=lambda i: False)):
         i = fs.index
+        if chunk.start <= i < chunk.stop:  # read for this chunk's own frame-sets (progress)
+            report(chunk.name)
         if sched.is_keyframe(i) and chain_lo <= i <= kp_hi:
             t = time.perf_counter()
             kps = {}
@@ -603,6 +606,7 @@ def anonymize_chunk(
         audit.append(entry)
         faces_out.extend(faces)
         times.add("write", time.perf_counter() - t)
+        report(chunk.name)
     t = time.perf_counter()
     if segments is not None:
         segments.close()

@@ -32,6 +32,8 @@ from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
 from orscene.pipeline.devices import stage_devices
 from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint, input_folders
+from orscene.pipeline.progress import ChunkProgress
+from orscene.pipeline.progress import set_sink as set_progress_sink
 from orscene.pipeline.summary import RunReview, review_lines, review_run
 from orscene.recording.faces import faces_from_dict, merge_faces, save_faces
 from orscene.recording.reader import open_session
@@ -110,7 +112,7 @@ _WORKER: dict = {}
 """Per-process cache of loaded models (filled once by the executor's initializer)."""
 
 
-def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int) -> None:
+def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int, progress_queue=None) -> None:
     import cv2
     import torch
 
@@ -125,6 +127,7 @@ def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int) -> 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     _WORKER.clear()  # the serial executor reuses this process from run to run
+    set_progress_sink(progress_queue)  # frame-set progress back to the main process's bar
     pipeline_cfg = _with_threads(pipeline_cfg, threads)
     if multiprocessing.parent_process() is not None:
         atexit.register(_exit_without_teardown)
@@ -331,14 +334,19 @@ def _run_locked(
     chunks = plan_chunks(n, cfg.chunk_size, cfg.warmup)
     t0 = time.perf_counter()
     threads = max(1, usable_cores() // cfg.workers)
-    executor = make_executor(cfg.workers, _init_worker, (cfg.pipeline, logging.getLogger().level, threads))
+    progress_queue = multiprocessing.get_context("spawn").Queue()  # workers report each frame-set
+    executor = make_executor(cfg.workers, _init_worker, (cfg.pipeline, logging.getLogger().level, threads, progress_queue))
     try:
         # A: keypoints + 3D candidates per chunk (cached in .state)
         todo = [c for c in chunks if not (layout.state_dir / f"pose_{c.name}.pkl").exists()]
         with tqdm(total=sum(len(c) for c in todo), desc="2D keypoints + 3D", unit="frame-set", disable=None) as bar:
-            for chunk, pc in executor.run(_Bound(_phase_a, session_path, n), todo):
-                layout.write_bytes(layout.state_dir / f"pose_{chunk.name}.pkl", pickle.dumps(pc))
-                bar.update(len(chunk))
+            progress = ChunkProgress(bar, progress_queue, {c.name: len(c) for c in todo})
+            try:
+                for chunk, pc in executor.run(_Bound(_phase_a, session_path, n), todo):
+                    layout.write_bytes(layout.state_dir / f"pose_{chunk.name}.pkl", pickle.dumps(pc))
+                    progress.finished(chunk.name)
+            finally:
+                progress.close()
         pose_chunks = [pickle.loads((layout.state_dir / f"pose_{c.name}.pkl").read_bytes()) for c in chunks]
         t_a = time.perf_counter()
         # B: tracking over the whole session
@@ -354,12 +362,17 @@ def _run_locked(
         todo = [c for c in chunks if not layout.chunk_state_path(c.name).exists()]
         fail = frozenset(cfg.fail_frames)
         with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
-            for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format, cfg.video_preset), todo):
-                layout.write_json(layout.chunk_state_path(chunk.name), state)
-                bar.update(len(chunk))
+            progress = ChunkProgress(bar, progress_queue, {c.name: len(c) for c in todo})
+            try:
+                for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format, cfg.video_preset), todo):
+                    layout.write_json(layout.chunk_state_path(chunk.name), state)
+                    progress.finished(chunk.name)
+            finally:
+                progress.close()
         t_c = time.perf_counter()
     finally:
         executor.close()
+        set_progress_sink(None)  # the serial executor set it in this process
 
     summary = _finish(layout, reader, chunks, checksums, cfg, tracks, {"A": t_a - t0, "B": t_b - t_a, "C": t_c - t_b})
     log.debug("phases A (keypoints) %.1f s, B (tracking) %.1f s, C (anonymize) %.1f s; outputs merged in %.1f s", t_a - t0, t_b - t_a, t_c - t_b, time.perf_counter() - t_c)
