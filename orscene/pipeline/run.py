@@ -156,12 +156,29 @@ def _exit_without_teardown() -> None:
     os._exit(0)
 
 
+def _import_open3d(tries: int = 3) -> None:
+    """Import open3d from a background thread. Its ``__init__`` iterates ``sys.modules``
+    unguarded, so an import made meanwhile by another thread of this process (the run's
+    own, e.g. while it tracks in phase B with the serial executor) can make it raise
+    "dictionary changed size during iteration"; importing again then succeeds (the failed
+    attempt left open3d out of ``sys.modules``)."""
+    for attempt in range(tries):
+        try:
+            import open3d  # noqa: F401
+
+            return
+        except RuntimeError as e:
+            if "changed size during iteration" not in str(e) or attempt == tries - 1:
+                raise
+            log.debug("open3d import raced another thread's import (%s); importing again", e)
+
+
 def _load_phase_c_libraries(cfg: PipelineConfig, out: dict) -> None:
     """Import phase C's libraries and load the body model (thread-safe parts; ~4-5 s)."""
     try:
         # the point-cloud and alignment stages import these where used: load them now, so
         # that a stage's time does not include a ~3 s import
-        import open3d  # noqa: F401
+        _import_open3d()
         import probreg.filterreg  # noqa: F401
 
         from orscene import body
