@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -131,10 +132,7 @@ def synth_face_samples(seeds, masked: bool, body=None, times_s=(0.5, 2.5, 4.5)):
     from orscene.synth.people import Role
     from orscene.synth.scene import Scenario
 
-    try:
-        from orscene.synth.closeup import face_closeups
-    except ImportError:  # main's generator, before this benchmark: the same close-ups, inline
-        face_closeups = _face_closeups_inline
+    face_closeups = _face_closeups()
     for seed in seeds:
         for scen in ("easy", "medium"):
             cfg = SynthConfig(session="bench", scenario=Scenario(scen), seconds=max(times_s) + 1, seed=int(seed), patient_face_covered=False)
@@ -156,37 +154,22 @@ def synth_face_samples(seeds, masked: bool, body=None, times_s=(0.5, 2.5, 4.5)):
             world.renderer.release()
 
 
-def _face_closeups_inline(world, t_s, min_visible_fraction=0.85, face_px=200.0, size_px=640):
-    """``orscene.synth.closeup.face_closeups`` for a tree that lacks it (the 'before' run)."""
-    from types import SimpleNamespace
+def _face_closeups():
+    """``orscene.synth.closeup.face_closeups``. On a tree that lacks that module (the
+    'before' run: ``PYTHONPATH`` at an older checkout), this checkout's file is loaded
+    against that tree's ``orscene``, so that both runs render their close-ups the same way."""
+    try:
+        from orscene.synth.closeup import face_closeups
+    except ImportError:
+        import importlib.util
 
-    from orscene.synth.annotate import annotate_faces
-    from orscene.synth.generate import render_frame
-    from orscene.types import Camera, Intrinsics
-
-    fr = render_frame(world, t_s, with_depth=False)
-    posed = fr.posed
-    for name, cam in world.cameras.items():
-        boxes, _ = annotate_faces(cam, fr.color[name].ids, posed.person_ids, posed.vertices_world_m, posed.world_from_head, world.face_tris)
-        for b in boxes:
-            if b.ignore or b.visible_fraction < min_visible_fraction:
-                continue
-            p = int(np.nonzero(posed.person_ids == b.person_id)[0][0])
-            c = np.linalg.inv(cam.world_from_cam) @ np.append(posed.world_from_head[p, :3, 3], 1.0)
-            h = b.box_xyxy_px[3] - b.box_xyxy_px[1]
-            f = float(cam.color.K_px[1, 1]) * face_px / max(h, 1.0)
-            u, v = f * c[0] / c[2], f * c[1] / c[2]
-            K = np.array([[f, 0, size_px / 2 - u], [0, f, size_px / 2 - v], [0, 0, 1.0]])
-            zoom = Camera("closeup", Intrinsics(K, np.zeros(8), size_px, size_px), cam.world_from_cam)
-            ro = world.renderer.render(zoom.color, zoom.world_from_cam)
-            zb, _ = annotate_faces(zoom, ro.ids, posed.person_ids, posed.vertices_world_m, posed.world_from_head, world.face_tris)
-            zb = [z for z in zb if z.person_id == b.person_id and not z.ignore]
-            if zb:
-                yield SimpleNamespace(person_id=int(b.person_id), camera=name, rgb=ro.rgb, box_xyxy_px=zb[0].box_xyxy_px)
-
-
-# --------------------------------------------------------------------------- depth
-DEPTH_RANGES_M = ((0.5, 1.5), (1.5, 2.5), (2.5, 3.5))
+        path = Path(__file__).resolve().parents[1] / "orscene" / "synth" / "closeup.py"
+        spec = importlib.util.spec_from_file_location("_bench_realism_closeup", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+        face_closeups = module.face_closeups
+    return face_closeups
 
 
 def depth_stats(depth_mm_frames, hexagon: np.ndarray) -> dict:
@@ -269,10 +252,7 @@ def crops(out_png: Path, body=None) -> None:
     rng = np.random.default_rng(0)
     # the same three faces before and after: the close-ups of (camera, person) pairs seen in
     # seed 0's easy scene at t = 0.5 s (bare faces, patient uncovered), in a fixed order
-    try:
-        from orscene.synth.closeup import face_closeups
-    except ImportError:
-        face_closeups = _face_closeups_inline
+    face_closeups = _face_closeups()
     from orscene.synth.generate import make_world
     from orscene.synth.people import Role
 
