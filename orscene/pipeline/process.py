@@ -161,7 +161,7 @@ def _anonymize_view(
             # overruled, RenderedFacePatch.depth_doubt), the rendered face stands and the 2D
             # path covers the head as well (fail closed)
             if view.depth_m is not None:
-                doubted = {p.track_id for p in patches if getattr(p, "depth_doubt", "")}
+                doubted = {p.track_id for p in patches if p.depth_doubt}
                 for m in meshes:
                     vouched[m.track_id] = m.track_id not in doubted
             log.debug("frame %d %s: rendered %s", frame, view.camera, sorted(drawn))
@@ -582,7 +582,7 @@ def anonymize_chunk(
                     merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times, others,
                 )
             views = {
-                name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), getattr(pose_chunk, "evidence2d", {}).get(index, {}).get(name))
+                name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
                 for name, v in views.items()
             }
             result = _with_failed_views(FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts), fs, on_error)

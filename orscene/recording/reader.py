@@ -43,7 +43,7 @@ import numpy as np
 from orscene.errors import CalibrationError, RecordingError, SessionError
 from orscene.geometry.camera import sphere_box_px
 from orscene.geometry.depth_registration import DepthRegistration, prepare_depth_registration, register_depth_to_color
-from orscene.recording.folder import FolderSource, check_regular_file, depth_png_size
+from orscene.recording.folder import FolderFrame, FolderSource, check_regular_file, depth_png_size
 from orscene.recording.mkv import MkvReader
 from orscene.recording.session import (
     MANIFEST_NAME,
@@ -370,7 +370,7 @@ class SessionReader:
         if fr.rgb.shape[:2] != (h, w):
             where = c.source.color_path(fr.index) if isinstance(c.source, FolderSource) else c.path
             raise RecordingError(f"colour image is {fr.rgb.shape[1]}x{fr.rgb.shape[0]}, the camera's is {w}x{h}", where)
-        depth_path = getattr(fr, "depth_path", None)
+        depth_path = fr.depth_path if isinstance(fr, FolderFrame) else None  # an .mkv's depth is checked when decoded
         if depth_path is not None:  # header only: cheap, and catches empty, cut and mis-sized files
             dwh = depth_png_size(depth_path)
             ok = c.camera.depth.size_wh if c.camera.depth is not None else (w, h)
