@@ -161,11 +161,17 @@ def _import_open3d(tries: int = 3) -> None:
     unguarded, so an import made meanwhile by another thread of this process (the run's
     own, e.g. while it tracks in phase B with the serial executor) can make it raise
     "dictionary changed size during iteration"; importing again then succeeds (the failed
-    attempt left open3d out of ``sys.modules``)."""
+    attempt left open3d out of ``sys.modules``). Limits open3d to one thread (reproducible
+    outputs)."""
     for attempt in range(tries):
         try:
-            import open3d  # noqa: F401
+            import open3d
 
+            # open3d's parallel reductions (ICP's normal equations among them) add the
+            # threads' partial sums in whatever order the threads finish, so a head's
+            # alignment, and the decision built on it, changed from run to run on a busy
+            # machine; one thread makes every run of the same input write the same bytes
+            open3d.utility.set_max_threads(1)
             return
         except RuntimeError as e:
             if "changed size during iteration" not in str(e) or attempt == tries - 1:
