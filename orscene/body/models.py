@@ -46,8 +46,8 @@ class BodyModel(torch.nn.Module):
     """Common interface (buffers + metadata). Subclasses implement :meth:`forward`.
 
     Attributes set by subclasses: ``name``, ``n_pose``, ``n_shape``, ``faces`` (F, 3) int32,
-    ``head_vertex_ids``, ``face_vertex_ids``, ``face_uv`` (Vf, 2), ``rest_world_from_head``
-    (4, 4) at the default shape, and the buffer ``pose_prior_weight`` (n_pose,).
+    ``head_vertex_ids``, and the buffer ``pose_prior_weight`` (n_pose,); ``face_vertex_ids``,
+    ``face_uv`` (Vf, 2) and ``face_triangles`` come from :meth:`_finish_face_setup`.
     """
 
     name: str
@@ -108,6 +108,8 @@ class BodyModel(torch.nn.Module):
         return kabsch(rest_face, posed_vertices[self.face_vertex_ids].astype(np.float64)) @ rest_frame
 
     def _finish_face_setup(self, rest_vertices: np.ndarray, rest_coco: np.ndarray, face_vertex_ids: np.ndarray | None = None) -> None:
+        """Face region (``face_vertex_ids``, or :func:`derive_face_region`'s rule), its UVs and
+        triangles, from the rest mesh (V, 3) and its COCO joints (17, 3)."""
         if face_vertex_ids is None:
             ids, uv = derive_face_region(rest_vertices, self.head_vertex_ids, rest_coco)
         else:
@@ -118,6 +120,7 @@ class BodyModel(torch.nn.Module):
         lookup[self.face_vertex_ids] = np.arange(self.face_vertex_ids.size)
         tri = lookup[self.faces]
         self.face_triangles = tri[(tri >= 0).all(1)].astype(np.int32)
+
 
 def load_body_model(cfg: BodyModelConfig) -> BodyModel:
     """Load the configured body model once (the pipeline passes it to the stages)."""
