@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from orscene.body import BodyModelConfig, FitConfig, fit_bodies, load_body_model
-from orscene.geometry import FusionConfig, fuse_point_cloud
+from orscene.geometry import PointFusionConfig, fuse_point_cloud
 from orscene.recording import open_session
 from orscene.registration import AlignConfig, align_heads
 from orscene.types import HeadStatus, PersonPose
@@ -85,7 +85,7 @@ def run_scenario(path: Path, model, args, rng: np.random.Generator, detector=Non
     reader = open_session(path)
     cameras = {n: reader.camera(n) for n in reader.camera_names}
     fcfg, acfg = FitConfig(), AlignConfig()
-    fusion_cfg = FusionConfig()
+    fusion_cfg = PointFusionConfig()
     rows = []  # (kp_mm, kp_deg, final_mm, final_deg, status)
     t_fit_warm, t_fit_cold, t_align, t_fuse, n_warm, n_cold, n_align = 0.0, 0.0, 0.0, 0.0, 0, 0, 0
     state = None

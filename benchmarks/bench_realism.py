@@ -324,9 +324,12 @@ def main() -> None:
             return cv2.cvtColor(cv2.imdecode(jpg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
         dets = {k.value: load_face_detector(FaceDetectorConfig(name=k)) for k in FaceDetectorKind}
-        from orscene.synth.people import load_body_model
+        try:
+            from orscene.synth.people import load_people_rig
+        except ImportError:  # the 'before' run on an older tree
+            from orscene.synth.people import load_body_model as load_people_rig
 
-        body = load_body_model()
+        body = load_people_rig()
         rows = {
             "real": score_faces(dets, real_face_samples(data)),
             "synthetic bare": score_faces(dets, synth_face_samples(range(args.seeds), False, body), finish),

@@ -29,7 +29,7 @@ from orscene.recording.faces import load_faces
 from orscene.synth.annotate import annotate_faces, annotate_keypoints
 from orscene.synth.depth_model import kinect_depth_mm
 from orscene.synth.generate import Scenario, SynthConfig, generate_session, render_frame, session_world
-from orscene.synth.people import load_body_model, pose_people
+from orscene.synth.people import load_people_rig, pose_people
 
 SEEDS = {Scenario.EASY: 1, Scenario.MEDIUM: 2, Scenario.HARD: 3}
 
@@ -157,7 +157,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
-    body = load_body_model()
+    body = load_people_rig()
     results = {"load_body_model_s": time.perf_counter() - t0, "load_avg_1min": os.getloadavg()[0], "cpu_count": os.cpu_count()}
     if args.occlusion is not None:
         for sc in [Scenario(c) for c in (args.occlusion or [s.value for s in Scenario])]:

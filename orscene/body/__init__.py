@@ -1,4 +1,10 @@
-"""Body models (anny, SMPL / SMPL-X), fitting to 3D skeletons, face meshes."""
+"""Body models (anny, SMPL / SMPL-X), fitting to 3D skeletons, face region and face meshes.
+
+Modules by concern: ``models`` (the interface and :func:`load_body_model`), ``anny_model``
+and ``smpl`` (the two kinds), ``face_region`` (which vertices are the face, their UVs, the
+head frame), ``rotation`` (rotation maths), ``fit`` (fitting), ``face`` (face meshes),
+``anny_cache`` (anny's data cache).
+"""
 
 from orscene._lazy import lazy_exports
 
@@ -8,6 +14,9 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "config": ("BodyModelConfig", "FitConfig"),
         "face": ("face_mesh",),
         "fit": ("FitState", "TrackState", "fit_bodies", "fit_track"),
-        "models": ("AnnyBodyModel", "BodyModel", "BodyOutput", "SmplBodyModel", "derive_face_region", "load_body_model", "load_smpl_model"),
+        "models": ("BodyModel", "BodyOutput", "load_body_model"),
+        "anny_model": ("AnnyBodyModel", "create_anny"),
+        "smpl": ("SmplBodyModel", "load_smpl_model"),
+        "face_region": ("anny_face_vertex_ids", "derive_face_region"),
     },
 )

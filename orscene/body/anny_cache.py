@@ -16,10 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from orscene.errors import ModelFileError
+from orscene.errors import ModelFileError, excerpt
 
 __all__ = [
     "orscene_cache_dir", "anny_cache_dir", "configure_anny_cache", "ensure_anny_cache", "anny_cache_ready", "check_anny_cache_buildable",
+    "check_anny_cache_files",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,10 @@ def anny_cache_ready() -> bool:
 def check_anny_cache_buildable() -> None:
     """Raise :class:`ModelFileError` (one line) when the cache is absent and its folder cannot
     be written (read-only ``ORSCENE_CACHE``, no permission): anny would build the model data
-    there on first use and fail minutes later. Cheap when the cache is ready (one glob)."""
+    there on first use and fail minutes later; or when it is present but a file of it is
+    truncated or corrupt (:func:`check_anny_cache_files`). Cheap (one glob, file headers)."""
     if anny_cache_ready():
+        check_anny_cache_files()
         return
     path = anny_cache_dir()
     try:
@@ -67,6 +70,27 @@ def check_anny_cache_buildable() -> None:
             "folder, or build the cache once with `python -m orscene.body.anny_cache --ensure`",
             path,
         ) from None
+
+
+def check_anny_cache_files() -> None:
+    """Raise :class:`ModelFileError` (one line, naming the file) when a compact model file in
+    the cache is truncated or is not a readable safetensors file (anny would fail on it with
+    a traceback). Reads only each file's header (a memory map): cheap. A file whose tensor
+    bytes are damaged but whose size is right is not detected."""
+    from safetensors import safe_open
+
+    for path in sorted(anny_cache_dir().glob(_COMPACT_GLOB)):
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                if not list(f.keys()) or "metadata" not in (f.metadata() or {}):
+                    raise ValueError("no tensors or no anny metadata")
+        except Exception as e:  # noqa: BLE001 - safetensors raises its own error types (and OSError)
+            reason = excerpt(str(e)) or type(e).__name__
+            raise ModelFileError(
+                f"the anny model cache file is truncated or corrupt ({reason}): delete it and rebuild the cache with "
+                "`python -m orscene.body.anny_cache --ensure`",
+                path,
+            ) from None
 
 
 def ensure_anny_cache() -> Path:

@@ -14,7 +14,7 @@ class BodyModelConfig:
     kind: str = "anny"
     """``anny`` (bundled), ``smpl`` or ``smplx`` (user-supplied model files)."""
     model_path: str = ""
-    """SMPL / SMPL-X model file (.pkl or .npz) or a folder holding one (see SMPL_MODEL_FILES)."""
+    """SMPL / SMPL-X model file (.pkl or .npz) or a folder holding one (see ``orscene.body.smpl.SMPL_MODEL_FILES``)."""
     device: str = "auto"
     """Torch device of the model buffers ("auto" = CUDA when available, else CPU; "cpu",
     "cuda", "cuda:N")."""

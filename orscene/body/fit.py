@@ -14,12 +14,11 @@ batched over people and frames):
 
 Bone-length consistency over a track holds by construction: one shape per track (estimated on
 up to ``shape_frames`` frames), so every frame's limbs have the same lengths. Only the bones
-that COCO-17 observes are optimized (see ``orscene.body.models.ANNY_FIT_BONES``); fingers,
+that COCO-17 observes are optimized (see ``orscene.body.anny_model.ANNY_FIT_BONES``); fingers,
 toes and face bones keep their neutral pose.
 """
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -28,7 +27,8 @@ import torch
 
 from orscene._system import torch_device
 from orscene.body.config import FitConfig
-from orscene.body.models import BodyModel, kabsch
+from orscene.body.models import BodyModel
+from orscene.body.rotation import kabsch, rotmat_to_rotvec
 from orscene.errors import ConfigError, ShapeError
 from orscene.types import COCO17, BodyFit, HeadStatus, PersonPose, PersonTrack
 
@@ -58,9 +58,9 @@ class TrackState:
     """The model's ``mesh_state`` for ``shape`` (one row)."""
     frames_seen: int = 1
     history: list = field(default_factory=list)
+    """(targets, weights, pose, transl) of the first frames, kept until the shape is refitted."""
     missing: int = 0
     """Consecutive frame-sets this track has been absent."""
-    """(targets, weights, pose, transl) of the first frames, kept until the shape is refitted."""
 
 
 @dataclass
@@ -87,17 +87,7 @@ def _init_pose(model: BodyModel, rest_joints: np.ndarray, x: np.ndarray, c: np.n
     rotvec = np.zeros(3)
     if len(idx) >= 3:
         T = kabsch(rest_joints[idx], x[idx])
-        R = T[:3, :3]
-        angle = math.acos(np.clip((np.trace(R) - 1) / 2, -1, 1))
-        if angle > 1e-6:
-            axis = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-            n = np.linalg.norm(axis)
-            if n < 1e-6:  # 180 degrees: axis from the symmetric part
-                w, v = np.linalg.eigh((R + np.eye(3)) / 2)
-                axis = v[:, -1]
-            else:
-                axis = axis / n
-            rotvec = axis * angle
+        rotvec = rotmat_to_rotvec(T[:3, :3])
         transl = T[:3, 3]
     else:
         ok = c > 0
@@ -105,22 +95,48 @@ def _init_pose(model: BodyModel, rest_joints: np.ndarray, x: np.ndarray, c: np.n
     return rotvec, transl
 
 
-def _optimize(model: BodyModel, x: torch.Tensor, w: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor,
-              shape: torch.Tensor, shape_index: torch.Tensor, fit_shape: bool, iters: int, cfg: FitConfig,
-              prev_pose: torch.Tensor | None = None, prev_transl: torch.Tensor | None = None,
-              track_chain: torch.Tensor | None = None, rest: object = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-    """L-BFGS over pose (B, n_pose, 3), transl (B, 3) and optionally shape (S, n_shape).
+@dataclass(frozen=True)
+class _Problem:
+    """What one L-BFGS run fits: B items (person-frames), each with its COCO-17 targets."""
+
+    x: torch.Tensor
+    """(B, 17, 3) target joints, metres (0 where missing)."""
+    w: torch.Tensor
+    """(B, 17) joint weights (confidence x face weight; 0 = missing)."""
+    shape_index: torch.Tensor
+    """(B,) each item's row of the shape (S, n_shape)."""
+    prev_pose: torch.Tensor | None = None
+    """(B, n_pose, 3) a previous frame's pose that pulls each item (with ``prev_transl``)."""
+    prev_transl: torch.Tensor | None = None
+    """(B, 3) a previous frame's translation, metres."""
+    track_chain: torch.Tensor | None = None
+    """(B,) bool: item i's predecessor in its track is item i-1 (smoothness between them)."""
+
+
+@dataclass(frozen=True)
+class _Params:
+    """The variables of a fit: pose (B, n_pose, 3), transl (B, 3) metres, shape (S, n_shape)."""
+
+    pose: torch.Tensor
+    transl: torch.Tensor
+    shape: torch.Tensor
+
+
+def _optimize(model: BodyModel, problem: _Problem, start: _Params, cfg: FitConfig, iters: int, fit_shape: bool,
+              rest: object = None) -> _Params:  # fmt: skip
+    """L-BFGS over pose and transl, and with ``fit_shape`` the shape too, from ``start``.
 
     With ``fit_shape``, the pose is first refined alone (``iters`` iterations, cheap), then
     pose and shape together for ``3 iters / 4`` iterations (each costs a shape evaluation).
-
-    ``shape_index`` (B,) maps each item to its shape row. ``prev_*`` (B, ...) pull each item
-    towards a previous frame; ``track_chain`` (B,) marks items whose predecessor is item i-1.
+    Without it, the shape stays fixed; ``rest`` is its precomputed ``model.rest_state``.
     """
+    x, w, shape_index = problem.x, problem.w, problem.shape_index
+    prev_pose, prev_transl, track_chain = problem.prev_pose, problem.prev_transl, problem.track_chain
+    pose, transl, shape = start.pose, start.transl, start.shape
     if fit_shape:
         rest0 = model.rest_state(shape.detach()) if rest is None else rest
-        pose, transl, _ = _optimize(model, x, w, pose, transl, shape, shape_index, False, iters, cfg,
-                                    prev_pose, prev_transl, track_chain, rest0)  # fmt: skip
+        first = _optimize(model, problem, start, cfg, iters, False, rest0)
+        pose, transl = first.pose, first.transl
         iters = max(iters * 3 // 4, 3)
     pose = pose.detach().clone().requires_grad_(True)
     transl = transl.detach().clone().requires_grad_(True)
@@ -150,7 +166,7 @@ def _optimize(model: BodyModel, x: torch.Tensor, w: torch.Tensor, pose: torch.Te
         return loss
 
     opt.step(closure)
-    return pose.detach(), transl.detach(), shape.detach()
+    return _Params(pose.detach(), transl.detach(), shape.detach())
 
 
 def _neutral_joints(model: BodyModel, shape: torch.Tensor) -> np.ndarray:
@@ -253,17 +269,18 @@ def fit_bodies(model: BodyModel, poses: Sequence[PersonPose], cfg: FitConfig,
             rv, t = _init_pose(model, neutral, xn[i], cn[i])
             p0[k, 0] = torch.as_tensor(rv, dtype=dt, device=dev)
             t0[k] = torch.as_tensor(t, dtype=dt, device=dev)
-        pc, tc, sc = _optimize(model, x[idx], w[idx], p0, t0, s0, torch.arange(len(cold), device=dev), True, cfg.iters_cold, cfg)
-        pose[idx], transl[idx], shape[idx] = pc, tc, sc
+        problem = _Problem(x[idx], w[idx], torch.arange(len(cold), device=dev))
+        fit = _optimize(model, problem, _Params(p0, t0, s0), cfg, cfg.iters_cold, True)
+        pose[idx], transl[idx], shape[idx] = fit.pose, fit.transl, fit.shape
     if known:
         idx = torch.as_tensor(known, device=dev)
         tss = [state.tracks[poses[i].track_id] for i in known]
         s_k = torch.stack([t.shape for t in tss])
         prev_pose, prev_tr = torch.stack([t.pose for t in tss]), torch.stack([t.transl for t in tss])
         rest = _cat_rows([t.rest for t in tss])
-        pk, tk, _ = _optimize(model, x[idx], w[idx], prev_pose, prev_tr, s_k, torch.arange(len(known), device=dev), False,
-                              cfg.iters_warm, cfg, prev_pose=prev_pose, prev_transl=prev_tr, rest=rest)  # fmt: skip
-        pose[idx], transl[idx], shape[idx] = pk, tk, s_k
+        problem = _Problem(x[idx], w[idx], torch.arange(len(known), device=dev), prev_pose=prev_pose, prev_transl=prev_tr)
+        fit = _optimize(model, problem, _Params(prev_pose, prev_tr, s_k), cfg, cfg.iters_warm, False, rest=rest)
+        pose[idx], transl[idx], shape[idx] = fit.pose, fit.transl, s_k
     # shape refit for tracks that reach shape_frames now, on all their frames so far
     shape_data: dict[int, tuple] = {}
     for i in known:
@@ -275,7 +292,8 @@ def fit_bodies(model: BodyModel, poses: Sequence[PersonPose], cfg: FitConfig,
         hp = torch.stack([h[2] for h in ts.history] + [pose[i]])
         ht = torch.stack([h[3] for h in ts.history] + [transl[i]])
         zero = torch.zeros(hx.shape[0], dtype=torch.long, device=dev)
-        hp, ht, s_new = _optimize(model, hx, hw, hp, ht, ts.shape[None], zero, True, cfg.iters_warm * 2, cfg)
+        fit = _optimize(model, _Problem(hx, hw, zero), _Params(hp, ht, ts.shape[None]), cfg, cfg.iters_warm * 2, True)
+        hp, ht, s_new = fit.pose, fit.transl, fit.shape
         pose[i], transl[i], shape[i] = hp[-1], ht[-1], s_new[0]
         shape_data[i] = _shape_data(model, s_new)
     for i in cold:
@@ -320,7 +338,9 @@ def fit_track(model: BodyModel, track: PersonTrack, cfg: FitConfig) -> list[Body
     tr0 = torch.as_tensor(np.stack([t for _, t in init]), dtype=dt, device=dev)
     sel_t = torch.as_tensor(sel, device=dev)
     zeros = torch.zeros(len(sel), dtype=torch.long, device=dev)
-    p_sel, t_sel, shape = _optimize(model, x[sel_t], w[sel_t], pose0[sel_t], tr0[sel_t], shape, zeros, True, cfg.iters_cold, cfg)
+    problem = _Problem(x[sel_t], w[sel_t], zeros)
+    fit = _optimize(model, problem, _Params(pose0[sel_t], tr0[sel_t], shape), cfg, cfg.iters_cold, True)
+    p_sel, t_sel, shape = fit.pose, fit.transl, fit.shape
     # stage 2: all frames, shape frozen; start each frame from the nearest shape frame's pose
     nearest = np.abs(np.arange(T)[:, None] - sel[None, :]).argmin(1)
     pose0 = p_sel[torch.as_tensor(nearest, device=dev)].clone()
@@ -328,8 +348,9 @@ def fit_track(model: BodyModel, track: PersonTrack, cfg: FitConfig) -> list[Body
     chain = torch.ones(T, dtype=torch.bool, device=dev)
     chain[1:] = torch.as_tensor(np.diff(track.frame_indices) == 1, device=dev)
     chain[0] = False
-    pose, transl, _ = _optimize(model, x, w, pose0, tr0, shape, torch.zeros(T, dtype=torch.long, device=dev), False,
-                                cfg.iters_track, cfg, track_chain=chain)  # fmt: skip
+    problem = _Problem(x, w, torch.zeros(T, dtype=torch.long, device=dev), track_chain=chain)
+    fit = _optimize(model, problem, _Params(pose0, tr0, shape), cfg, cfg.iters_track, False)
+    pose, transl = fit.pose, fit.transl
     rest, mesh, rest_v = _shape_data(model, shape)
     verts, joints = _meshes(model, pose, transl, rest, mesh)
     return [_body_fit(model, track.track_id, verts[t], joints[t], rest_v, xn[t], cn[t]) for t in range(T)]

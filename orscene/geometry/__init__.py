@@ -20,7 +20,7 @@ from orscene.geometry.camera import (
 )
 
 __all__ = [
-    "FusionConfig",
+    "PointFusionConfig",
     "crop_points",
     "fuse_point_cloud",
     "DepthRegistration",
@@ -42,7 +42,7 @@ __all__ = [
 
 def __getattr__(name: str):
     # point-cloud fusion pulls in open3d (seconds to import): load it on first use only
-    if name in ("FusionConfig", "crop_points", "fuse_point_cloud"):
+    if name in ("PointFusionConfig", "crop_points", "fuse_point_cloud"):
         from orscene.geometry import fusion
 
         return getattr(fusion, name)

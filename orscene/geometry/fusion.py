@@ -19,13 +19,13 @@ from orscene.errors import CalibrationError, ShapeError
 from orscene.geometry.camera import _pixel_rays_at, transform_points
 from orscene.types import Camera, FrameSet, PointCloud
 
-__all__ = ["FusionConfig", "fuse_point_cloud", "crop_points"]
+__all__ = ["PointFusionConfig", "fuse_point_cloud", "crop_points"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class FusionConfig:
+class PointFusionConfig:
     """Point-cloud fusion."""
 
     voxel_m: float = 0.008
@@ -42,7 +42,7 @@ class FusionConfig:
     """Attach the colour of each point's pixel (averaged per voxel)."""
 
 
-def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: FusionConfig,
+def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: PointFusionConfig,
                      keep_near: np.ndarray | None = None) -> PointCloud:  # fmt: skip
     """Fused, voxel-downsampled world points of every view that has depth.
 
@@ -50,7 +50,7 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Fusio
     than ``cfg.keep_radius_m`` from all of them are dropped before downsampling.
     """
     if cfg.pixel_stride < 1:
-        raise ShapeError("FusionConfig.pixel_stride", ">= 1", cfg.pixel_stride)
+        raise ShapeError("PointFusionConfig.pixel_stride", ">= 1", cfg.pixel_stride)
     centres = None if keep_near is None else np.asarray(keep_near, dtype=np.float32).reshape(-1, 3)
     pts_all, col_all = [], []
     for name, view in frames.views.items():

@@ -14,7 +14,7 @@ import numpy as np
 from orscene.anonymize2d import Anonymize2DConfig, FaceDetectorConfig
 from orscene.body import BodyModelConfig, FitConfig
 from orscene.errors import ConfigError
-from orscene.geometry.fusion import FusionConfig
+from orscene.geometry.fusion import PointFusionConfig
 from orscene.pipeline.fallback import FallbackConfig
 from orscene.pose import PoseConfig
 from orscene.registration import AlignConfig
@@ -49,7 +49,7 @@ class PipelineConfig:
     """Which body model (anny, or SMPL/SMPL-X with user-supplied files)."""
     body: FitConfig = field(default_factory=FitConfig)
     """Body model fitting to the 3D skeletons (its device also places the model)."""
-    fusion: FusionConfig = field(default_factory=FusionConfig)
+    fusion: PointFusionConfig = field(default_factory=PointFusionConfig)
     """Point cloud fusion from the depth cameras."""
     align: AlignConfig = field(default_factory=AlignConfig)
     """Head alignment to the point cloud (FilterReg, then ICP)."""

@@ -37,7 +37,7 @@ LANDMARKS_UV: dict[str, tuple[float, float]] = {
     "chin": (0.50, 0.03),
 }
 """Where the painted features sit in UV (u right cheek -> left cheek, v chin -> forehead):
-those of the body model's face UVs (``orscene.body.models.derive_face_region`` on anny's
+those of the body model's face UVs (``orscene.body.face_region.derive_face_region`` on anny's
 rest mesh: eyes at u 0.26 / 0.74, v 0.62; nose tip v 0.42; mouth v 0.23)."""
 
 SKIN_TONES_RGB: dict[str, tuple[int, int, int]] = {

@@ -1,7 +1,7 @@
 """Ground-truth annotation of rendered views: visible face boxes and 2D keypoints.
 
 Face box of a person in a view = the bounding box of the pixels where the renderer's id
-buffer shows that person's face region (``face_region.anny_face_vertex_ids``), i.e. only
+buffer shows that person's face region (``orscene.body.face_region.anny_face_vertex_ids``), i.e. only
 unoccluded face pixels, in the pixel-edge convention (``docs/conventions.md``).
 
 * ``visible_fraction`` = visible face pixels / projected area of the face's front-facing

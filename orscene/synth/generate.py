@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from orscene.body.face_region import anny_part_vertex_ids
 from orscene.errors import ConfigError, SessionError
 from orscene.recording.faces import FaceAnnotations, save_faces
 from orscene.recording.session import (
@@ -44,10 +45,9 @@ from orscene.recording.session import (
 )
 from orscene.synth.annotate import FaceAnnotationConfig, annotate_faces, annotate_keypoints, face_triangles
 from orscene.synth.depth_model import DepthNoiseConfig, kinect_depth_mm
-from orscene.synth.face_region import anny_part_vertex_ids
 from orscene.synth.groundtruth import SessionGroundTruth, head_box_centers, save_groundtruth
 from orscene.synth.meshes import concat_meshes
-from orscene.synth.people import BodyModel, PosedPeople, Role, load_body_model, pose_people
+from orscene.synth.people import PeopleRig, PosedPeople, Role, load_people_rig, pose_people
 from orscene.synth.raster import PersonDraw, RenderOutput, SceneRenderer
 from orscene.synth.rig import make_or_rig
 from orscene.synth.scene import Scenario, SceneSpec, build_scene_spec, lights_mesh, patient_drape_mesh, spot_lights, static_room_mesh
@@ -109,7 +109,7 @@ class SynthWorld:
 
     spec: SceneSpec
     cameras: dict[str, Camera]
-    body: BodyModel
+    body: PeopleRig
     renderer: SceneRenderer
     face_tris: np.ndarray
 
@@ -124,9 +124,9 @@ class FrameRender:
     depth: Mapping[str, RenderOutput]
 
 
-def make_world(spec: SceneSpec, cameras: dict[str, Camera], body: BodyModel | None = None, backend: str = "egl") -> SynthWorld:
+def make_world(spec: SceneSpec, cameras: dict[str, Camera], body: PeopleRig | None = None, backend: str = "egl") -> SynthWorld:
     """Prepare rendering of ``spec`` seen by ``cameras`` (loads anny unless ``body`` is given)."""
-    body = body if body is not None else load_body_model()
+    body = body if body is not None else load_people_rig()
     renderer = SceneRenderer(body.faces, body.face_vertex_ids, backend=backend)
     posed0 = pose_people(body, spec.people, 0.0, spec.duration_s)
     head_xy = (-0.8, 0.0)
@@ -218,10 +218,10 @@ def _validate(cfg: SynthConfig) -> None:
         raise ConfigError(f"--jpeg-quality must be in 1..100, got {cfg.jpeg_quality}")
 
 
-def generate_session(cfg: SynthConfig, body: BodyModel | None = None) -> Path:
+def generate_session(cfg: SynthConfig, body: PeopleRig | None = None) -> Path:
     """Write the session ``cfg.session`` under ``cfg.recordings``; returns its folder.
 
-    ``body`` (from ``orscene.synth.people.load_body_model``) can be passed to reuse a loaded
+    ``body`` (from ``orscene.synth.people.load_people_rig``) can be passed to reuse a loaded
     anny model across calls. Deterministic in ``cfg`` (same seed -> identical files).
     """
     _validate(cfg)
@@ -247,7 +247,7 @@ def _seeds(seed: int, n: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
-def session_world(cfg: SynthConfig, body: BodyModel | None = None) -> SynthWorld:
+def session_world(cfg: SynthConfig, body: PeopleRig | None = None) -> SynthWorld:
     """The cameras, cast and renderer that ``generate_session(cfg)`` uses (for checks that
     re-render a session's geometry exactly)."""
     _validate(cfg)
@@ -257,7 +257,7 @@ def session_world(cfg: SynthConfig, body: BodyModel | None = None) -> SynthWorld
     return make_world(spec, cameras, body, cfg.backend)
 
 
-def _write_or_session(cfg: SynthConfig, out: Path, body: BodyModel | None) -> None:
+def _write_or_session(cfg: SynthConfig, out: Path, body: PeopleRig | None) -> None:
     t_start = time.perf_counter()
     noise_rng, ts_rng, img_rng = _seeds(cfg.seed, 5)[2:]
     world = session_world(cfg, body)

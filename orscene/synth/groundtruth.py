@@ -22,7 +22,7 @@ Keys of the .npz (all plain numpy, no pickles):
 ``keypoints_px``         (T, C, P, 17, 2)    COCO-17 joints projected with the lens distortion
 ``keypoint_visibility``  (T, C, P, 17) int8  COCO flags: 0 outside the image/absent, 1 inside but occluded, 2 visible
 ``face_visible_fraction`` (T, C, P)          share of the face's front-facing area visible in the view (NaN if absent)
-``face_vertex_ids``      (Vf,) int64         ``orscene.synth.face_region.anny_face_vertex_ids``
+``face_vertex_ids``      (Vf,) int64         ``orscene.body.face_region.anny_face_vertex_ids``
 ``head_center_world_m``  (T, P, 3)           optional (sessions written since the head stage): centre of the
                                              box of anny's ``head`` part vertices, axes of the head frame
 =======================  ==================  ==============================================

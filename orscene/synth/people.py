@@ -1,6 +1,6 @@
 """People of a synthetic OR: who they are, what they wear, how they move, and their meshes.
 
-Each person is an anny body (phenotype sampled per person) with an outfit painted
+Each person is an anny body (``orscene.body``'s model, phenotype sampled per person) with an outfit painted
 procedurally by the renderer from the body's rest-pose coordinates (see ``raster.py``) and a
 motion script: keyframes at stations around the OR table, walks between them, entering and
 leaving through the door. ``pose_people`` turns the scripts at one instant into anny pose
@@ -15,10 +15,14 @@ import dataclasses
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
+
+if TYPE_CHECKING:
+    from orscene.body.anny_model import AnnyBodyModel
 
 __all__ = [
     "Role",
@@ -26,9 +30,9 @@ __all__ = [
     "Keyframe",
     "PersonSpec",
     "PersonState",
-    "BodyModel",
+    "PeopleRig",
     "PosedPeople",
-    "load_body_model",
+    "load_people_rig",
     "person_state",
     "with_tracks",
     "pose_people",
@@ -202,17 +206,11 @@ def person_state(spec: PersonSpec, t_s: float, duration_s: float) -> PersonState
 
 # --------------------------------------------------------------------------- body model
 @dataclass(frozen=True)
-class BodyModel:
-    """The anny model and what the generator derives from it once."""
+class PeopleRig:
+    """The body model (``orscene.body``'s anny) and what the generator derives from it once."""
 
-    model: object
-    """``anny.Anny`` instance (float32, CPU)."""
-    keypoints: object
-    """``anny.KeypointsRegressor.coco(model)``."""
-    faces: np.ndarray
-    """(F, 3) int32 triangles."""
-    face_vertex_ids: np.ndarray
-    """Face-region vertex ids (``face_region.anny_face_vertex_ids``)."""
+    body: "AnnyBodyModel"
+    """``orscene.body.anny_model.load_anny_body_model(skinning_method=None)`` (float32, CPU)."""
     bone_index: dict
     """Bone label -> index into the 104 bones."""
     vertex_face_incidence: object
@@ -223,40 +221,53 @@ class BodyModel:
     """(2, 3) elbow hinge axes (left, right) in the rest frame: ``upper arm x forearm`` of the
     default rest pose; rotating the forearm about it by a positive angle flexes the elbow."""
 
+    @property
+    def model(self):
+        """The ``anny.Anny`` instance."""
+        return self.body.anny
 
-def load_body_model() -> BodyModel:
-    """Create anny from orscene's cache (see ``orscene.body.anny_cache``)."""
+    @property
+    def keypoints(self):
+        """``anny.KeypointsRegressor.coco(model)``."""
+        return self.body.keypoint_regressor
+
+    @property
+    def faces(self) -> np.ndarray:
+        """(F, 3) int32 triangles."""
+        return self.body.faces
+
+    @property
+    def face_vertex_ids(self) -> np.ndarray:
+        """Face-region vertex ids (``orscene.body.face_region.anny_face_vertex_ids``)."""
+        return self.body.face_vertex_ids
+
+
+def load_people_rig() -> PeopleRig:
+    """Load anny with ``orscene.body``'s loader (from orscene's cache, see
+    ``orscene.body.anny_cache``; anny's default skinning) and derive the rig's data."""
     import scipy.sparse as sp
-
-    from orscene.body.anny_cache import configure_anny_cache
-
-    configure_anny_cache()
-    import anny
-
-    from orscene.synth.face_region import anny_face_vertex_ids
-
     import torch
 
-    model = anny.Anny().to(torch.float32)  # float32: 2-3x faster than float64, < 1 um apart
-    faces = model.faces.cpu().numpy().astype(np.int32)
+    from orscene.body.anny_model import load_anny_body_model
+
+    body = load_anny_body_model("cpu", skinning_method=None)  # float32: 2-3x faster than float64, < 1 um apart
+    model = body.anny
+    faces = body.faces
     V = int(model.template_vertices.shape[0])
     rows = faces.ravel()
     cols = np.repeat(np.arange(faces.shape[0]), 3)
     inc = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, cols)), shape=(V, faces.shape[0]))
     with torch.no_grad():
-        j0 = anny.KeypointsRegressor.coco(model)(model())[0, :17].cpu().numpy()
+        j0 = body.keypoint_regressor(model())[0, :17].cpu().numpy()
     axes = []
     for s_, e_, w_ in ((5, 7, 9), (6, 8, 10)):
         h = np.cross(j0[e_] - j0[s_], j0[w_] - j0[e_])
         axes.append(h / np.linalg.norm(h))
-    return BodyModel(
-        elbow_axes=np.array(axes),
-        model=model,
-        keypoints=anny.KeypointsRegressor.coco(model),
-        faces=faces,
-        face_vertex_ids=anny_face_vertex_ids(model),
+    return PeopleRig(
+        body=body,
         bone_index={b: i for i, b in enumerate(model.bone_labels)},
         vertex_face_incidence=inc,
+        elbow_axes=np.array(axes),
     )
 
 
@@ -332,7 +343,7 @@ class PosedPeople:
     """(P, 17, 3) COCO-17 joints in the rest pose (body frame)."""
 
 
-def _posed_forward(body: BodyModel, pose, phen: np.ndarray) -> dict:
+def _posed_forward(body: PeopleRig, pose, phen: np.ndarray) -> dict:
     """anny's forward pass with the rest shape of each phenotype cached (what
     ``RiggedModel.forward`` does after ``get_rest_model``)."""
     import torch
@@ -353,7 +364,7 @@ def _posed_forward(body: BodyModel, pose, phen: np.ndarray) -> dict:
     return {"vertices": vertices, "bone_poses": bone_poses, "rest_vertices": rest_vertices, "rest_bone_poses": rest_bone_poses}
 
 
-def pose_people(body: BodyModel, specs: Sequence[PersonSpec], t_s: float, duration_s: float) -> PosedPeople:
+def pose_people(body: PeopleRig, specs: Sequence[PersonSpec], t_s: float, duration_s: float) -> PosedPeople:
     """Pose every person present at ``t_s`` in one batched anny forward pass."""
     import torch
 

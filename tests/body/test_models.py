@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from orscene.body import face_mesh
-from orscene.body.models import REST_HEAD_AXES, kabsch, rotvec_to_rotmat
+from orscene.body.face_region import REST_HEAD_AXES
+from orscene.body.rotation import kabsch, rotmat_to_rotvec, rotvec_to_rotmat
 from orscene.types import BodyFit, HeadStatus
 
 
@@ -22,6 +23,25 @@ def test_rotvec_to_rotmat_matches_scipy(rng):
     rv[0] = 0
     R = rotvec_to_rotmat(torch.as_tensor(rv)).numpy()
     np.testing.assert_allclose(R, Rotation.from_rotvec(rv).as_matrix(), atol=1e-9)
+
+
+def test_rotmat_to_rotvec_inverts_rodrigues(rng):
+    import doctest
+
+    import orscene.body.rotation
+
+    axes = rng.normal(size=(20, 3))
+    rv = axes / np.linalg.norm(axes, axis=1, keepdims=True) * rng.uniform(0.01, 3.1, size=(20, 1))
+    rv[0] = 0
+    rv[1] = [0.0, np.pi, 0.0]  # 180 degrees: the axis comes from the symmetric part
+    rv[2] = axes[2] / np.linalg.norm(axes[2]) * np.pi
+    R = rotvec_to_rotmat(torch.as_tensor(rv)).numpy()
+    for k in range(len(rv)):
+        back = rotmat_to_rotvec(R[k])
+        if k in (1, 2):  # +-axis * pi are the same rotation
+            back = back if back @ rv[k] > 0 else -back
+        np.testing.assert_allclose(back, rv[k], atol=1e-6)
+    assert doctest.testmod(orscene.body.rotation).failed == 0
 
 
 def test_kabsch_recovers_rigid_transform(rng):
@@ -74,7 +94,7 @@ def test_neutral_body_faces_minus_y_with_left_at_plus_x(anny_body):
 
 
 def test_face_region_and_uv(anny_body):
-    from orscene.synth.face_region import anny_face_vertex_ids
+    from orscene.body.face_region import anny_face_vertex_ids
 
     ids = anny_body.face_vertex_ids
     assert np.array_equal(ids, anny_face_vertex_ids(anny_body.anny))  # same faces as the ground truth

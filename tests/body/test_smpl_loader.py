@@ -52,6 +52,18 @@ def write(tmp_path, data, name="SMPL_NEUTRAL.pkl"):
     return path
 
 
+def test_face_landmarks_come_from_smplx_vertex_ids():
+    """Nose, eyes, ears of the standard meshes are read from ``smplx.vertex_ids``, in COCO order."""
+    from smplx.vertex_ids import vertex_ids
+
+    from orscene.body.smpl import smpl_face_landmark_vertex_ids
+
+    coco_face = ("nose", "leye", "reye", "lear", "rear")
+    assert smpl_face_landmark_vertex_ids(6890) == tuple(vertex_ids["smplh"][k] for k in coco_face) == (332, 2800, 6260, 583, 4071)
+    assert smpl_face_landmark_vertex_ids(10475) == tuple(vertex_ids["smplx"][k] for k in coco_face) == (9120, 9448, 9929, 6, 616)
+    assert smpl_face_landmark_vertex_ids(30) is None
+
+
 def test_loads_tiny_smpl_and_converts_y_up_to_z_up(tmp_path):
     data = tiny_smpl()
     path = write(tmp_path, data)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from orscene.errors import CalibrationError
-from orscene.geometry import FusionConfig, crop_points, fuse_point_cloud
+from orscene.geometry import PointFusionConfig, crop_points, fuse_point_cloud
 from orscene.geometry.camera import look_at_world_from_cam, unproject_px
 from orscene.types import Camera, FrameSet, Intrinsics, PointCloud, View
 
@@ -39,7 +39,7 @@ def frames(rig, with_rgb_only=True):
 
 
 def test_fused_points_lie_on_the_floor(rig):
-    cloud = fuse_point_cloud(frames(rig), rig, FusionConfig(voxel_m=0.0, pixel_stride=1))
+    cloud = fuse_point_cloud(frames(rig), rig, PointFusionConfig(voxel_m=0.0, pixel_stride=1))
     n_valid = sum(int((floor_depth(rig[n]) > 0).sum()) for n in ("top", "side"))
     assert len(cloud) == n_valid  # every valid pixel of both depth cameras, none from the RGB-only one
     assert cloud.points_world_m.dtype == np.float32
@@ -47,10 +47,10 @@ def test_fused_points_lie_on_the_floor(rig):
 
 
 def test_voxel_grid_stride_and_colors(rig):
-    full = fuse_point_cloud(frames(rig), rig, FusionConfig(voxel_m=0.0, pixel_stride=1))
-    strided = fuse_point_cloud(frames(rig), rig, FusionConfig(voxel_m=0.0, pixel_stride=2))
+    full = fuse_point_cloud(frames(rig), rig, PointFusionConfig(voxel_m=0.0, pixel_stride=1))
+    strided = fuse_point_cloud(frames(rig), rig, PointFusionConfig(voxel_m=0.0, pixel_stride=2))
     assert 0.2 * len(full) < len(strided) < 0.3 * len(full)
-    vox = fuse_point_cloud(frames(rig), rig, FusionConfig(voxel_m=0.1, pixel_stride=1, with_colors=True))
+    vox = fuse_point_cloud(frames(rig), rig, PointFusionConfig(voxel_m=0.1, pixel_stride=1, with_colors=True))
     assert len(vox) < len(full)
     # one point (the mean) per occupied 10 cm voxel of open3d's grid (anchored half a voxel below the minimum)
     keys = np.floor((full.points_world_m - full.points_world_m.min(0) + 0.05) / 0.1).astype(int)
@@ -61,10 +61,10 @@ def test_voxel_grid_stride_and_colors(rig):
 
 def test_depth_range_keep_near_and_crop(rig):
     fs = frames(rig)
-    near = fuse_point_cloud(fs, rig, FusionConfig(voxel_m=0.0, pixel_stride=1, max_depth_m=2.05))
-    assert len(near) < len(fuse_point_cloud(fs, rig, FusionConfig(voxel_m=0.0, pixel_stride=1)))
+    near = fuse_point_cloud(fs, rig, PointFusionConfig(voxel_m=0.0, pixel_stride=1, max_depth_m=2.05))
+    assert len(near) < len(fuse_point_cloud(fs, rig, PointFusionConfig(voxel_m=0.0, pixel_stride=1)))
     centre = np.array([0.2, 0.0, 0.0])
-    kept = fuse_point_cloud(fs, rig, FusionConfig(voxel_m=0.0, pixel_stride=1, keep_radius_m=0.3), keep_near=centre[None])
+    kept = fuse_point_cloud(fs, rig, PointFusionConfig(voxel_m=0.0, pixel_stride=1, keep_radius_m=0.3), keep_near=centre[None])
     assert len(kept) > 0 and np.linalg.norm(kept.points_world_m - centre, axis=1).max() <= 0.3 + 1e-6
     cloud = PointCloud(np.array([[0, 0, 0], [0.5, 0, 0], [0, 0, 2]], np.float32), normals=np.eye(3, dtype=np.float32))
     c = crop_points(cloud, [0, 0, 0.1], 0.6)
@@ -75,6 +75,6 @@ def test_depth_range_keep_near_and_crop(rig):
 def test_no_depth_and_missing_calibration(rig):
     img = np.zeros((H, W, 3), np.uint8)
     only_rgb = FrameSet(0, 0, {"rgb": View("rgb", img, 0, None)})
-    assert len(fuse_point_cloud(only_rgb, rig, FusionConfig())) == 0
+    assert len(fuse_point_cloud(only_rgb, rig, PointFusionConfig())) == 0
     with pytest.raises(CalibrationError, match="top"):
-        fuse_point_cloud(frames(rig), {"side": rig["side"]}, FusionConfig())
+        fuse_point_cloud(frames(rig), {"side": rig["side"]}, PointFusionConfig())

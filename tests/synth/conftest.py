@@ -7,9 +7,9 @@ from orscene.synth.generate import Scenario, SynthConfig, generate_session
 
 @pytest.fixture(scope="session")
 def body():
-    from orscene.synth.people import load_body_model
+    from orscene.synth.people import load_people_rig
 
-    return load_body_model()
+    return load_people_rig()
 
 
 def _tiny_config(root, **kw) -> SynthConfig:

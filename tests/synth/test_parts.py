@@ -93,7 +93,7 @@ def test_nfov_hexagon_matches_the_device():
 
 
 def test_face_region_is_the_front_of_the_head(body):
-    from orscene.synth.face_region import anny_face_vertex_ids
+    from orscene.body.face_region import anny_face_vertex_ids
 
     ids = body.face_vertex_ids
     assert np.array_equal(ids, anny_face_vertex_ids(body.model))

@@ -4,7 +4,6 @@ import orscene.synth
 def test_public_names():
     assert set(orscene.synth.__all__) == {
         "Scenario", "SynthConfig", "generate_session", "run_synth", "SessionGroundTruth", "load_groundtruth",
-        "anny_face_vertex_ids",
     }  # fmt: skip
     for name in orscene.synth.__all__:
         assert hasattr(orscene.synth, name), name
