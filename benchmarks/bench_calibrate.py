@@ -30,7 +30,7 @@ import numpy as np
 from orscene.calibrate import (
     WORLD_FROM_BOARD_FRAME,
     DetectConfig,
-    Detection,
+    CharucoCorners,
     azure_color_from_depth,
     calibrate_intrinsics,
     compare_transforms,
@@ -49,12 +49,12 @@ DATA = Path(os.environ.get("ORSCENE_SHARED_DATA", REPO.parent / "shared" / "data
 CACHE = REPO / "outputs" / "bench_calibrate" / "charuco"
 
 
-def detect_cached(path: Path, spec, cfg: DetectConfig) -> Detection:
+def detect_cached(path: Path, spec, cfg: DetectConfig) -> CharucoCorners:
     st = path.stat()
     key = hashlib.sha1(json.dumps([str(path.resolve()), st.st_size, st.st_mtime_ns, asdict(cfg), asdict(spec)]).encode()).hexdigest()
     f = CACHE / f"{key}.json"
     if f.exists():
-        return Detection.from_dict(json.loads(f.read_text()))
+        return CharucoCorners.from_dict(json.loads(f.read_text()))
     det = detect_charuco(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), spec, cfg)
     CACHE.mkdir(parents=True, exist_ok=True)
     f.write_text(json.dumps(det.to_dict()))

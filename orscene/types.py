@@ -9,8 +9,10 @@ Dimension names used across the repo: ``n_cam`` cameras, ``T`` frames, ``P`` per
 """
 
 import enum
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from jaxtyping import Bool, Float, Int, UInt8
@@ -34,6 +36,12 @@ __all__ = [
     "FaceMesh",
     "FaceSource",
     "FacePatch",
+    "Box",
+    "boxes_array",
+    "pairwise_intersection",
+    "pairwise_iou",
+    "pairwise_ioa",
+    "nms",
     "FaceBox",
     "PointCloud",
     "HeadSource",
@@ -73,6 +81,273 @@ def _check_rigid(name: str, T: np.ndarray) -> None:
     R = T[:3, :3]
     if not np.allclose(R @ R.T, np.eye(3), atol=1e-4) or not np.allclose(T[3], [0, 0, 0, 1]):
         raise ShapeError(name, "a rigid transform (orthonormal rotation, last row 0 0 0 1)", T.round(4).tolist())
+
+
+# ---------------------------------------------------------------- boxes
+#
+# Pixel-edge convention (the one rule; docs/conventions.md): pixel (c, r) is the square
+# [c - 0.5, c + 0.5] x [r - 0.5, r + 0.5], its centre at the integers. A box holds the
+# coordinates of its edges, so the box of pixel columns a..b (inclusive) is
+# (a - 0.5, ., b + 0.5, .), the whole W x H image is (-0.5, -0.5, W - 0.5, H - 0.5), and
+# the area is (x1 - x0) * (y1 - y0). A box has the pixels that lie wholly inside it
+# (1e-9 px of tolerance): ``Box.pixel_range``, the one way to turn a box into the half-open
+# integer ranges that index an image.
+
+_PIXEL_EPS = 1e-9
+"""Tolerance (pixels) when deciding that a pixel lies inside a box's edges."""
+
+
+class _BoxFields(NamedTuple):
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+class Box(_BoxFields):
+    """An axis-aligned box ``(x0, y0, x1, y1)`` in image pixels, pixel-edge convention.
+
+    The coordinates are the box's edges (see the section comment above): pixel ``(c, r)``
+    spans ``[c - 0.5, c + 0.5] x [r - 0.5, r + 0.5]``. A Box is a tuple of 4 floats (it
+    unpacks, indexes, compares and serialises as one); ``x1 <= x0`` or ``y1 <= y0`` is an
+    empty box of area 0. Many boxes at once are ``(N, 4)`` float arrays
+    (:func:`boxes_array`, :func:`pairwise_iou`, :func:`pairwise_ioa`, :func:`nms`).
+
+    >>> b = Box(-0.5, -0.5, 1.5, 0.5)   # pixels (0, 0) and (1, 0)
+    >>> b.width, b.height, b.area
+    (2.0, 1.0, 2.0)
+    >>> b.pixel_range(640, 480)         # half-open (c0, r0, c1, r1)
+    (0, 0, 2, 1)
+    >>> Box.from_pixel_range(0, 0, 2, 1) == b
+    True
+    >>> x0, y0, x1, y1 = b; x1
+    1.5
+    >>> Box(0, 0, 10, 10).iou(Box(5, 0, 15, 10))
+    0.3333333333333333
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, x0: float, y0: float, x1: float, y1: float) -> "Box":
+        return super().__new__(cls, float(x0), float(y0), float(x1), float(y1))
+
+    @classmethod
+    def of(cls, box: Sequence[float]) -> "Box":
+        """A Box from any 4 numbers ``(x0, y0, x1, y1)`` (tuple, list, array, Box)."""
+        if isinstance(box, Box):
+            return box
+        v = np.asarray(box, dtype=np.float64).reshape(-1)
+        if v.shape != (4,):
+            raise ShapeError("box", "4 numbers (x0, y0, x1, y1)", v.shape)
+        return cls(*v.tolist())
+
+    @classmethod
+    def from_pixel_range(cls, c0: int, r0: int, c1: int, r1: int) -> "Box":
+        """The box of pixel columns ``c0 .. c1-1`` and rows ``r0 .. r1-1`` (half-open
+        ranges): ``(c0 - 0.5, r0 - 0.5, c1 - 0.5, r1 - 0.5)``; inverse of :meth:`pixel_range`.
+
+        >>> Box.from_pixel_range(2, 3, 5, 4)
+        Box(x0=1.5, y0=2.5, x1=4.5, y1=3.5)
+        """
+        return cls(c0 - 0.5, r0 - 0.5, c1 - 0.5, r1 - 0.5)
+
+    @classmethod
+    def around_mask(cls, mask: np.ndarray, origin_px: tuple[int, int] = (0, 0)) -> "Box | None":
+        """Tight box of the True pixels of a ``(h, w)`` mask whose element ``[0, 0]`` is
+        image pixel ``origin_px`` (x, y); None when no pixel is set.
+
+        >>> m = np.zeros((4, 5), bool); m[1:3, 2] = True
+        >>> Box.around_mask(m)
+        Box(x0=1.5, y0=0.5, x1=2.5, y1=2.5)
+        >>> Box.around_mask(m, (10, 20)).pixel_range(640, 480)
+        (12, 21, 13, 23)
+        """
+        ys, xs = np.nonzero(mask)
+        if xs.size == 0:
+            return None
+        x, y = origin_px
+        return cls(x + xs.min() - 0.5, y + ys.min() - 0.5, x + xs.max() + 0.5, y + ys.max() + 0.5)
+
+    @classmethod
+    def image(cls, width_px: int, height_px: int) -> "Box":
+        """The whole ``width_px x height_px`` image: ``(-0.5, -0.5, W - 0.5, H - 0.5)``."""
+        return cls(-0.5, -0.5, width_px - 0.5, height_px - 0.5)
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def area(self) -> float:
+        """``width * height``; 0 for an empty box."""
+        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (0.5 * (self.x0 + self.x1), 0.5 * (self.y0 + self.y1))
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.x1 > self.x0 and self.y1 > self.y0)
+
+    def contains(self, x: float, y: float) -> bool:
+        """Whether point ``(x, y)`` lies inside the box or on its edge."""
+        return self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1
+
+    def overlaps(self, other: Sequence[float]) -> bool:
+        """Whether the two boxes share an area (touching edges do not)."""
+        return self.x0 < other[2] and other[0] < self.x1 and self.y0 < other[3] and other[1] < self.y1
+
+    def union(self, other: Sequence[float]) -> "Box":
+        """The smallest box holding both."""
+        return Box(min(self.x0, other[0]), min(self.y0, other[1]), max(self.x1, other[2]), max(self.y1, other[3]))
+
+    def expanded(self, margin: float) -> "Box":
+        """Grown by ``margin`` times its width (height) on the left and right (top and bottom).
+
+        >>> Box(0, 0, 10, 20).expanded(0.1)
+        Box(x0=-1.0, y0=-2.0, x1=11.0, y1=22.0)
+        """
+        mx, my = (self.x1 - self.x0) * margin, (self.y1 - self.y0) * margin
+        return Box(self.x0 - mx, self.y0 - my, self.x1 + mx, self.y1 + my)
+
+    def clipped(self, width_px: int, height_px: int) -> "Box":
+        """Clipped to the image ``(-0.5, -0.5, W - 0.5, H - 0.5)`` (may become empty)."""
+        def clip(v: float, hi: float) -> float:
+            return min(max(v, -0.5), hi)
+
+        return Box(clip(self.x0, width_px - 0.5), clip(self.y0, height_px - 0.5), clip(self.x1, width_px - 0.5), clip(self.y1, height_px - 0.5))
+
+    def pixel_range(self, width_px: int, height_px: int) -> tuple[int, int, int, int]:
+        """The pixels of the box as half-open index ranges ``(c0, r0, c1, r1)`` clipped to
+        a ``width_px x height_px`` image: columns ``c0 <= c < c1`` and rows ``r0 <= r < r1``
+        whose pixel lies wholly inside the box (1e-9 px of tolerance), so that
+        ``image[r0:r1, c0:c1]`` is the box's crop. Empty (``c1 <= c0`` or ``r1 <= r0``) when
+        no pixel fits.
+
+        >>> Box(0.0, 0.0, 3.0, 1.5).pixel_range(10, 10)   # pixel 0 spans [-0.5, 0.5]: not inside
+        (1, 1, 3, 2)
+        >>> Box(-5, -5, 2.5, 0.4).pixel_range(10, 10)
+        (0, 0, 3, 0)
+        """
+        c0, r0 = math.ceil(self.x0 + 0.5 - _PIXEL_EPS), math.ceil(self.y0 + 0.5 - _PIXEL_EPS)
+        c1, r1 = math.floor(self.x1 + 0.5 + _PIXEL_EPS), math.floor(self.y1 + 0.5 + _PIXEL_EPS)
+        return max(0, c0), max(0, r0), min(width_px, c1), min(height_px, r1)
+
+    def iou(self, other: Sequence[float]) -> float:
+        """Intersection over union with ``other`` (0 when the union is empty)."""
+        return float(pairwise_iou([self], [other])[0, 0])
+
+    def ioa(self, other: Sequence[float]) -> float:
+        """Share of this box's area inside ``other`` (0 for an empty box)."""
+        return float(pairwise_ioa([self], [other])[0, 0])
+
+
+def boxes_array(boxes: "Sequence[Sequence[float]] | np.ndarray") -> Float[np.ndarray, "N 4"]:
+    """Boxes (Box, 4-tuples or an array) as an ``(N, 4)`` float64 array ``x0, y0, x1, y1``."""
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.size == 0:
+        return arr.reshape(0, 4)
+    if arr.ndim == 1 and arr.shape[0] == 4:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ShapeError("boxes", "(N, 4) x0, y0, x1, y1", arr.shape)
+    return arr
+
+
+def _areas(b: np.ndarray) -> np.ndarray:
+    return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+
+def pairwise_intersection(a, b) -> Float[np.ndarray, "N M"]:
+    """Intersection areas ``(N, M)`` of boxes ``a`` (N) and ``b`` (M), pixel-edge convention."""
+    a, b = boxes_array(a), boxes_array(b)
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    return ix * iy
+
+
+def pairwise_iou(a, b) -> Float[np.ndarray, "N M"]:
+    """Intersection over union ``(N, M)`` of every box of ``a`` (N) with every box of ``b``
+    (M); 0 where the union is empty. Boxes as Box, 4-tuples or ``(N, 4)`` arrays.
+
+    >>> pairwise_iou([(0, 0, 10, 10)], [(0, 0, 10, 10), (5, 0, 15, 10), (20, 20, 30, 30)]).round(4)
+    array([[1.    , 0.3333, 0.    ]])
+    """
+    a, b = boxes_array(a), boxes_array(b)
+    inter = pairwise_intersection(a, b)
+    union = _areas(a)[:, None] + _areas(b)[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def pairwise_ioa(a, b) -> Float[np.ndarray, "N M"]:
+    """Intersection over the area of ``a`` ``(N, M)``: the share of each box of ``a`` that
+    lies inside each box of ``b`` (0 for an empty box of ``a``). Unlike IoU it is not
+    symmetric.
+
+    >>> pairwise_ioa([(0, 0, 10, 10)], [(5, 0, 15, 10), (-1, -1, 11, 11)])
+    array([[0.5, 1. ]])
+    """
+    a, b = boxes_array(a), boxes_array(b)
+    inter = pairwise_intersection(a, b)
+    area = _areas(a)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(area > 0, inter / area, 0.0)
+
+
+def nms(
+    boxes, scores, iou_threshold: float, weighted: bool = False, attached: np.ndarray | None = None
+) -> tuple[Float[np.ndarray, "K 4"], Float[np.ndarray, "K"], np.ndarray | None]:
+    """Non-maximum suppression of ``(N, 4)`` boxes with ``(N,)`` scores.
+
+    Boxes are taken by descending score (ties in input order); each takes, as its cluster,
+    itself and every remaining box overlapping it by IoU > ``iou_threshold``. A cluster
+    becomes its best box (``weighted=False``: greedy NMS, CenterFace's) or the score-weighted
+    mean of its boxes, ``sum(score * box) / sum(score)`` in the scores' dtype, with the
+    best score (``weighted=True``: mediapipe's weighted NMS, BlazeFace's and BlazePose's).
+    ``attached`` (``(N, ...)``, e.g. keypoints) is kept or averaged alongside the boxes.
+
+    Returns ``(boxes (K, 4), scores (K,), attached (K, ...) or None)``, best first.
+
+    >>> b = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 0, 30, 10]], float)
+    >>> nms(b, np.array([0.9, 0.8, 0.7]), 0.3)[0]
+    array([[ 0.,  0., 10., 10.],
+           [20.,  0., 30., 10.]])
+    >>> nms(b, np.array([0.5, 0.5, 0.7]), 0.3, weighted=True)[0]
+    array([[20. ,  0. , 30. , 10. ],
+           [ 0.5,  0. , 10.5, 10. ]])
+    """
+    boxes = boxes_array(boxes)
+    scores = np.asarray(scores).reshape(-1)
+    if scores.shape[0] != boxes.shape[0] or (attached is not None and len(attached) != boxes.shape[0]):
+        raise ShapeError("nms", f"{boxes.shape[0]} scores (and attached rows)", (scores.shape, None if attached is None else np.shape(attached)))
+    clusters = []
+    order = np.argsort(-scores, kind="stable")
+    while order.size:
+        ious = pairwise_iou(boxes[order[:1]], boxes[order])[0]
+        members = order[(ious > iou_threshold) | (order == order[0])]
+        clusters.append(members)
+        order = order[~np.isin(order, members)]
+    if not weighted:
+        keep = np.array([c[0] for c in clusters], dtype=np.int64)
+        return boxes[keep], scores[keep], (None if attached is None else np.asarray(attached)[keep])
+
+    def mean(values: np.ndarray, c: np.ndarray) -> np.ndarray:
+        w = scores[c].reshape(-1, *([1] * (values.ndim - 1)))
+        return (values[c] * w).sum(0) / w.sum()
+
+    out_boxes = np.array([mean(boxes, c) for c in clusters]).reshape(-1, 4)
+    out_scores = np.array([scores[c[0]] for c in clusters], dtype=scores.dtype)
+    out_att = None
+    if attached is not None:
+        att = np.asarray(attached)
+        out_att = np.array([mean(att, c) for c in clusters]).reshape(-1, *att.shape[1:])
+    return out_boxes, out_scores, out_att
 
 
 @dataclass(frozen=True)
@@ -421,14 +696,13 @@ class FacePatch:
         _check(f"FacePatch[{self.camera},{self.track_id}].depth_m", self.depth_m, self.rgb.shape[:2], np.floating)
 
     @property
-    def box_xyxy_px(self) -> tuple[float, float, float, float]:
+    def box_xyxy_px(self) -> Box:
         """Tight box of the mask in image pixels (pixel-edge convention), or an empty box."""
-        ys, xs = np.nonzero(self.mask)
-        if xs.size == 0:
+        box = Box.around_mask(self.mask, self.origin_px)
+        if box is None:
             x, y = self.origin_px
-            return (float(x), float(y), float(x), float(y))
-        x0, y0 = self.origin_px
-        return (x0 + xs.min() - 0.5, y0 + ys.min() - 0.5, x0 + xs.max() + 0.5, y0 + ys.max() + 0.5)
+            return Box(x, y, x, y)
+        return box
 
 
 @dataclass(frozen=True)
@@ -443,8 +717,9 @@ class FaceBox:
     camera: str
     person: int
     """Person identity, consistent across cameras and time; -1 when unknown."""
-    box_xyxy_px: tuple[float, float, float, float]
-    """Face box (forehead to chin, cheek to cheek) in pixels, pixel-edge convention."""
+    box_xyxy_px: Box
+    """Face box (forehead to chin, cheek to cheek) in pixels, pixel-edge convention (any 4
+    numbers are accepted and stored as a :class:`Box`, which is a tuple of 4 floats)."""
     score: float = 1.0
     """Detector confidence (1 for annotations)."""
     visible_fraction: float = 1.0
@@ -454,15 +729,18 @@ class FaceBox:
     source: FaceSource = FaceSource.GROUND_TRUTH
 
     def __post_init__(self) -> None:
-        box = tuple(float(v) for v in self.box_xyxy_px)
-        if len(box) != 4 or not (box[0] <= box[2] and box[1] <= box[3]) or not np.all(np.isfinite(box)):
-            raise ShapeError(f"FaceBox[{self.frame},{self.camera},{self.person}].box_xyxy_px", "x0<=x1, y0<=y1, finite", box)
+        name = f"FaceBox[{self.frame},{self.camera},{self.person}].box_xyxy_px"
+        try:
+            box = Box.of(self.box_xyxy_px)
+        except (ShapeError, TypeError, ValueError):
+            raise ShapeError(name, "4 numbers x0, y0, x1, y1", self.box_xyxy_px) from None
+        if not (box.x0 <= box.x1 and box.y0 <= box.y1) or not np.all(np.isfinite(box)):
+            raise ShapeError(name, "x0<=x1, y0<=y1, finite", tuple(box))
         object.__setattr__(self, "box_xyxy_px", box)
 
     @property
     def area_px(self) -> float:
-        x0, y0, x1, y1 = self.box_xyxy_px
-        return (x1 - x0) * (y1 - y0)
+        return self.box_xyxy_px.area
 
 
 @dataclass(frozen=True)

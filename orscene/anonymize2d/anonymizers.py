@@ -3,8 +3,9 @@ replacement with Poisson blending.
 
 ``anonymize_regions(rgb, regions, cfg, template=None, method=None) -> (rgb_out, mask_union)``
 (``method`` overrides ``cfg.method``).
-Regions are xyxy boxes in pixels (pixel-edge convention, expanded by ``cfg.margin`` of
-their size on every side) or boolean ``(H, W)`` masks. The returned mask is the union of
+Regions are boxes (:class:`orscene.types.Box` or any 4 numbers ``x0, y0, x1, y1`` in the
+pixel-edge convention, expanded by ``cfg.margin`` of their size on every side; a box covers
+the pixels lying wholly inside it, ``Box.pixel_range``) or boolean ``(H, W)`` masks. The returned mask is the union of
 the pixels the method replaced (the anonymization mask that ``cli.py evaluate`` scores).
 
 * BLUR: Gaussian blur with a ``blur_kernel_px`` square kernel (61 as in the DisguisOR
@@ -26,6 +27,7 @@ import numpy as np
 
 from orscene.anonymize2d.detectors import merge_overlapping
 from orscene.errors import ConfigError, ShapeError
+from orscene.types import Box
 
 __all__ = ["AnonymizeMethod", "Anonymize2DConfig", "anonymize_regions", "box_to_mask", "expand_box"]
 
@@ -51,24 +53,15 @@ class Anonymize2DConfig:
     """Pixelation: number of blocks across each face box, in x and in y."""
 
 
-def expand_box(box_xyxy_px: Sequence[float], margin: float) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = (float(v) for v in box_xyxy_px)
-    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
-    return (x0 - mx, y0 - my, x1 + mx, y1 + my)
-
-
-def _box_pixels(box: Sequence[float], h: int, w: int) -> tuple[int, int, int, int]:
-    """Pixel index range [c0, c1) x [r0, r1) whose centres lie inside an edge-convention box."""
-    x0, y0, x1, y1 = box
-    c0, r0 = int(np.ceil(x0 + 0.5 - 1e-9)), int(np.ceil(y0 + 0.5 - 1e-9))
-    c1, r1 = int(np.floor(x1 + 0.5 + 1e-9)), int(np.floor(y1 + 0.5 + 1e-9))
-    return max(0, c0), max(0, r0), min(w, c1), min(h, r1)
+def expand_box(box_xyxy_px: Sequence[float], margin: float) -> Box:
+    """The box grown by ``margin`` of its width and height on every side (:meth:`Box.expanded`)."""
+    return Box.of(box_xyxy_px).expanded(margin)
 
 
 def box_to_mask(box_xyxy_px: Sequence[float], h: int, w: int) -> np.ndarray:
-    """Boolean (H, W) mask of the pixels whose centres lie inside the box."""
+    """Boolean (H, W) mask of the box's pixels: those lying wholly inside it (:meth:`Box.pixel_range`)."""
     mask = np.zeros((h, w), dtype=bool)
-    c0, r0, c1, r1 = _box_pixels(box_xyxy_px, h, w)
+    c0, r0, c1, r1 = Box.of(box_xyxy_px).pixel_range(w, h)
     if c1 > c0 and r1 > r0:
         mask[r0:r1, c0:c1] = True
     return mask
@@ -100,16 +93,16 @@ def anonymize_regions(
             raise ShapeError("template", "(h, w, 3) uint8", (getattr(template, "shape", None), getattr(template, "dtype", None)))
 
     # each region -> (mask, grid box in edge convention)
-    items: list[tuple[np.ndarray, tuple[float, float, float, float]]] = []
+    items: list[tuple[np.ndarray, Box]] = []
     for reg in regions:
         arr = np.asarray(reg)
         if arr.dtype == bool and arr.ndim == 2:
             if arr.shape != (h, w):
                 raise ShapeError("region mask", f"({h}, {w}) bool", arr.shape)
-            ys, xs = np.nonzero(arr)
-            if xs.size == 0:
+            grid = Box.around_mask(arr)
+            if grid is None:
                 continue
-            items.append((arr, (xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5)))
+            items.append((arr, grid))
         elif arr.shape == (4,):
             box = expand_box(arr, cfg.margin)
             m = box_to_mask(box, h, w)
@@ -148,27 +141,27 @@ def _blur(out: np.ndarray, src: np.ndarray, masks: list[np.ndarray], k: int) -> 
     wins, members = [], []
     for m in masks:
         ys, xs = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]
-        if ys.size:  # xyxy, rows and columns as half-open pixel ranges
-            wins.append((max(0, int(xs[0]) - pad), max(0, int(ys[0]) - pad), min(w, int(xs[-1]) + 1 + pad), min(h, int(ys[-1]) + 1 + pad)))
+        if ys.size:  # the mask's pixels grown by half a kernel, as half-open index ranges
+            wins.append(Box.from_pixel_range(int(xs[0]) - pad, int(ys[0]) - pad, int(xs[-1]) + 1 + pad, int(ys[-1]) + 1 + pad).pixel_range(w, h))
             members.append(m)
     # the k x k Gaussian of cv2.GaussianBlur (sigma from k), as two 1D passes: for uint8 and
     # large kernels GaussianBlur's bit-exact fixed-point path is ~4x slower
     g = cv2.getGaussianKernel(k, 0)
-    for (C0, R0, C1, R1), idx in merge_overlapping(wins):
-        C0, R0, C1, R1 = int(C0), int(R0), int(C1), int(R1)
+    for merged, idx in merge_overlapping(Box.from_pixel_range(*win) for win in wins):
+        C0, R0, C1, R1 = merged.pixel_range(w, h)
         win = np.logical_or.reduce([members[i][R0:R1, C0:C1] for i in idx])
         blurred = cv2.sepFilter2D(np.ascontiguousarray(src[R0:R1, C0:C1]), -1, g, g, borderType=cv2.BORDER_REFLECT101)
         out[R0:R1, C0:C1][win] = blurred[win]
 
 
-def _pixelate(out: np.ndarray, src: np.ndarray, mask: np.ndarray, box: tuple, n: int) -> None:
+def _pixelate(out: np.ndarray, src: np.ndarray, mask: np.ndarray, box: Box, n: int) -> None:
     h, w = mask.shape
     x0, y0, x1, y1 = box
     xs = np.linspace(x0, x1, n + 1)
     ys = np.linspace(y0, y1, n + 1)
     for i in range(n):
         for j in range(n):
-            c0, r0, c1, r1 = _box_pixels((xs[j], ys[i], xs[j + 1], ys[i + 1]), h, w)
+            c0, r0, c1, r1 = Box(xs[j], ys[i], xs[j + 1], ys[i + 1]).pixel_range(w, h)
             if c1 <= c0 or r1 <= r0:
                 continue
             cell = mask[r0:r1, c0:c1]
@@ -179,9 +172,9 @@ def _pixelate(out: np.ndarray, src: np.ndarray, mask: np.ndarray, box: tuple, n:
             sub[cell] = np.round(mean).astype(np.uint8)
 
 
-def _template_blend(out: np.ndarray, mask: np.ndarray, box: tuple, template: np.ndarray) -> None:
+def _template_blend(out: np.ndarray, mask: np.ndarray, box: Box, template: np.ndarray) -> None:
     h, w = mask.shape
-    c0, r0, c1, r1 = _box_pixels(box, h, w)
+    c0, r0, c1, r1 = box.pixel_range(w, h)
     ys, xs = np.nonzero(mask[r0:r1, c0:c1])
     if xs.size == 0:
         return

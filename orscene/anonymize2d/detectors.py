@@ -39,6 +39,7 @@ import numpy as np
 
 from orscene._system import onnx_providers, usable_cores
 from orscene.errors import ConfigError, ModelFileError, ShapeError
+from orscene.types import Box, nms
 
 __all__ = [
     "FaceDetectorKind",
@@ -50,9 +51,7 @@ __all__ = [
     "detect_faces",
     "detect_faces_near",
     "default_model_path",
-    "box_iou",
-    "nms",
-    "weighted_nms",
+    "merge_overlapping",
     "blazeface_anchors",
 ]
 
@@ -102,7 +101,7 @@ class FaceDetectorConfig:
 class Detection(NamedTuple):
     """One detected face; unpacks as ``box, score``."""
 
-    box_xyxy_px: tuple[float, float, float, float]
+    box_xyxy_px: Box
     """Face box in image pixels, pixel-edge convention."""
     score: float
 
@@ -110,7 +109,7 @@ class Detection(NamedTuple):
 class FaceKeypoints(NamedTuple):
     """A detection with the model's facial keypoints (``with_keypoints=True``)."""
 
-    box_xyxy_px: tuple[float, float, float, float]
+    box_xyxy_px: Box
     score: float
     keypoints_px: np.ndarray
     """(K, 2) image pixels (pixel centres at integers). For a frontal face, CenterFace K=5:
@@ -226,8 +225,8 @@ def detect_faces(detector: FaceDetector, rgb: np.ndarray, with_keypoints: bool =
         boxes, scores, kps = _suppress(boxes, scores, kps, cfg)
     order = np.argsort(-scores, kind="stable")
     if with_keypoints:
-        return [FaceKeypoints(tuple(float(v) for v in boxes[i]), float(scores[i]), kps[i]) for i in order]
-    return [Detection(tuple(float(v) for v in boxes[i]), float(scores[i])) for i in order]
+        return [FaceKeypoints(Box(*boxes[i]), float(scores[i]), kps[i]) for i in order]
+    return [Detection(Box(*boxes[i]), float(scores[i])) for i in order]
 
 
 def detect_faces_near(
@@ -266,23 +265,14 @@ def detect_faces_near(
     kps = np.concatenate([p[2] for p in parts])
     boxes, scores, kps = _suppress(boxes, scores, kps, detector.cfg)
     order = np.argsort(-scores, kind="stable")
-    return [Detection(tuple(float(v) for v in boxes[i]), float(scores[i])) for i in order]
+    return [Detection(Box(*boxes[i]), float(scores[i])) for i in order]
 
 
 def _suppress(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray, cfg: FaceDetectorConfig):
     """The model's own duplicate suppression: weighted NMS (BlazeFace) or greedy NMS (CenterFace)."""
     if len(boxes) == 0:
         return boxes, scores, kps
-    if cfg.name is FaceDetectorKind.BLAZEFACE:
-        clusters = _weighted_clusters(boxes, scores, cfg.nms_iou)
-        w = [scores[c] / scores[c].sum() for c in clusters]
-        return (
-            np.array([(boxes[c] * wc[:, None]).sum(0) for c, wc in zip(clusters, w)]),
-            np.array([scores[c[0]] for c in clusters]),
-            np.array([(kps[c] * wc[:, None, None]).sum(0) for c, wc in zip(clusters, w)]),
-        )
-    keep = nms(boxes, scores, cfg.nms_iou)
-    return boxes[keep], scores[keep], kps[keep]
+    return nms(boxes, scores, cfg.nms_iou, weighted=cfg.name is FaceDetectorKind.BLAZEFACE, attached=kps)
 
 
 def _detect_once(rgb: np.ndarray, detector: FaceDetector, dx: int, dy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -296,80 +286,24 @@ def _detect_once(rgb: np.ndarray, detector: FaceDetector, dx: int, dy: int) -> t
 # ---------------------------------------------------------------- box utilities
 
 
-def merge_overlapping(boxes) -> list[tuple[tuple[float, float, float, float], list[int]]]:
-    """Merge xyxy boxes that overlap (directly or through others) into their bounding boxes;
-    returns ``(merged box, indices of its members)`` per group."""
-    groups = [((float(b[0]), float(b[1]), float(b[2]), float(b[3])), [i]) for i, b in enumerate(boxes)]
+def merge_overlapping(boxes) -> list[tuple[Box, list[int]]]:
+    """Merge xyxy boxes that overlap (:meth:`Box.overlaps`, directly or through others) into
+    their bounding boxes; returns ``(merged box, indices of its members)`` per group."""
+    groups = [(Box.of(b), [i]) for i, b in enumerate(boxes)]
     merged = True
     while merged:
         merged = False
         for i in range(len(groups)):
             for j in range(i + 1, len(groups)):
                 (a, ma), (b, mb) = groups[i], groups[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    groups[i] = ((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])), ma + mb)
+                if a.overlaps(b):
+                    groups[i] = (a.union(b), ma + mb)
                     del groups[j]
                     merged = True
                     break
             if merged:
                 break
     return groups
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix (N, M) between xyxy boxes ``a`` (N, 4) and ``b`` (M, 4)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(union > 0, inter / union, 0.0)
-    return out
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression; indices kept, by descending score."""
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        if order.size == 1:
-            break
-        ious = box_iou(boxes[i : i + 1], boxes[order[1:]])[0]
-        order = order[1:][ious <= iou_threshold]
-    return np.array(keep, dtype=np.int64)
-
-
-def _weighted_clusters(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[np.ndarray]:
-    """Clusters of indices: the best remaining box and all remaining boxes overlapping it by
-    more than ``iou_threshold`` (best first)."""
-    order = np.argsort(-scores, kind="stable")
-    clusters = []
-    while order.size:
-        ious = box_iou(boxes[order[:1]], boxes[order])[0]
-        members = order[(ious > iou_threshold) | (order == order[0])]
-        clusters.append(members)
-        order = order[~np.isin(order, members)]
-    return clusters
-
-
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Score-weighted NMS (BlazeFace): each cluster of boxes overlapping the best remaining
-    one by more than ``iou_threshold`` becomes their score-weighted mean box, with the best score."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if len(boxes) == 0:
-        return np.zeros((0, 4)), np.zeros((0,))
-    clusters = _weighted_clusters(boxes, scores, iou_threshold)
-    out_b = [(boxes[c] * scores[c][:, None]).sum(0) / scores[c].sum() for c in clusters]
-    return np.array(out_b), np.array([scores[c[0]] for c in clusters])
 
 
 # ---------------------------------------------------------------- CenterFace

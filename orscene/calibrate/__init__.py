@@ -3,8 +3,8 @@ registration of cameras (``cli.py calibrate``)."""
 
 from orscene.calibrate.board import (
     BoardSpec,
+    CharucoCorners,
     DetectConfig,
-    Detection,
     board_corners_m,
     detect_charuco,
     load_board,
@@ -32,7 +32,7 @@ from orscene.calibrate.world import WORLD_FROM_BOARD_FRAME, WorldConfig, WorldRe
 __all__ = [
     "BoardSpec",
     "DetectConfig",
-    "Detection",
+    "CharucoCorners",
     "board_corners_m",
     "detect_charuco",
     "load_board",

@@ -28,7 +28,7 @@ from orscene.errors import ConfigError
 
 __all__ = [
     "BoardSpec",
-    "Detection",
+    "CharucoCorners",
     "DetectConfig",
     "load_board",
     "make_charuco_board",
@@ -115,7 +115,7 @@ def board_corners_m(spec: BoardSpec) -> Float[np.ndarray, "N 3"]:
 
 
 @dataclass(frozen=True)
-class Detection:
+class CharucoCorners:
     """ChArUco corners found in one image."""
 
     ids: Int[np.ndarray, "N"]
@@ -138,8 +138,8 @@ class Detection:
         }
 
     @staticmethod
-    def from_dict(d: dict) -> "Detection":
-        return Detection(
+    def from_dict(d: dict) -> "CharucoCorners":
+        return CharucoCorners(
             np.asarray(d["ids"], dtype=np.int64),
             np.asarray(d["corners_px"], dtype=np.float64).reshape(-1, 2),
             tuple(d["image_size_wh"]),
@@ -196,12 +196,12 @@ def _detect_once(grey_small: np.ndarray, scale: float, board) -> tuple[np.ndarra
     return ch_ids.reshape(-1).astype(np.int64), pts
 
 
-def detect_charuco(image: np.ndarray, spec: BoardSpec, cfg: DetectConfig = DetectConfig()) -> Detection:
+def detect_charuco(image: np.ndarray, spec: BoardSpec, cfg: DetectConfig = DetectConfig()) -> CharucoCorners:
     """Find the ChArUco corners of ``spec`` in an image (RGB, grey, or 16-bit IR).
 
     Markers are detected on a downscaled copy (``cfg.max_detect_side_px``), corners are
     interpolated there and refined with ``cv2.cornerSubPix`` on the full-resolution image.
-    Returns a Detection with 0 corners if the board is not seen.
+    Returns a CharucoCorners with 0 corners if the board is not seen.
     """
     grey = normalize_ir(image)
     h, w = grey.shape
@@ -217,7 +217,7 @@ def detect_charuco(image: np.ndarray, spec: BoardSpec, cfg: DetectConfig = Detec
         if ids is not None and (best is None or ids.size > best[0].size):
             best = (ids, pts, legacy)
     if best is None:
-        return Detection(np.zeros(0, np.int64), np.zeros((0, 2)), (w, h), spec.legacy_pattern)
+        return CharucoCorners(np.zeros(0, np.int64), np.zeros((0, 2)), (w, h), spec.legacy_pattern)
     ids, pts, legacy = best
     order = np.argsort(ids)
     ids, pts = ids[order], pts[order]
@@ -234,7 +234,7 @@ def detect_charuco(image: np.ndarray, spec: BoardSpec, cfg: DetectConfig = Detec
         ok = np.linalg.norm(refined - pts, axis=1) < max(2.0, 0.5 * win)
         pts = np.where(ok[:, None], refined, pts)
     log.debug("detected %d ChArUco corners (legacy=%s, window %d px)", ids.size, legacy, win)
-    return Detection(ids, pts, (w, h), legacy)
+    return CharucoCorners(ids, pts, (w, h), legacy)
 
 
 def _auto_window(ids: np.ndarray, pts: np.ndarray, spec: BoardSpec) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from orscene.calibrate.board import BoardSpec, Detection, board_corners_m
+from orscene.calibrate.board import BoardSpec, CharucoCorners, board_corners_m
 from orscene.errors import CalibrationError
 from orscene.types import Intrinsics
 
@@ -65,7 +65,7 @@ def matrix_to_rt(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def calibrate_intrinsics(
-    detections: Sequence[Detection], spec: BoardSpec, cfg: IntrinsicsConfig = IntrinsicsConfig(), camera: str = "camera"
+    detections: Sequence[CharucoCorners], spec: BoardSpec, cfg: IntrinsicsConfig = IntrinsicsConfig(), camera: str = "camera"
 ) -> IntrinsicsResult:
     """Estimate K and distortion from several views of a planar board.
 
@@ -100,7 +100,7 @@ def calibrate_intrinsics(
     return IntrinsicsResult(intr, float(rms), tuple(float(e) for e in np.asarray(per_view).ravel()), poses, tuple(used))
 
 
-def reprojection_rms_px(det: Detection, spec: BoardSpec, intr: Intrinsics, cam_from_board: np.ndarray) -> float:
+def reprojection_rms_px(det: CharucoCorners, spec: BoardSpec, intr: Intrinsics, cam_from_board: np.ndarray) -> float:
     obj = board_corners_m(spec)[det.ids]
     r, t = matrix_to_rt(cam_from_board)
     proj, _ = cv2.projectPoints(obj, r, t, intr.K_px, intr.distortion)
@@ -108,7 +108,7 @@ def reprojection_rms_px(det: Detection, spec: BoardSpec, intr: Intrinsics, cam_f
 
 
 def estimate_board_pose(
-    det: Detection, spec: BoardSpec, intr: Intrinsics, camera: str = "camera", min_corners: int = 6
+    det: CharucoCorners, spec: BoardSpec, intr: Intrinsics, camera: str = "camera", min_corners: int = 6
 ) -> tuple[np.ndarray, float]:
     """``cam_from_board`` (4, 4) from one detection by PnP (SQPnP init, LM refinement),
     and its reprojection RMS in pixels. Raises CalibrationError naming the camera when

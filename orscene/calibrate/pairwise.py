@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from orscene.calibrate.board import BoardSpec, Detection
+from orscene.calibrate.board import BoardSpec, CharucoCorners
 from orscene.calibrate.world import WorldConfig, register_cameras
 from orscene.errors import CalibrationError
 from orscene.types import Intrinsics
@@ -24,9 +24,9 @@ class PairResult:
 
 
 def register_pair(
-    det_a: Detection,
+    det_a: CharucoCorners,
     intr_a: Intrinsics,
-    det_b: Detection,
+    det_b: CharucoCorners,
     intr_b: Intrinsics,
     spec: BoardSpec,
     names: tuple[str, str] = ("a", "b"),

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from orscene.calibrate.board import BoardSpec, DetectConfig, Detection, detect_charuco, load_board
+from orscene.calibrate.board import BoardSpec, DetectConfig, CharucoCorners, detect_charuco, load_board
 from orscene.calibrate.icp import refine_poses_colored_icp
 from orscene.calibrate.intrinsics import IntrinsicsConfig, calibrate_intrinsics
 from orscene.calibrate.world import WorldConfig, WorldResult, floor_alignment, register_cameras
@@ -142,7 +142,7 @@ def calibrate_session(
             "in several poses per camera: re-estimate the intrinsics on a recording where the board moves, or drop one option"
         )
     det_cfg = DetectConfig()
-    detections: dict[tuple[str, int], Detection] = {}
+    detections: dict[tuple[str, int], CharucoCorners] = {}
     depth_views: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in cameras}
     n_read = 0
     for fs in framesets:

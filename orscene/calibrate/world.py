@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from scipy.optimize import least_squares
 
-from orscene.calibrate.board import BoardSpec, Detection, board_corners_m
+from orscene.calibrate.board import BoardSpec, CharucoCorners, board_corners_m
 from orscene.calibrate.intrinsics import estimate_board_pose, matrix_to_rt, rt_to_matrix
 from orscene.errors import CalibrationError
 from orscene.types import Intrinsics
@@ -67,7 +67,7 @@ def _project(intr: Intrinsics, cam_from_board: np.ndarray, obj: np.ndarray) -> n
 
 
 def register_cameras(
-    observations: Mapping[tuple[str, int], Detection],
+    observations: Mapping[tuple[str, int], CharucoCorners],
     intrinsics: Mapping[str, Intrinsics],
     spec: BoardSpec,
     reference: str | None = None,

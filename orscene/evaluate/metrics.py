@@ -12,8 +12,9 @@ Per view (:func:`score_view`):
   Hungarian (``MatchMode.HUNGARIAN``: most matches, then highest total IoU); failing
   that, a prediction overlapping an ``ignore`` box by IoU >= threshold, or lying mostly
   (>= 50 % of its area) inside one, is neither TP nor FP; otherwise it is a false positive;
-* coverage of an annotated box = share of its pixels (centres inside the box) set in the
-  view's anonymization mask (no mask = 0); a *leak* is coverage < ``leak_coverage`` (0.9);
+* coverage of an annotated box = share of its pixels (those lying wholly inside the box,
+  ``Box.pixel_range``) set in the view's anonymization mask (no mask = 0); a *leak* is
+  coverage < ``leak_coverage`` (0.9);
 * image quality: SSIM and PSNR (scikit-image, data range 255) between the original and the
   anonymized crop of each annotated box (lower SSIM = more of the face removed).
 
@@ -38,7 +39,7 @@ from tqdm import tqdm
 
 from orscene.errors import ShapeError
 from orscene.recording.faces import FaceAnnotations
-from orscene.types import FaceBox
+from orscene.types import Box, FaceBox, pairwise_ioa, pairwise_iou
 
 __all__ = [
     "MatchMode",
@@ -46,7 +47,6 @@ __all__ = [
     "FaceOutcome",
     "ViewScore",
     "EvaluationResult",
-    "iou_matrix",
     "match_view",
     "box_coverage",
     "score_view",
@@ -162,29 +162,6 @@ def _json_safe(x):
     return x
 
 
-def iou_matrix(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> np.ndarray:
-    """IoU (N, M) of xyxy boxes (pixel-edge convention; area = (x1-x0)(y1-y0))."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
-
-
-def _inside_fraction(pred: np.ndarray, regions: np.ndarray) -> np.ndarray:
-    """Share of each prediction's area inside each region (N, M)."""
-    ix = np.clip(np.minimum(pred[:, None, 2], regions[None, :, 2]) - np.maximum(pred[:, None, 0], regions[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(pred[:, None, 3], regions[None, :, 3]) - np.maximum(pred[:, None, 1], regions[None, :, 1]), 0, None)
-    area = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(area[:, None] > 0, ix * iy / area[:, None], 0.0)
-
-
 def match_view(
     gt: Sequence[FaceBox],
     ignored: Sequence[FaceBox],
@@ -203,10 +180,10 @@ def match_view(
         return assign, ious, scores, 0
     p = np.array([f.box_xyxy_px for f in preds], dtype=np.float64)
     order = np.argsort(-np.array([f.score for f in preds]), kind="stable")
-    iou = iou_matrix(p, [g.box_xyxy_px for g in gt]) if gt else np.zeros((len(preds), 0))
+    iou = pairwise_iou(p, [g.box_xyxy_px for g in gt])
     if ignored:
-        ig = np.array([g.box_xyxy_px for g in ignored], dtype=np.float64)
-        ign_hit = (iou_matrix(p, ig) >= iou_threshold).any(1) | (_inside_fraction(p, ig) >= 0.5).any(1)
+        ig = [g.box_xyxy_px for g in ignored]
+        ign_hit = (pairwise_iou(p, ig) >= iou_threshold).any(1) | (pairwise_ioa(p, ig) >= 0.5).any(1)
     else:
         ign_hit = np.zeros(len(preds), dtype=bool)
     taken = np.zeros(len(gt), dtype=bool)
@@ -237,15 +214,13 @@ def match_view(
 
 
 def box_coverage(box_xyxy_px: Sequence[float], mask: np.ndarray | None) -> float:
-    """Share of the box's pixels (centres inside the box, clipped to the image) set in ``mask``.
+    """Share of the box's pixels (:meth:`Box.pixel_range`, clipped to the image) set in ``mask``.
 
     A box entirely outside the image counts as covered (nothing of it is visible)."""
     if mask is None:
         return 0.0
     h, w = mask.shape
-    x0, y0, x1, y1 = box_xyxy_px
-    c0, r0 = max(0, math.ceil(x0 + 0.5 - 1e-9)), max(0, math.ceil(y0 + 0.5 - 1e-9))
-    c1, r1 = min(w, math.floor(x1 + 0.5 + 1e-9)), min(h, math.floor(y1 + 0.5 + 1e-9))
+    c0, r0, c1, r1 = Box.of(box_xyxy_px).pixel_range(w, h)
     if c1 <= c0 or r1 <= r0:
         return 1.0
     return float(mask[r0:r1, c0:c1].mean())
@@ -255,9 +230,7 @@ def _crop_quality(box, original: np.ndarray, anonymized: np.ndarray, cfg: Metric
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     h, w = original.shape[:2]
-    x0, y0, x1, y1 = box
-    c0, r0 = max(0, math.ceil(x0 + 0.5 - 1e-9)), max(0, math.ceil(y0 + 0.5 - 1e-9))
-    c1, r1 = min(w, math.floor(x1 + 0.5 + 1e-9)), min(h, math.floor(y1 + 0.5 + 1e-9))
+    c0, r0, c1, r1 = Box.of(box).pixel_range(w, h)
     if c1 - c0 < cfg.min_crop_px or r1 - r0 < cfg.min_crop_px:
         return None, None
     a = original[r0:r1, c0:c1]

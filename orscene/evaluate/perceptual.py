@@ -12,7 +12,6 @@ A path that does not exist or does not load raises :class:`ModelFileError`.
 """
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -66,9 +65,7 @@ def face_crop_pairs(
             continue
         h, w = o.shape[:2]
         for f in boxes:
-            x0, y0, x1, y1 = f.box_xyxy_px
-            c0, r0 = max(0, math.ceil(x0 + 0.5)), max(0, math.ceil(y0 + 0.5))
-            c1, r1 = min(w, math.floor(x1 + 0.5)), min(h, math.floor(y1 + 0.5))
+            c0, r0, c1, r1 = f.box_xyxy_px.pixel_range(w, h)
             if c1 - c0 < min_px or r1 - r0 < min_px:
                 continue
             a.append(cv2.resize(o[r0:r1, c0:c1], (size, size), interpolation=cv2.INTER_LINEAR))

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from orscene.errors import ShapeError
-from orscene.evaluate.metrics import iou_matrix
+from orscene.types import pairwise_iou
 from orscene.types import FaceBox
 
 __all__ = ["draw_evaluation"]
@@ -45,7 +45,7 @@ def draw_evaluation(
         if f.ignore:
             color = GREY
         else:
-            hit = bool(pred_boxes) and iou_matrix([f.box_xyxy_px], pred_boxes).max() >= iou_threshold
+            hit = bool(pred_boxes) and pairwise_iou([f.box_xyxy_px], pred_boxes).max() >= iou_threshold
             color = GREEN if hit else RED
         _rect(out, f.box_xyxy_px, color, thickness + 1)
     for p in predictions:

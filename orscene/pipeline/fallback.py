@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orscene.geometry.camera import project_world
-from orscene.types import Camera, Keypoints2D, PersonPose
+from orscene.types import Box, Camera, Keypoints2D, PersonPose
 
 __all__ = ["HeadRegion", "FallbackConfig", "head_center_world", "head_region_from_3d", "head_regions_from_2d"]
 
@@ -42,10 +42,10 @@ class FallbackConfig:
 
 @dataclass(frozen=True)
 class HeadRegion:
-    head_box_xyxy_px: tuple[float, float, float, float]
-    """Region to anonymize (head with margin)."""
-    face_box_xyxy_px: tuple[float, float, float, float]
-    """Estimated face box, reported as the prediction."""
+    head_box_xyxy_px: Box
+    """Region to anonymize (head with margin), clipped to the image."""
+    face_box_xyxy_px: Box
+    """Estimated face box, reported as the prediction, clipped to the image."""
     center_px: tuple[float, float]
     radius_px: float
 
@@ -59,11 +59,6 @@ def head_center_world(pose: PersonPose, min_conf: float) -> np.ndarray | None:
         return None
     w = conf * ok
     return (pose.joints_world_m[idx].astype(np.float64) * w[:, None]).sum(0) / w.sum()
-
-
-def _clip_box(box, w: int, h: int) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = box
-    return (float(np.clip(x0, -0.5, w - 0.5)), float(np.clip(y0, -0.5, h - 0.5)), float(np.clip(x1, -0.5, w - 0.5)), float(np.clip(y1, -0.5, h - 0.5)))
 
 
 def head_region_from_3d(pose: PersonPose, camera: Camera, cfg: FallbackConfig) -> HeadRegion | None:
@@ -82,9 +77,9 @@ def head_region_from_3d(pose: PersonPose, camera: Camera, cfg: FallbackConfig) -
     if u + r_px < 0 or v + r_px < 0 or u - r_px > w or v - r_px > h:
         return None
     rf = r_px * cfg.face_scale
-    head = _clip_box((u - r_px, v - r_px, u + r_px, v + r_px), w, h)
-    face = _clip_box((u - rf * 0.8, v - rf, u + rf * 0.8, v + rf), w, h)
-    if head[2] <= head[0] or head[3] <= head[1]:
+    head = Box(u - r_px, v - r_px, u + r_px, v + r_px).clipped(w, h)
+    face = Box(u - rf * 0.8, v - rf, u + rf * 0.8, v + rf).clipped(w, h)
+    if head.is_empty:
         return None
     return HeadRegion(head, face, (u, v), r_px)
 
@@ -106,9 +101,9 @@ def head_regions_from_2d(kps: Keypoints2D, width: int, height: int, cfg: Fallbac
             spread = max(spread, 0.35 * float(np.linalg.norm(kps.keypoints_px[p, 5] - kps.keypoints_px[p, 6])))
         r = max(8.0, 0.5 * cfg.head_from_2d_scale * max(spread, 1.0))
         u, v = float(center[0]), float(center[1])
-        head = _clip_box((u - r, v - r, u + r, v + r), width, height)
+        head = Box(u - r, v - r, u + r, v + r).clipped(width, height)
         rf = r * cfg.face_scale
-        face = _clip_box((u - 0.8 * rf, v - rf, u + 0.8 * rf, v + rf), width, height)
-        if head[2] > head[0] and head[3] > head[1]:
+        face = Box(u - 0.8 * rf, v - rf, u + 0.8 * rf, v + rf).clipped(width, height)
+        if not head.is_empty:
             out.append(HeadRegion(head, face, (u, v), r))
     return out

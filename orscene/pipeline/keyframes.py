@@ -35,8 +35,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from orscene.anonymize2d import Detection, box_iou
-from orscene.types import BodyFit, Keypoints2D, PersonPose
+from orscene.anonymize2d import Detection
+from orscene.types import BodyFit, Box, Keypoints2D, PersonPose, pairwise_iou
 
 __all__ = ["Schedule", "make_schedule", "strided_keyframes", "between_detections", "between_detections_with_evidence", "carry_fit", "head_centre", "merge_keypoints"]
 
@@ -194,7 +194,7 @@ def between_detections_with_evidence(
     tags: list[tuple[str, ...]] = []
     b_used = np.zeros(len(after), bool)
     if before and after:
-        ious = box_iou(np.array([d[0] for d in before]), np.array([d[0] for d in after]))
+        ious = pairwise_iou([d[0] for d in before], [d[0] for d in after])
     for i, d in enumerate(before):
         box = np.asarray(d[0], np.float64)
         score = d[1]
@@ -204,20 +204,20 @@ def between_detections_with_evidence(
                 b_used[j] = True
                 box = (1 - t) * box + t * np.asarray(after[j][0], np.float64)
                 score = min(score, after[j][1])
-                held.append(Detection(tuple(float(v) for v in box), float(score)))
+                held.append(Detection(Box(*box), float(score)))
                 tags.append(("before", "after"))
                 continue
         if hold_before:
-            held.append(Detection(tuple(float(v) for v in box), float(score)))
+            held.append(Detection(Box(*box), float(score)))
             tags.append(("before",))
     if hold_after:
         for j, d in enumerate(after):
             if not b_used[j]:
-                held.append(Detection(tuple(float(v) for v in d[0]), float(d[1])))
+                held.append(Detection(Box.of(d[0]), float(d[1])))
                 tags.append(("after",))
-    out = [Detection(tuple(float(v) for v in d[0]), float(d[1])) for d in found]
+    out = [Detection(Box.of(d[0]), float(d[1])) for d in found]
     if out and held:
-        ov = box_iou(np.array([d[0] for d in held]), np.array([d[0] for d in out])).max(1)
+        ov = pairwise_iou([d[0] for d in held], [d[0] for d in out]).max(1)
         keep = ov <= iou
         held = [d for d, k in zip(held, keep) if k]
         tags = [g for g, k in zip(tags, keep) if k]

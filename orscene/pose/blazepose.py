@@ -46,6 +46,7 @@ import numpy as np
 
 from orscene._system import usable_cores
 from orscene.errors import ModelFileError
+from orscene.types import Box, nms, pairwise_iou
 
 __all__ = [
     "BLAZEPOSE_TO_COCO17",
@@ -173,33 +174,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[2], boxes[:, 2])
-    y1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
-
-
-def _weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_thr: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Weighted NMS: each cluster (IoU > thr with its best member) is averaged by score."""
-    order = np.argsort(-scores, kind="stable")
-    remaining = order
-    out = []
-    while remaining.size:
-        best = remaining[0]
-        ious = _iou(boxes[best], boxes[remaining])
-        cluster = remaining[ious > iou_thr]
-        w = scores[cluster][:, None]
-        box = (boxes[cluster] * w).sum(0) / w.sum()
-        kps = (keypoints[cluster].reshape(len(cluster), -1) * w).sum(0) / w.sum()
-        out.append((box, kps.reshape(-1, 2), float(scores[best])))
-        remaining = remaining[ious <= iou_thr]
-    return out
-
-
 def _run_detector(models: BlazePoseModels, rgb: np.ndarray, cfg: BlazePoseConfig, origin_xy: tuple[float, float] = (0.0, 0.0)):
     """Detector on one (sub)image: boxes xyxy and 4 keypoints in image pixel-edge coords."""
     h, w = rgb.shape[:2]
@@ -239,10 +213,13 @@ def _run_detector(models: BlazePoseModels, rgb: np.ndarray, cfg: BlazePoseConfig
     return boxes, to_img(kps_n), scores[keep]
 
 
-def detect_people(models: BlazePoseModels, rgb: np.ndarray, cfg: BlazePoseConfig = BlazePoseConfig()) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Person detections ``[(box_xyxy (4,), alignment_keypoints (4, 2), score), ...]``.
+def detect_people(models: BlazePoseModels, rgb: np.ndarray, cfg: BlazePoseConfig = BlazePoseConfig()) -> list[tuple[Box, np.ndarray, float]]:
+    """Person detections ``[(box, alignment_keypoints (4, 2), score), ...]``, best first.
 
-    Coordinates are image pixel edges (the top-left pixel spans ``[0, 1]``).
+    ``box`` is a :class:`orscene.types.Box` (pixel centres at integers, as everywhere); the
+    alignment keypoints stay in the detector's image pixel-edge coordinates (the top-left
+    pixel spans ``[0, 1]``, i.e. ``x + 0.5``), which the region-of-interest maths uses.
+    Overlapping detections are merged by weighted NMS (:func:`orscene.types.nms`).
     """
     h, w = rgb.shape[:2]
     parts = [_run_detector(models, rgb, cfg)]
@@ -259,8 +236,8 @@ def detect_people(models: BlazePoseModels, rgb: np.ndarray, cfg: BlazePoseConfig
     scores = np.concatenate([p[2] for p in parts])
     if scores.size == 0:
         return []
-    dets = _weighted_nms(boxes, kps, scores, cfg.nms_iou)
-    return dets[: cfg.max_people]
+    merged, merged_scores, merged_kps = nms(boxes, scores, cfg.nms_iou, weighted=True, attached=kps)
+    return [(Box(*(merged[i] - 0.5)), merged_kps[i], float(merged_scores[i])) for i in range(min(len(merged), cfg.max_people))]
 
 
 def _roi_from_alignment(kps: np.ndarray, scale: float) -> tuple[float, float, float, float]:
@@ -314,11 +291,11 @@ def _run_landmarks(models: BlazePoseModels, rgb: np.ndarray, roi: tuple[float, f
     return xy[:33] - 0.5, conf, flag, xy[33:35]  # pixel edges -> pixel centres
 
 
-def _keypoint_box(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
-    """xyxy box of a skeleton's confident landmarks (all of them when fewer than 3 are)."""
+def _keypoint_box(xy: np.ndarray, conf: np.ndarray) -> Box:
+    """Box around a skeleton's confident landmarks (all of them when fewer than 3 are)."""
     good = conf > 0.3
     pts = xy[good] if good.sum() >= 3 else xy
-    return np.array([*pts.min(0), *pts.max(0)])
+    return Box(*pts.min(0), *pts.max(0))
 
 
 PoseRegion = tuple[float, float, float, float]
@@ -379,15 +356,15 @@ def track_blazepose(
     dets = detect_people(models, rgb, replace(cfg, tile_grid=1) if regions else cfg)
     for _box, kps, score in dets:
         hx, hy = kps[0] - 0.5  # hip centre, pixel edges -> centres (keypoint boxes are in centres)
-        if any(b[0] <= hx <= b[2] and b[1] <= hy <= b[3] for b in followed):
+        if any(b.contains(hx, hy) for b in followed):
             continue
         landmarks(_clamp_roll(_roi_from_alignment(kps, cfg.roi_scale), cfg.max_roll_deg), score)
     # the same person found from two detections (or two regions): keep the more confident skeleton
     people.sort(key=lambda p: -p[2])
-    kept: list[tuple[np.ndarray, np.ndarray, PoseRegion, np.ndarray]] = []
+    kept: list[tuple[np.ndarray, np.ndarray, PoseRegion, Box]] = []
     for xy, conf, _s, roi in people:
         box = _keypoint_box(xy, conf)
-        if any(_iou(box, k[3][None])[0] > cfg.duplicate_iou for k in kept):
+        if kept and pairwise_iou([box], [k[3] for k in kept]).max() > cfg.duplicate_iou:
             continue
         kept.append((xy, conf, roi, box))
     if not kept:

@@ -2,7 +2,8 @@
 
 Face box of a person in a view = the bounding box of the pixels where the renderer's id
 buffer shows that person's face region (``orscene.body.face_region.anny_face_vertex_ids``), i.e. only
-unoccluded face pixels, in the pixel-edge convention (``docs/conventions.md``).
+unoccluded face pixels (``Box.around_mask``, pixel-edge convention, ``docs/conventions.md``),
+returned as ground-truth :class:`orscene.types.FaceBox` records.
 
 * ``visible_fraction`` = visible face pixels / projected area of the face's front-facing
   triangles (lens distortion included; clipped to 1). Parts outside the image count as
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from orscene.geometry.camera import project_world
-from orscene.types import Camera
+from orscene.types import Box, Camera, FaceBox, FaceSource
 
-__all__ = ["FaceAnnotationConfig", "ViewFace", "annotate_faces", "annotate_keypoints", "face_triangles"]
+__all__ = ["FaceAnnotationConfig", "annotate_faces", "annotate_keypoints", "face_triangles"]
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,6 @@ class FaceAnnotationConfig:
     """Below this visible fraction the box is flagged ignore."""
     min_side_px_at_720: float = 10.0
     """Shorter box side below this (scaled by image height / 720) is flagged ignore."""
-
-
-@dataclass(frozen=True)
-class ViewFace:
-    person_id: int
-    box_xyxy_px: tuple[float, float, float, float]
-    visible_fraction: float
-    ignore: bool
-    n_pixels: int
 
 
 def face_triangles(faces: np.ndarray, face_vertex_ids: np.ndarray) -> np.ndarray:
@@ -69,14 +61,16 @@ def _front_area_px(cam: Camera, verts_world: np.ndarray, tris: np.ndarray) -> fl
 
 def annotate_faces(cam: Camera, ids: np.ndarray, person_ids: np.ndarray, vertices_world_m: np.ndarray,
                    world_from_head: np.ndarray, face_tris: np.ndarray,
-                   cfg: FaceAnnotationConfig = FaceAnnotationConfig()) -> tuple[list[ViewFace], np.ndarray]:  # fmt: skip
-    """Face boxes of all persons in one colour view. Returns the boxes and (P,) visible
-    fractions (0 where no face pixel is visible or the face is turned away)."""
+                   cfg: FaceAnnotationConfig = FaceAnnotationConfig(), frame: int = 0) -> tuple[list[FaceBox], np.ndarray]:  # fmt: skip
+    """Face boxes of all persons in one colour view, as ground-truth FaceBox records of
+    frame-set ``frame`` and camera ``cam.name`` (``person`` = the person id). Returns the
+    boxes and (P,) visible fractions (0 where no face pixel is visible or the face is
+    turned away)."""
     H, W = ids.shape[:2]
     face_pid = np.where(ids[..., 1] == 1, ids[..., 0].astype(np.int32), 0)
     present_ids, counts = np.unique(face_pid[face_pid > 0], return_counts=True)
     count_of = dict(zip(present_ids.tolist(), counts.tolist()))
-    out: list[ViewFace] = []
+    out: list[FaceBox] = []
     fractions = np.zeros(len(person_ids))
     cos_away = np.cos(np.deg2rad(cfg.turned_away_deg))
     cos_oblique = np.cos(np.deg2rad(cfg.oblique_deg))
@@ -90,14 +84,13 @@ def annotate_faces(cam: Camera, ids: np.ndarray, person_ids: np.ndarray, vertice
         cosang = float(world_from_head[p, :3, 2] @ to_cam / np.linalg.norm(to_cam))
         if cosang < cos_away:
             continue
-        rows, cols = np.nonzero(face_pid == int(pid) + 1)
-        box = (cols.min() - 0.5, rows.min() - 0.5, cols.max() + 0.5, rows.max() + 0.5)
+        box = Box.around_mask(face_pid == int(pid) + 1)
         area = _front_area_px(cam, vertices_world_m[p], face_tris)
         frac = float(min(1.0, n / area)) if area > 0 else 1.0
         fractions[p] = frac
-        side = min(box[2] - box[0], box[3] - box[1])
+        side = min(box.width, box.height)
         ignore = side < min_side or frac < cfg.min_visible_fraction or cosang < cos_oblique
-        out.append(ViewFace(int(pid), tuple(float(v) for v in box), frac, bool(ignore), int(n)))
+        out.append(FaceBox(frame, cam.name, int(pid), box, 1.0, frac, bool(ignore), FaceSource.GROUND_TRUTH))
     return out, fractions
 
 

@@ -51,7 +51,7 @@ from orscene.synth.people import PeopleRig, PosedPeople, Role, load_people_rig, 
 from orscene.synth.raster import PersonDraw, RenderOutput, SceneRenderer
 from orscene.synth.rig import make_or_rig
 from orscene.synth.scene import Scenario, SceneSpec, build_scene_spec, lights_mesh, patient_drape_mesh, spot_lights, static_room_mesh
-from orscene.types import Camera, FaceBox, FaceSource
+from orscene.types import Camera, FaceBox
 
 __all__ = ["SynthConfig", "Scenario", "generate_session", "run_synth", "FrameRender", "SynthWorld", "make_world", "render_frame",
            "session_world", "colour_depth_to_sensor"]  # fmt: skip
@@ -315,10 +315,9 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: PeopleRig | None) -> No
                 mm = kinect_depth_mm(d.z_m, d.albedo, d.ids[..., 3], noise_rng, noise_cfg)
                 ok, png = cv2.imencode(".png", mm)
                 (out / name / "depth" / f"{i:06d}.png").write_bytes(png.tobytes())
-            boxes, fracs = annotate_faces(cam, ro.ids, idx, posed.vertices_world_m, posed.world_from_head, world.face_tris, face_cfg)
+            boxes, fracs = annotate_faces(cam, ro.ids, idx, posed.vertices_world_m, posed.world_from_head, world.face_tris, face_cfg, frame=i)
             gt["face_visible_fraction"][i, c, idx] = fracs
-            for b in boxes:
-                faces.append(FaceBox(i, name, b.person_id, b.box_xyxy_px, 1.0, b.visible_fraction, b.ignore, FaceSource.GROUND_TRUTH))
+            faces.extend(boxes)
             uv, vis = annotate_keypoints(cam, ro.ids, ro.z_m, idx, posed.joints_world_m)
             gt["keypoints_px"][i, c, idx] = uv
             gt["keypoint_visibility"][i, c, idx] = vis

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from orscene.anonymize2d import FaceDetectorConfig, FaceDetectorKind, load_face_detector
-from orscene.anonymize2d.detectors import blazeface_anchors, nms, weighted_nms
+from orscene.anonymize2d.detectors import blazeface_anchors, merge_overlapping
 from orscene.errors import ModelFileError, ShapeError
 from orscene.evaluate.importers import load_imglab_xml, load_panoptic_faces_json
 from orscene.evaluate.metrics import evaluate_predictions
@@ -83,17 +83,16 @@ def test_default_thresholds():
     assert FaceDetectorConfig(name=FaceDetectorKind.BLAZEFACE).effective_threshold == 0.5
 
 
-def test_anchors_and_nms_known_answers():
+def test_anchors_known_answers():
     a = blazeface_anchors()
     assert a.shape == (2304, 2)
     np.testing.assert_allclose(a[0], [0.5 / 48, 0.5 / 48])
     np.testing.assert_allclose(a[1], [1.5 / 48, 0.5 / 48])  # row-major: x runs fastest
-    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 12], [20, 20, 30, 30]], float)
-    scores = np.array([0.9, 0.3, 0.8])
-    assert list(nms(boxes, scores, 0.3)) == [0, 2]
-    wb, ws = weighted_nms(boxes, scores, 0.3)
-    np.testing.assert_allclose(wb[0], [0, 0, 10, (10 * 0.9 + 12 * 0.3) / 1.2])
-    np.testing.assert_allclose(ws, [0.9, 0.8])
+
+
+def test_merge_overlapping_groups_chains_and_keeps_touching_apart():
+    groups = merge_overlapping([(0, 0, 10, 10), (20, 0, 30, 10), (8, 0, 22, 5), (30, 0, 40, 10)])
+    assert [(tuple(b), sorted(m)) for b, m in groups] == [((0, 0, 30, 10), [0, 1, 2]), ((30, 0, 40, 10), [3])]
 
 
 def test_config_accepts_names_and_detection_unpacks(detectors):
@@ -129,7 +128,8 @@ def test_keypoints_on_real_faces(shared_data, detectors):
 def test_detect_faces_near_refinds_faces_in_windows_only(shared_data, detectors):
     """Windows around the faces of a whole-image pass find those faces again (real photos);
     no window means no detection."""
-    from orscene.anonymize2d import box_iou, detect_faces, detect_faces_near
+    from orscene.anonymize2d import detect_faces, detect_faces_near
+    from orscene.types import pairwise_iou
 
     det = detectors[FaceDetectorKind.CENTERFACE]
     _, files = _voc(shared_data)
@@ -141,7 +141,7 @@ def test_detect_faces_near_refinds_faces_in_windows_only(shared_data, detectors)
             continue
         near = detect_faces_near(det, rgb, full)
         assert near, path
-        iou = box_iou(np.array(full), np.array([b for b, _ in near])).max(1)
+        iou = pairwise_iou(full, [b for b, _ in near]).max(1)
         assert (iou > 0.5).mean() >= 0.8, (path, iou)
         checked += len(full)
         assert detect_faces_near(det, rgb, []) == []

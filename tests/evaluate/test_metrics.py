@@ -5,7 +5,6 @@ from orscene.evaluate.metrics import (
     MetricsConfig,
     box_coverage,
     evaluate_predictions,
-    iou_matrix,
     match_view,
 )
 from orscene.recording.faces import FaceAnnotations
@@ -18,11 +17,6 @@ def gt(frame, cam, person, box, ignore=False):
 
 def pred(frame, cam, box, score=0.9):
     return FaceBox(frame=frame, camera=cam, person=-1, box_xyxy_px=box, score=score, source=FaceSource.DETECTOR_2D)
-
-
-def test_iou_known_answers():
-    iou = iou_matrix([(0, 0, 10, 10)], [(0, 0, 10, 10), (5, 0, 15, 10), (20, 20, 30, 30), (0, 0, 10, 5)])
-    np.testing.assert_allclose(iou[0], [1.0, 50 / 150, 0.0, 0.5])
 
 
 def test_match_greedy_one_to_one_and_ignore():

@@ -3,7 +3,7 @@ import numpy as np
 from orscene.geometry.camera import look_at_world_from_cam
 from orscene.pipeline.fallback import FallbackConfig, head_region_from_3d, head_regions_from_2d
 from orscene.pipeline.frameset import covered_fraction, obscure_image, plan_view_regions
-from orscene.types import Camera, Intrinsics, Keypoints2D, PersonPose
+from orscene.types import Box, Camera, Intrinsics, Keypoints2D, PersonPose
 
 
 def _camera():
@@ -31,6 +31,17 @@ def test_head_region_projects_head_sphere():
     assert x0 < 320 < x1 and y0 < 240 < y1
     fx0, fy0, fx1, fy1 = reg.face_box_xyxy_px
     assert x0 <= fx0 < fx1 <= x1 and y0 <= fy0 < fy1 <= y1
+    assert isinstance(reg.head_box_xyxy_px, Box) and isinstance(reg.face_box_xyxy_px, Box)
+    # 30 px head radius (f r / z) around (320, 240): the box is the sphere's square, inside the image
+    np.testing.assert_allclose(reg.head_box_xyxy_px, (290, 210, 350, 270), atol=1e-4)
+
+
+def test_head_region_is_clipped_to_the_image():
+    cam = _camera()
+    # a head near the left image edge: the box stops at the image's edge x = -0.5
+    reg = head_region_from_3d(_pose(1, [-1.62, 0, 1.6]), cam, FallbackConfig(head_radius_m=0.15))
+    assert reg is not None and reg.head_box_xyxy_px.x0 == -0.5 and reg.head_box_xyxy_px.x1 > 0
+    assert reg.head_box_xyxy_px.pixel_range(640, 480)[0] == 0
 
 
 def test_head_behind_camera_gives_none():

@@ -16,7 +16,7 @@ def _boxes(world, t_s=0.0):
     for name, cam in world.cameras.items():
         ro = fr.color[name]
         boxes, _ = annotate_faces(cam, ro.ids, fr.posed.person_ids, fr.posed.vertices_world_m, fr.posed.world_from_head, world.face_tris)
-        out[name] = {b.person_id: b for b in boxes}
+        out[name] = {b.person: b for b in boxes}
     return fr, out
 
 
