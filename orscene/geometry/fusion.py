@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from orscene.errors import CalibrationError, ShapeError
-from orscene.geometry.camera import _pixel_rays_at, transform_points
+from orscene.geometry.camera import transform_points
+from orscene.geometry.rig import rig_of
 from orscene.types import Camera, FrameSet, PointCloud
 
 __all__ = ["FusionConfig", "fuse_point_cloud", "crop_points"]
@@ -48,7 +49,10 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Fusio
 
     ``keep_near`` (K, 3): world centres (e.g. the fitted heads); when given, points farther
     than ``cfg.keep_radius_m`` from all of them are dropped before downsampling.
+    ``cameras``: a :class:`~orscene.geometry.rig.CameraRig` keeps the pixels' rays from
+    call to call (plain cameras: computed for the call).
     """
+    rig = rig_of(cameras)
     if cfg.pixel_stride < 1:
         raise ShapeError("FusionConfig.pixel_stride", ">= 1", cfg.pixel_stride)
     centres = None if keep_near is None else np.asarray(keep_near, dtype=np.float32).reshape(-1, 3)
@@ -56,12 +60,12 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Fusio
     for name, view in frames.views.items():
         if view.depth_m is None:
             continue
-        cam = cameras.get(name)
+        cam = rig.get(name)
         if cam is None:
             raise CalibrationError("view without a calibrated camera", camera=name)
         if view.depth_m.shape != (cam.color.height_px, cam.color.width_px):
             raise ShapeError(f"View[{name}].depth_m", f"the colour size {cam.color.size_wh[::-1]}", view.depth_m.shape)
-        # p_cam = z (x_u, y_u, 1) on every pixel_stride-th pixel (the rays are cached per camera)
+        # p_cam = z (x_u, y_u, 1) on every pixel_stride-th pixel (the rays are kept by the rig, per camera)
         s = cfg.pixel_stride
         z = view.depth_m[::s, ::s]
         z_max = cfg.max_depth_m
@@ -72,7 +76,7 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Fusio
         rows, cols = np.nonzero(ok)
         pts_cam = np.empty((rows.size, 3), dtype=np.float32)
         pts_cam[:, 2] = z[rows, cols]
-        pts_cam[:, :2] = _pixel_rays_at(cam.color, rows * s, cols * s) * pts_cam[:, 2:]
+        pts_cam[:, :2] = rig.lens(name).pixel_rays_at(rows * s, cols * s) * pts_cam[:, 2:]
         ok = ok.reshape(-1)
         pts = transform_points(cam.world_from_cam, pts_cam).astype(np.float32)
         idx = None

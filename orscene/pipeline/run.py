@@ -214,10 +214,20 @@ def _phase_c_models():
     return models
 
 
+def _session_rig(session_path: Path):
+    """This worker's :class:`~orscene.geometry.rig.CameraRig` of the session, built once and
+    passed to every chunk it reads: the lens tables, depth registrations and the pose
+    fusion's root grid are computed once per worker, not once per chunk."""
+    key = ("rig", str(session_path))
+    if key not in _WORKER:
+        _WORKER[key] = open_session(session_path).rig
+    return _WORKER[key]
+
+
 def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
     from orscene.pipeline.process import detect_chunk
 
-    result = detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets)
+    result = detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets, _session_rig(session_path))
     _preload_phase_c()
     return result
 
@@ -231,7 +241,10 @@ def _phase_c(
     tracks = pickle.loads(tracks_path.read_bytes())
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
     images, video = fmt in (OutputFormat.IMAGES, OutputFormat.BOTH), fmt in (OutputFormat.MP4, OutputFormat.BOTH)
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset)
+    return anonymize_chunk(
+        chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset,
+        rig=_session_rig(session_path),
+    )  # fmt: skip
 
 
 class _Bound:
