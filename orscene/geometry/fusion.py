@@ -2,7 +2,7 @@
 
 Each camera's depth (registered to its colour image, ``View.depth_m``) is unprojected as
 :func:`orscene.geometry.camera.depth_to_points_world` does (``p_world = world_from_cam @ z (x_u, y_u, 1)``
-with ``(x_u, y_u)`` the undistorted pixel ray, cached per camera), on a pixel grid, the clouds are concatenated and voxel-downsampled
+with ``(x_u, y_u)`` the undistorted pixel ray, kept per camera by a session's ``CameraRig``), on a pixel grid, the clouds are concatenated and voxel-downsampled
 with open3d (one point per occupied voxel: the mean of its points). Cameras without depth
 contribute nothing. For speed, only every ``pixel_stride``-th pixel in each direction is
 unprojected, and with ``keep_near`` only points near given centres (e.g. heads) are kept

@@ -12,8 +12,8 @@ has a non-learned counterpart with the same data flow, vectorized in torch (devi
    torso centre (mean of the shoulders and hips it has) with a Gaussian whose width is
    ``root_sigma_m`` seen at the voxel's depth. The per-view evidence of a voxel is the
    strongest vote; the volume sums the evidence over the views (the voxel projections are
-   cached per camera and grid: cameras are static).
-2. **Root proposals**: 3D max-pool non-maximum suppression; a peak needs support from
+   kept per grid by the session's :class:`~orscene.geometry.rig.CameraRig`: cameras are static).
+2. **Root proposals** (:class:`Proposal`): 3D max-pool non-maximum suppression; a peak needs support from
    ``min_views`` views. Where a view has depth, a proposal whose torso centre lies in
    measured free space (the camera sees the surface well *behind* it) is a ghost from
    crossing rays and is dropped.
