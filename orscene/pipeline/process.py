@@ -22,6 +22,7 @@ import numpy as np
 
 from orscene import anonymize2d, body, pose, registration, render
 from orscene.geometry.fusion import fuse_point_cloud
+from orscene.geometry.rig import CameraRig
 from orscene.pipeline.chunks import Chunk
 from orscene.pipeline.config import OnError, PipelineConfig
 from orscene.pipeline.frameset import (
@@ -36,7 +37,6 @@ from orscene.pipeline.frameset import (
 from orscene.pipeline.keyframes import Schedule, between_detections_with_evidence, carry_fit, merge_keypoints
 from orscene.pipeline.outputs import OutputLayout, SegmentWriters
 from orscene.pipeline.progress import report
-from orscene.geometry.rig import CameraRig
 from orscene.recording.reader import open_session
 from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
 
