@@ -83,7 +83,7 @@ def run_scenario(path: Path, model, args, rng: np.random.Generator, detector=Non
 
     gt = load_groundtruth(path)
     reader = open_session(path)
-    cameras = {n: reader.camera(n) for n in reader.camera_names}
+    cameras = reader.rig  # the session's cameras with their lens tables
     fcfg, acfg = FitConfig(), AlignConfig()
     fusion_cfg = PointFusionConfig()
     rows = []  # (kp_mm, kp_deg, final_mm, final_deg, status)

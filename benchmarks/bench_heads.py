@@ -56,7 +56,7 @@ def collect_evidence(path: Path, every: int, background_samples: int) -> dict:
     from orscene.recording import open_session
 
     reader = open_session(path)
-    cams = reader.calibration.cameras
+    cams = reader.rig.subset(reader.calibration.cameras)
     cfg = heads.HeadsConfig()
     samples = set(heads.sample_framesets(reader.n_framesets, background_samples))
     bg = heads.learn_depth_background(

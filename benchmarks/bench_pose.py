@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.optimize import linear_sum_assignment
 
 from orscene.pose import (
@@ -44,6 +45,7 @@ from orscene.pose import (
     poses_at,
     track,
 )
+from orscene.geometry import CameraRig
 from orscene.recording.reader import open_session
 from orscene.types import COCO17
 
@@ -110,7 +112,7 @@ def evaluate(pred_per_frame: dict[int, list], gt, frames: list[int]) -> dict:
 
 
 def run_condition(reader, gt, frames: list[int], cond: str, args, detector=None) -> dict:
-    cams = {n: reader.camera(n) for n in reader.camera_names}
+    cams = reader.rig  # the session's cameras with their lens tables and the fusion's root grid
     fcfg = FusionConfig(device=args.device)
     tcfg = TrackingConfig()
     rng = np.random.default_rng(args.seed)
@@ -163,11 +165,11 @@ def speed(n_people: int = 6, n_cam: int = 4, n_frames: int = 30, seed: int = 0, 
     from orscene.pose import simulate_keypoints
 
     rng = np.random.default_rng(seed)
-    cams = ring_cameras(n_cam, size_wh=(1280, 720), f_px=610.0)
+    cams = CameraRig(ring_cameras(n_cam, size_wh=(1280, 720), f_px=610.0))
     sk = walking_skeletons(n_people, n_frames, 15.0, rng)
     kps = [simulate_keypoints(cams, s, GTNoiseConfig(noise_px=3.0, dropout=0.1), rng) for s in sk]
     cfg = FusionConfig(device=device)
-    fuse_poses(kps[0], cams, None, cfg)  # builds the cached root-grid projection
+    fuse_poses(kps[0], cams, None, cfg)  # builds the root-grid projection (kept by the rig)
     c0, w0 = time.process_time(), time.perf_counter()
     cands = [fuse_poses(k, cams, None, cfg) for k in kps]
     c1, w1 = time.process_time(), time.perf_counter()
@@ -198,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("outputs/bench_pose/results.json"))
     ap.add_argument("--speed-only", action="store_true", help="only the 6-people 4-view timing (no sessions)")
     args = ap.parse_args(argv)
+    torch.set_num_threads(1)  # as fuse_poses did for itself before: small tensors, one thread
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sp = speed(device=args.device)
     log.info("speed: %s", json.dumps(sp))

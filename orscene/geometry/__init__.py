@@ -7,6 +7,7 @@ from orscene.geometry.depth_registration import (
     register_depth_to_color,
 )
 from orscene.geometry.camera import (
+    LensField,
     depth_to_points_cam,
     depth_to_points_world,
     distort_normalized,
@@ -18,8 +19,11 @@ from orscene.geometry.camera import (
     undistort_normalized,
     unproject_px,
 )
+from orscene.geometry.rig import CameraRig
 
 __all__ = [
+    "CameraRig",
+    "LensField",
     "PointFusionConfig",
     "crop_points",
     "fuse_point_cloud",

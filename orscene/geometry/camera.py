@@ -22,6 +22,7 @@ __all__ = [
     "depth_to_points_world",
     "look_at_world_from_cam",
     "sphere_box_px",
+    "LensField",
 ]
 
 
@@ -99,28 +100,8 @@ def unproject_px(intr: Intrinsics, uv_px: Float[np.ndarray, "... 2"], z_m: Float
     return np.concatenate([xy * z[..., None], z[..., None]], axis=-1)
 
 
-def _intrinsics_key(intr: Intrinsics) -> tuple:
-    """A hashable key of everything the ray tables and extents depend on."""
-    return (intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px)
-
-
 _RAY_TILE = 64
 """Pixels per side of a tile of the ray tables, computed tile by tile as needed."""
-_RAY_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _ray_table(intr: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
-    """This process's ray table of ``intr``: ``(rays (H, W, 2) float32, NaN where not yet
-    computed; done (tiles_y, tiles_x) bool)``."""
-    key = _intrinsics_key(intr)
-    table = _RAY_TABLES.get(key)
-    if table is None:
-        H, W, T = intr.height_px, intr.width_px, _RAY_TILE
-        table = (np.full((H, W, 2), np.nan, np.float32), np.zeros((-(-H // T), -(-W // T)), bool))
-        if len(_RAY_TABLES) > 16:
-            _RAY_TABLES.clear()
-        _RAY_TABLES[key] = table
-    return table
 
 
 def _pixel_rays_of(intr: Intrinsics, uv: np.ndarray) -> np.ndarray:
@@ -132,48 +113,147 @@ def _pixel_rays_of(intr: Intrinsics, uv: np.ndarray) -> np.ndarray:
     ).reshape(-1, 2).astype(np.float32)  # fmt: skip
 
 
-def _fill_ray_tiles(intr: Intrinsics, tiles: np.ndarray) -> None:
-    """Undistort every pixel of the tiles ``(K, 2)`` (tile row, tile column) in one call."""
-    rays, done = _ray_table(intr)
-    T, H, W = _RAY_TILE, intr.height_px, intr.width_px
-    spans = [(ty * T, min(H, ty * T + T), tx * T, min(W, tx * T + T)) for ty, tx in tiles]
-    pts = np.concatenate([
-        np.stack(np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)), -1).reshape(-1, 2)
-        for y0, y1, x0, x1 in spans
-    ])  # fmt: skip
-    und = _pixel_rays_of(intr, pts)
-    k = 0
-    for (y0, y1, x0, x1), (ty, tx) in zip(spans, tiles):
-        n = (y1 - y0) * (x1 - x0)
-        rays[y0:y1, x0:x1] = und[k : k + n].reshape(y1 - y0, x1 - x0, 2)
-        done[ty, tx] = True
-        k += n
+class LensField:
+    """What one image's lens model implies, built lazily and kept for as long as the object
+    lives: the undistorted ray of every pixel (tile by tile), the image's ray extent, and
+    the one rule of which rays the lens model is valid for (:meth:`valid`).
+
+    Pure functions of ``intr``; a session keeps one per image in its
+    :class:`orscene.geometry.rig.CameraRig` (cameras are static), a caller without one
+    builds one for the call (correct, only slower when called again).
+
+    >>> import numpy as np
+    >>> intr = Intrinsics(np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]]), np.zeros(8), 640, 480)
+    >>> lens = LensField(intr)
+    >>> [round(v, 3) for v in lens.extent]
+    [-0.64, 0.638, -0.48, 0.478]
+    >>> lens.valid(np.array([[0.0, 0.0], [2.0, 0.0]])).tolist()
+    [True, False]
+    """
+
+    def __init__(self, intr: Intrinsics) -> None:
+        self.intr = intr
+        H, W, T = intr.height_px, intr.width_px, _RAY_TILE
+        self._rays: np.ndarray | None = None  # (H, W, 2) float32, NaN where not computed yet
+        self._done = np.zeros((-(-H // T), -(-W // T)), bool)
+        self._extent: tuple[float, float, float, float] | None = None
+        self._valid_r2: float | None = None
+
+    # -- per-pixel rays ------------------------------------------------------------------
+    def _fill_tiles(self, tiles: np.ndarray) -> None:
+        """Undistort every pixel of the tiles ``(K, 2)`` (tile row, tile column) in one call."""
+        intr, T = self.intr, _RAY_TILE
+        H, W = intr.height_px, intr.width_px
+        if self._rays is None:
+            self._rays = np.full((H, W, 2), np.nan, np.float32)
+        spans = [(ty * T, min(H, ty * T + T), tx * T, min(W, tx * T + T)) for ty, tx in tiles]
+        pts = np.concatenate([
+            np.stack(np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)), -1).reshape(-1, 2)
+            for y0, y1, x0, x1 in spans
+        ])  # fmt: skip
+        und = _pixel_rays_of(intr, pts)
+        k = 0
+        for (y0, y1, x0, x1), (ty, tx) in zip(spans, tiles):
+            n = (y1 - y0) * (x1 - x0)
+            self._rays[y0:y1, x0:x1] = und[k : k + n].reshape(y1 - y0, x1 - x0, 2)
+            self._done[ty, tx] = True
+            k += n
+
+    def pixel_rays(self) -> Float[np.ndarray, "H W 2"]:
+        """Undistorted normalized ray ``(x, y)`` of every pixel, ``(H, W, 2)`` float32.
+        Read-only: this object's own table."""
+        if not self._done.all():
+            self._fill_tiles(np.argwhere(~self._done))
+        return self._rays
+
+    def pixel_rays_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The rays ``(N, 2)`` float32 of the pixels ``(rows, cols)``, computing only the
+        tiles of the table that they fall in (a point cloud near a few heads needs a fraction
+        of the image; the whole table of a 1280x720 image costs ~0.3 s)."""
+        tiles = np.unique(np.stack([rows // _RAY_TILE, cols // _RAY_TILE], 1), axis=0) if len(rows) else np.zeros((0, 2), int)
+        if len(tiles):
+            todo = tiles[~self._done[tiles[:, 0], tiles[:, 1]]]
+            if len(todo):
+                self._fill_tiles(todo)
+        if self._rays is None:
+            return np.zeros((0, 2), np.float32)
+        return self._rays[rows, cols]
+
+    @property
+    def tiles_done(self) -> int:
+        """How many tiles of the ray table are computed so far."""
+        return int(self._done.sum())
+
+    # -- the image's rays and the lens model's valid field -------------------------------
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """Min x, max x, min y, max y of the undistorted rays of the image's pixels.
+
+        Undistortion maps the image one-to-one onto its rays, so the extremes lie on the
+        image's border: every border pixel is undistorted, plus every 16th pixel inside as
+        a safeguard; about 1/200 of the pixels of a 1280x720 image (~0.3 s less per camera)."""
+        if self._extent is None:
+            W, H = self.intr.width_px, self.intr.height_px
+            xs, ys = np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64)
+            gx, gy = np.meshgrid(xs[::16], ys[::16])
+            uv = np.concatenate([
+                np.stack([xs, np.zeros(W)], 1), np.stack([xs, np.full(W, H - 1.0)], 1),
+                np.stack([np.zeros(H), ys], 1), np.stack([np.full(H, W - 1.0), ys], 1),
+                np.stack([gx.ravel(), gy.ravel()], 1),
+            ])  # fmt: skip
+            r = _pixel_rays_of(self.intr, uv)
+            x, y = r[:, 0][np.isfinite(r[:, 0])], r[:, 1][np.isfinite(r[:, 1])]
+            self._extent = (float(x.min()), float(x.max()), float(y.min()), float(y.max()))
+        return self._extent
+
+    @property
+    def valid_r2(self) -> float:
+        """Largest squared undistorted radius ``(X/Z)^2 + (Y/Z)^2`` the image sees, x 1.2
+        (from 17 samples along each side of the border).
+
+        Beyond it the rational distortion model is not fitted and can fold far-away points
+        back into the image: see :meth:`valid`."""
+        if self._valid_r2 is None:
+            K, W, H = self.intr.K_px, self.intr.width_px, self.intr.height_px
+            t = np.linspace(0.0, 1.0, 17)
+            border = np.concatenate([
+                np.column_stack([t * (W - 1), np.zeros_like(t)]), np.column_stack([t * (W - 1), np.full_like(t, H - 1)]),
+                np.column_stack([np.zeros_like(t), t * (H - 1)]), np.column_stack([np.full_like(t, W - 1), t * (H - 1)]),
+            ])  # fmt: skip
+            xy_d = np.column_stack([(border[:, 0] - K[0, 2]) / K[0, 0], (border[:, 1] - K[1, 2]) / K[1, 1]])
+            xy = undistort_normalized(xy_d, self.intr.distortion)
+            self._valid_r2 = float(1.2 * (xy**2).sum(1).max())
+        return self._valid_r2
+
+    def valid(self, xy: Float[np.ndarray, "... 2"]) -> np.ndarray:
+        """The lens-validity rule: True where the undistorted normalized ray ``xy`` lies in
+        the field the lens model is valid for (``x^2 + y^2 <= valid_r2``). Projections of
+        rays outside it are not trusted (the rational model may fold them into the image)."""
+        xy = np.asarray(xy)
+        return self.valid_radius2(xy[..., 0] ** 2 + xy[..., 1] ** 2)
+
+    def valid_radius2(self, r2):
+        """:meth:`valid` given the squared radius ``r2 = x^2 + y^2`` of the rays (a numpy
+        array or a torch tensor, for callers that have computed it already)."""
+        return r2 <= self.valid_r2
 
 
-def _pixel_rays(intr: Intrinsics) -> np.ndarray:
-    """Undistorted normalized ray ``(x, y)`` for every pixel, ``(H, W, 2)`` float32 (cached:
-    a pure function of the intrinsics). Read-only: the cache's own array."""
-    _, done = _ray_table(intr)
-    if not done.all():
-        _fill_ray_tiles(intr, np.argwhere(~done))
-    return _ray_table(intr)[0]
+def _same_intrinsics(a: Intrinsics, b: Intrinsics) -> bool:
+    return a.size_wh == b.size_wh and np.array_equal(a.K_px, b.K_px) and np.array_equal(a.distortion, b.distortion)
 
 
-def _pixel_rays_at(intr: Intrinsics, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The rays ``(N, 2)`` float32 of the pixels ``(rows, cols)``, computing only the tiles
-    of the ray table that they fall in (a point cloud near a few heads needs a fraction of
-    the image; the whole table of a 1280x720 image costs ~0.3 s)."""
-    rays, done = _ray_table(intr)
-    tiles = np.unique(np.stack([rows // _RAY_TILE, cols // _RAY_TILE], 1), axis=0) if len(rows) else np.zeros((0, 2), int)
-    if len(tiles):
-        todo = tiles[~done[tiles[:, 0], tiles[:, 1]]]
-        if len(todo):
-            _fill_ray_tiles(intr, todo)
-    return rays[rows, cols]
+def lens_field(intr: Intrinsics, lens: "LensField | None" = None) -> LensField:
+    """``lens`` when given (it must be of ``intr``), else a new :class:`LensField` of ``intr``."""
+    if lens is None:
+        return LensField(intr)
+    if lens.intr is not intr and not _same_intrinsics(lens.intr, intr):
+        raise ValueError(f"lens tables of {lens.intr.size_wh} intrinsics given for other intrinsics {intr.size_wh}")
+    return lens
 
 
-def depth_to_points_cam(intr: Intrinsics, depth_m: Float[np.ndarray, "H W"]) -> tuple[np.ndarray, np.ndarray]:
-    """Unproject a depth map (z along +z, 0 = invalid) to camera-frame points.
+def depth_to_points_cam(intr: Intrinsics, depth_m: Float[np.ndarray, "H W"], lens: LensField | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Unproject a depth map (z along +z, 0 = invalid) to camera-frame points (``lens``: the
+    session's ray tables of ``intr``, see :class:`LensField`; built for the call when None).
 
     Returns ``(points_cam_m (N, 3) float32, pixel_index (N,) int64 into the flattened image)``.
     Formula: ``p = z * (x_u, y_u, 1)`` with ``(x_u, y_u)`` the undistorted ray of the pixel.
@@ -184,52 +264,28 @@ def depth_to_points_cam(intr: Intrinsics, depth_m: Float[np.ndarray, "H W"]) -> 
     idx = np.nonzero(z > 0)[0]
     zz = z[idx].astype(np.float32)
     pts = np.empty((idx.size, 3), dtype=np.float32)
-    pts[:, :2] = _pixel_rays_at(intr, idx // intr.width_px, idx % intr.width_px) * zz[:, None]
+    pts[:, :2] = lens_field(intr, lens).pixel_rays_at(idx // intr.width_px, idx % intr.width_px) * zz[:, None]
     pts[:, 2] = zz
     return pts, idx
 
 
-def depth_to_points_world(cam: Camera, depth_m: Float[np.ndarray, "H W"]) -> tuple[np.ndarray, np.ndarray]:
+def depth_to_points_world(cam: Camera, depth_m: Float[np.ndarray, "H W"], lens: LensField | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Unproject a depth map registered to the colour camera into world points."""
-    pts, idx = depth_to_points_cam(cam.color, depth_m)
+    pts, idx = depth_to_points_cam(cam.color, depth_m, lens)
     return transform_points(cam.world_from_cam, pts).astype(np.float32), idx
 
 
-_EXTENT_CACHE: dict[tuple, tuple[float, float, float, float]] = {}
-
-
-def _normalized_extent(intr: Intrinsics) -> tuple[float, float, float, float]:
-    """Min x, max x, min y, max y of the undistorted rays of the image's pixels (cached).
-
-    Undistortion maps the image one-to-one onto its rays, so the extremes lie on the
-    image's border: every border pixel is undistorted, plus every 16th pixel inside as a
-    safeguard; about 1/200 of the pixels of a 1280x720 image (~0.3 s less per camera)."""
-    key = _intrinsics_key(intr)
-    ext = _EXTENT_CACHE.get(key)
-    if ext is None:
-        W, H = intr.width_px, intr.height_px
-        xs, ys = np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64)
-        gx, gy = np.meshgrid(xs[::16], ys[::16])
-        uv = np.concatenate([
-            np.stack([xs, np.zeros(W)], 1), np.stack([xs, np.full(W, H - 1.0)], 1),
-            np.stack([np.zeros(H), ys], 1), np.stack([np.full(H, W - 1.0), ys], 1),
-            np.stack([gx.ravel(), gy.ravel()], 1),
-        ])  # fmt: skip
-        r = _pixel_rays_of(intr, uv)
-        x, y = r[:, 0][np.isfinite(r[:, 0])], r[:, 1][np.isfinite(r[:, 1])]
-        ext = (float(x.min()), float(x.max()), float(y.min()), float(y.max()))
-        _EXTENT_CACHE[key] = ext
-    return ext
-
-
-def sphere_box_px(cam: Camera, centre_world_m, radius_m: float, near_m: float = 0.05, margin_px: int = 4) -> tuple[int, int, int, int] | None:
+def sphere_box_px(
+    cam: Camera, centre_world_m, radius_m: float, near_m: float = 0.05, margin_px: int = 4, lens: LensField | None = None
+) -> tuple[int, int, int, int] | None:
     """Colour-image box ``(x0, y0, x1, y1)`` (half-open pixel ranges) that holds the image of
     a world sphere; None when the sphere is wholly behind the camera or outside the image.
 
     The sphere's bounding cube seen from the camera bounds the sphere's rays (a convex set:
     its corners' rays bound it); that ray rectangle, clipped to the rays the image has, is
     distorted along its sampled outline and grown by ``margin_px``. A sphere reaching
-    nearer than ``near_m`` to the camera's plane gives the whole image."""
+    nearer than ``near_m`` to the camera's plane gives the whole image. ``lens``: the
+    colour image's :class:`LensField` (for its ray extent; built for the call when None)."""
     W, H = cam.color.width_px, cam.color.height_px
     c = transform_points(cam.cam_from_world, np.asarray(centre_world_m, dtype=np.float64).reshape(3))
     corners = c + radius_m * np.array([[i, j, k] for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)], np.float64)
@@ -239,7 +295,7 @@ def sphere_box_px(cam: Camera, centre_world_m, radius_m: float, near_m: float = 
     if (z <= near_m).any():
         return (0, 0, W, H)
     xn, yn = corners[:, 0] / z, corners[:, 1] / z
-    ex0, ex1, ey0, ey1 = _normalized_extent(cam.color)
+    ex0, ex1, ey0, ey1 = lens_field(cam.color, lens).extent
     x0, x1 = max(float(xn.min()), ex0), min(float(xn.max()), ex1)
     y0, y1 = max(float(yn.min()), ey0), min(float(yn.max()), ey1)
     if x1 < x0 or y1 < y0:

@@ -15,8 +15,9 @@ remain between valid pixels on both opposite sides are then filled with the near
 the two (edges are not grown). The result is float32 metres on the colour grid, 0 where
 nothing landed.
 
-The per-pixel rays of the depth model are computed once per intrinsics (and cached by
-:func:`orscene.geometry.camera.depth_to_points_cam`'s ray table); precompute a
+The per-pixel rays of the depth model come from the depth sensor's
+:class:`~orscene.geometry.camera.LensField` (a session's :class:`~orscene.geometry.rig.CameraRig`
+keeps it, and the :class:`DepthRegistration`, once per camera); precompute a
 :class:`DepthRegistration` per camera to reuse its rotation and projection constants.
 
 **Regions of interest.** A caller that needs depth only in a few colour boxes (around the
@@ -34,7 +35,7 @@ import numpy as np
 from jaxtyping import Float
 
 from orscene.errors import ShapeError
-from orscene.geometry.camera import _pixel_rays, undistort_normalized
+from orscene.geometry.camera import LensField, lens_field, undistort_normalized
 from orscene.types import Camera, Intrinsics
 
 __all__ = ["DepthRegistrationConfig", "DepthRegistration", "prepare_depth_registration", "register_depth_to_color"]
@@ -81,11 +82,12 @@ _ROI_GROW_PX = 3
 2x2 splats of points landing just outside, and the gap fill looks one pixel further."""
 
 
-def prepare_depth_registration(camera: Camera) -> DepthRegistration:
-    """Compute the depth rays and transform of ``camera`` once (an RGB-D camera)."""
+def prepare_depth_registration(camera: Camera, lens: LensField | None = None) -> DepthRegistration:
+    """Compute the depth rays and transform of ``camera`` once (an RGB-D camera); ``lens``:
+    the depth sensor's :class:`LensField` (its ray table), built for the call when None."""
     if camera.depth is None or camera.cam_from_depth is None:
         raise ShapeError(f"Camera[{camera.name}]", "an RGB-D camera (depth intrinsics and cam_from_depth)", "no depth")
-    rays2d = _pixel_rays(camera.depth)
+    rays2d = lens_field(camera.depth, lens).pixel_rays()
     rays = rays2d.reshape(-1, 2).astype(np.float64)
     T = camera.cam_from_depth
     rays_h = np.concatenate([rays, np.ones((rays.shape[0], 1))], axis=1)

@@ -2,7 +2,7 @@
 
 Each camera's depth (registered to its colour image, ``View.depth_m``) is unprojected as
 :func:`orscene.geometry.camera.depth_to_points_world` does (``p_world = world_from_cam @ z (x_u, y_u, 1)``
-with ``(x_u, y_u)`` the undistorted pixel ray, cached per camera), on a pixel grid, the clouds are concatenated and voxel-downsampled
+with ``(x_u, y_u)`` the undistorted pixel ray, kept per camera by a session's ``CameraRig``), on a pixel grid, the clouds are concatenated and voxel-downsampled
 with open3d (one point per occupied voxel: the mean of its points). Cameras without depth
 contribute nothing. For speed, only every ``pixel_stride``-th pixel in each direction is
 unprojected, and with ``keep_near`` only points near given centres (e.g. heads) are kept
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from orscene.errors import CalibrationError, ShapeError
-from orscene.geometry.camera import _pixel_rays_at, transform_points
+from orscene.geometry.camera import transform_points
+from orscene.geometry.rig import rig_of
 from orscene.types import Camera, FrameSet, PointCloud
 
 __all__ = ["PointFusionConfig", "fuse_point_cloud", "crop_points"]
@@ -48,7 +49,10 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Point
 
     ``keep_near`` (K, 3): world centres (e.g. the fitted heads); when given, points farther
     than ``cfg.keep_radius_m`` from all of them are dropped before downsampling.
+    ``cameras``: a :class:`~orscene.geometry.rig.CameraRig` keeps the pixels' rays from
+    call to call (plain cameras: computed for the call).
     """
+    rig = rig_of(cameras)
     if cfg.pixel_stride < 1:
         raise ShapeError("PointFusionConfig.pixel_stride", ">= 1", cfg.pixel_stride)
     centres = None if keep_near is None else np.asarray(keep_near, dtype=np.float32).reshape(-1, 3)
@@ -56,12 +60,12 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Point
     for name, view in frames.views.items():
         if view.depth_m is None:
             continue
-        cam = cameras.get(name)
+        cam = rig.get(name)
         if cam is None:
             raise CalibrationError("view without a calibrated camera", camera=name)
         if view.depth_m.shape != (cam.color.height_px, cam.color.width_px):
             raise ShapeError(f"View[{name}].depth_m", f"the colour size {cam.color.size_wh[::-1]}", view.depth_m.shape)
-        # p_cam = z (x_u, y_u, 1) on every pixel_stride-th pixel (the rays are cached per camera)
+        # p_cam = z (x_u, y_u, 1) on every pixel_stride-th pixel (the rays are kept by the rig, per camera)
         s = cfg.pixel_stride
         z = view.depth_m[::s, ::s]
         z_max = cfg.max_depth_m
@@ -72,7 +76,7 @@ def fuse_point_cloud(frames: FrameSet, cameras: Mapping[str, Camera], cfg: Point
         rows, cols = np.nonzero(ok)
         pts_cam = np.empty((rows.size, 3), dtype=np.float32)
         pts_cam[:, 2] = z[rows, cols]
-        pts_cam[:, :2] = _pixel_rays_at(cam.color, rows * s, cols * s) * pts_cam[:, 2:]
+        pts_cam[:, :2] = rig.lens(name).pixel_rays_at(rows * s, cols * s) * pts_cam[:, 2:]
         ok = ok.reshape(-1)
         pts = transform_points(cam.world_from_cam, pts_cam).astype(np.float32)
         idx = None

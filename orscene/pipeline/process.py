@@ -22,6 +22,7 @@ import numpy as np
 
 from orscene import anonymize2d, body, pose, registration, render
 from orscene.geometry.fusion import fuse_point_cloud
+from orscene.geometry.rig import CameraRig
 from orscene.pipeline.chunks import Chunk
 from orscene.pipeline.config import OnError, PipelineConfig
 from orscene.pipeline.frameset import (
@@ -314,14 +315,14 @@ def _detect_all(models: Models, rgb: np.ndarray, seeds=None, blazeface_between: 
     return out
 
 
-def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, n_framesets: int) -> PoseChunk:
+def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, n_framesets: int, rig: CameraRig | None = None) -> PoseChunk:
     """Phase A (parallel over chunks): 2D keypoints and 3D pose candidates on keyframes, face
     detection on every frame-set (whole images on detector keyframes, windows around their
     faces in between; :mod:`orscene.pipeline.keyframes`). Depth is registered only where
     the 3D fusion reads it (around torso keypoints and proposed roots: ``View.depth_in_boxes``)."""
     times = StageTimes()
-    reader = open_session(session_path)
-    cameras: Mapping[str, Camera] = reader.calibration.cameras
+    reader = open_session(session_path, rig)  # rig: the session's cameras, built once per worker
+    cameras: Mapping[str, Camera] = reader.rig.subset(reader.calibration.cameras)
     stamps = np.asarray(reader.frameset_timestamps_ns[:n_framesets], np.int64)
     sched = cfg.schedule(stamps)
     kp_lo, kp_hi = sched.keyframe_before(chunk.start), sched.keyframe_after(chunk.stop - 1)
@@ -446,6 +447,7 @@ def anonymize_chunk(
     images: bool = True,
     video: bool = True,
     video_preset: str = "ultrafast",
+    rig: CameraRig | None = None,
 ) -> dict:
     """Phase C (parallel over chunks): body fit and head alignment on keyframes (carried in
     between), render, 2D path, write.
@@ -458,8 +460,8 @@ def anonymize_chunk(
     """
     t_chunk = time.perf_counter()
     times = StageTimes()
-    reader = open_session(session_path)
-    cameras: Mapping[str, Camera] = reader.calibration.cameras
+    reader = open_session(session_path, rig)  # rig: the session's cameras, built once per worker
+    cameras: Mapping[str, Camera] = reader.rig.subset(reader.calibration.cameras)
     has_depth = any(c.has_depth for c in cameras.values())
     rgb_only = any(not c.has_depth for c in cameras.values())
     sched = cfg.schedule(reader.frameset_timestamps_ns[:n_framesets] if pose_chunk.timestamps_ns is None else pose_chunk.timestamps_ns)

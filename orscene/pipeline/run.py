@@ -28,6 +28,7 @@ from tqdm import tqdm
 from orscene._system import usable_cores
 from orscene.configio import config_to_dict, dump_yaml_config, load_yaml_config_with_run
 from orscene.errors import ConfigError, SessionError
+from orscene.geometry.rig import CameraRig
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
 from orscene.pipeline.devices import stage_devices
@@ -109,7 +110,8 @@ def config_defaults(args: list[str]) -> ProcessConfig | None:
 
 # ---------------------------------------------------------------- worker side
 _WORKER: dict = {}
-"""Per-process cache of loaded models (filled once by the executor's initializer)."""
+"""Per-process state of a worker: loaded models (filled once by the executor's initializer)
+and the sessions' camera rigs (:func:`_session_rig`)."""
 
 
 def _init_worker(pipeline_cfg: PipelineConfig, log_level: int, threads: int, progress_queue=None) -> None:
@@ -220,10 +222,20 @@ def _phase_c_models():
     return models
 
 
+def _session_rig(session_path: Path) -> CameraRig:
+    """This worker's :class:`~orscene.geometry.rig.CameraRig` of the session, built once and
+    passed to every chunk it reads: the lens tables, depth registrations and the pose
+    fusion's root grid are computed once per worker, not once per chunk."""
+    key = ("rig", str(session_path))
+    if key not in _WORKER:
+        _WORKER[key] = open_session(session_path).rig
+    return _WORKER[key]
+
+
 def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
     from orscene.pipeline.process import detect_chunk
 
-    result = detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets)
+    result = detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets, _session_rig(session_path))
     _preload_phase_c()
     return result
 
@@ -237,7 +249,10 @@ def _phase_c(
     tracks = pickle.loads(tracks_path.read_bytes())
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
     images, video = fmt in (OutputFormat.IMAGES, OutputFormat.BOTH), fmt in (OutputFormat.MP4, OutputFormat.BOTH)
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset)
+    return anonymize_chunk(
+        chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset,
+        rig=_session_rig(session_path),
+    )  # fmt: skip
 
 
 class _Bound:

@@ -66,10 +66,6 @@ class FusionConfig:
     """A view agrees with a 3D joint when the reprojection is within this (or 3 sigma)."""
     device: str = "auto"
     """Torch device ("auto" = CUDA when available, else CPU; "cpu", "cuda", "cuda:N")."""
-    torch_threads: int = 1
-    """CPU threads torch may use inside ``fuse_poses`` (restored afterwards); 0 = leave
-    torch's setting. The tensors are small: on a busy 2-core machine one thread measured
-    about 10x faster than two (thread hand-offs dominate)."""
 
 
 @dataclass(frozen=True)

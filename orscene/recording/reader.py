@@ -30,10 +30,7 @@ that view obscured or withheld), and the camera comes back at its next good fram
 recording that ends before its last indexed frame fails its remaining views the same way.
 """
 
-import hashlib
 import logging
-import pickle
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +39,8 @@ import numpy as np
 
 from orscene.errors import CalibrationError, RecordingError, SessionError
 from orscene.geometry.camera import sphere_box_px
-from orscene.geometry.depth_registration import DepthRegistration, prepare_depth_registration, register_depth_to_color
+from orscene.geometry.depth_registration import register_depth_to_color
+from orscene.geometry.rig import CameraRig
 from orscene.recording.folder import FolderFrame, FolderSource, check_regular_file, depth_png_size
 from orscene.recording.mkv import MkvReader
 from orscene.recording.session import (
@@ -97,26 +95,6 @@ class _Cam:
     path: Path
     source: MkvReader | FolderSource
     camera: Camera
-    registration: DepthRegistration | None = None
-
-
-_REGISTRATIONS: OrderedDict[bytes, DepthRegistration] = OrderedDict()
-_REGISTRATIONS_KEPT = 8
-
-
-def _registration(camera: Camera) -> DepthRegistration:
-    """:func:`prepare_depth_registration`, remembered per process for the last few depth
-    cameras: a pipeline worker opens the same session for chunk after chunk, and even with
-    the depth rays cached (``orscene.geometry.camera``) turning them into the colour frame
-    and the block lookup costs ~0.07 s per camera (it depends only on the calibration)."""
-    key = hashlib.sha1(pickle.dumps((camera.depth, camera.color, camera.cam_from_depth))).digest()
-    reg = _REGISTRATIONS.pop(key, None)
-    if reg is None:
-        reg = prepare_depth_registration(camera)
-    _REGISTRATIONS[key] = reg
-    while len(_REGISTRATIONS) > _REGISTRATIONS_KEPT:
-        _REGISTRATIONS.popitem(last=False)
-    return reg
 
 
 def _check_finite(cam: Camera, path: Path) -> None:
@@ -136,7 +114,7 @@ def _check_finite(cam: Camera, path: Path) -> None:
 class SessionReader:
     """An opened session. Cheap to create in each worker process (no image is decoded)."""
 
-    def __init__(self, session_path: str | Path) -> None:
+    def __init__(self, session_path: str | Path, rig: CameraRig | None = None) -> None:
         self.path = Path(session_path)
         self.manifest: SessionManifest = load_manifest(self.path)
         calib_path = Path(self.manifest.calibration)
@@ -208,6 +186,10 @@ class SessionReader:
         if extra:
             log.info("%s: cameras %s are not in the manifest; ignored", calib_path, extra)
         self.calibration = Calibration(cameras, uncal, {k: v for k, v in file_calib.residuals.items() if k in self._cams})
+        every = {n: c.camera for n, c in self._cams.items()}
+        self.rig: CameraRig = rig if rig is not None and rig.holds(every) else CameraRig(every)
+        """Every camera of the session (calibrated or not) with its lens tables and depth
+        registration, built on first use (``rig.subset(calibration.cameras)``: the calibrated ones)."""
         stamps = {n: c.source.timestamps_ns for n, c in self._cams.items()}
         self.frameset_timestamps_ns, self._table = group_by_timestamp(stamps, self.manifest.tolerance_ns)
 
@@ -278,13 +260,11 @@ class SessionReader:
         if c.camera.depth is not None:
             if depth_mm is None:
                 return np.zeros(hw, dtype=np.float32)  # an RGB-D camera that missed a depth frame
-            if c.registration is None:
-                c.registration = _registration(c.camera)
             if depth_mm.shape != (c.camera.depth.height_px, c.camera.depth.width_px):
                 raise RecordingError(
                     f"depth frame is {depth_mm.shape[1]}x{depth_mm.shape[0]}, the depth sensor is {c.camera.depth.size_wh}", c.path
                 )
-            return register_depth_to_color(depth_mm, c.registration, roi_px=roi)
+            return register_depth_to_color(depth_mm, self.rig.registration(c.name), roi_px=roi)
         if depth_mm is None:
             return None
         if depth_mm.shape != hw:
@@ -384,16 +364,17 @@ class SessionReader:
             if not need and c.camera.depth is not None:  # decoded and registered only if asked
                 on_demand = lambda boxes, c=c, fr=fr, hw=hw: self._depth_m(c, fr.depth_mm, hw, roi=list(boxes))
         else:  # only around these world spheres (x, y, z, radius)
-            boxes = (sphere_box_px(c.camera, sp[:3], float(sp[3])) for sp in np.asarray(need, np.float64).reshape(-1, 4))
+            boxes = (sphere_box_px(c.camera, sp[:3], float(sp[3]), lens=self.rig.lens(c.name)) for sp in np.asarray(need, np.float64).reshape(-1, 4))
             depth_m = self._depth_m(c, fr.depth_mm, hw, roi=[b for b in boxes if b is not None])
         return View(c.name, fr.rgb, int(fr.timestamp_ns), depth_m, on_demand)
 
 
-def open_session(session_path: str | Path) -> SessionReader:
+def open_session(session_path: str | Path, rig: CameraRig | None = None) -> SessionReader:
     """Open ``session_path`` (a folder with ``session.yaml``); raises a one-line
     OrsceneError naming the file when the manifest, calibration or a source is missing or
-    malformed."""
+    malformed. ``rig``: the session's cameras as an earlier open built them
+    (``reader.rig``), whose tables are reused when its cameras are this session's."""
     path = Path(session_path)
     if not path.is_dir():
         raise SessionError("session folder not found", path)
-    return SessionReader(path)
+    return SessionReader(path, rig)

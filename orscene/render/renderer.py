@@ -39,7 +39,6 @@ Method, per view and face:
    occluders may not, so a wall or a surgical light does not tint the face.
 """
 
-import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ import moderngl
 import numpy as np
 
 from orscene.errors import ConfigError, ShapeError
-from orscene.geometry.camera import project_cam, project_world, transform_points, undistort_normalized, unproject_px
+from orscene.geometry.camera import LensField, lens_field, project_cam, project_world, transform_points, unproject_px
 from orscene.render._fill import push_pull_fill
 from orscene.render.config import RenderConfig
 from orscene.render.templates import FaceTemplate, TemplateSet, choose_template
@@ -241,29 +240,6 @@ def _render_mesh_patch(renderer, pix_z, triangles, origin_px, size_wh, cfg, uv, 
     return rgb, z.reshape(h, w).copy()
 
 
-def _valid_r2(intr: Intrinsics) -> float:
-    return _valid_r2_cached(intr.K_px.tobytes(), intr.distortion.tobytes(), intr.width_px, intr.height_px)
-
-
-@functools.lru_cache(maxsize=32)
-def _valid_r2_cached(K_bytes: bytes, dist_bytes: bytes, W: int, H: int) -> float:
-    """Largest squared undistorted radius ``(X/Z)^2 + (Y/Z)^2`` seen by the image (x 1.2).
-
-    Beyond it the rational distortion model is not fitted and can fold far-away points back
-    into the image, so projected points outside it are dropped.
-    """
-    K = np.frombuffer(K_bytes, np.float64).reshape(3, 3)
-    dist = np.frombuffer(dist_bytes, np.float64)
-    t = np.linspace(0.0, 1.0, 17)
-    border = np.concatenate([
-        np.column_stack([t * (W - 1), np.zeros_like(t)]), np.column_stack([t * (W - 1), np.full_like(t, H - 1)]),
-        np.column_stack([np.zeros_like(t), t * (H - 1)]), np.column_stack([np.full_like(t, W - 1), t * (H - 1)]),
-    ])  # fmt: skip
-    xy_d = np.column_stack([(border[:, 0] - K[0, 2]) / K[0, 0], (border[:, 1] - K[1, 2]) / K[1, 1]])
-    xy = undistort_normalized(xy_d, dist)
-    return float(1.2 * (xy**2).sum(1).max())
-
-
 def _rigid_f32(T: np.ndarray, points: np.ndarray) -> np.ndarray:
     """``R p + t`` for (N, 3) points in float32, row by row: no BLAS call, whose threads stall
     on a loaded machine for this skinny (N, 3) x (3, 3) product."""
@@ -276,16 +252,17 @@ def _rigid_f32(T: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _project_vertices(
-    camera: Camera, vertices_world_m: np.ndarray, near_m: float = 0.0
+    camera: Camera, vertices_world_m: np.ndarray, near_m: float = 0.0, lens: LensField | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(pix_z (V, 3) float32, ok (V,) bool)`` of world vertices in ``camera``'s colour image.
 
-    ``ok`` is False for vertices nearer than ``near_m`` or outside the lens model's valid field.
+    ``ok`` is False for vertices nearer than ``near_m`` or outside the lens model's valid field
+    (:meth:`LensField.valid`; ``lens``: the colour image's, built for the call when None).
     """
-    return _project_cam_points(camera.color, _rigid_f32(camera.cam_from_world, vertices_world_m), near_m)
+    return _project_cam_points(camera.color, _rigid_f32(camera.cam_from_world, vertices_world_m), near_m, lens)
 
 
-def _project_cam_points(intr: Intrinsics, pts_cam: np.ndarray, near_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _project_cam_points(intr: Intrinsics, pts_cam: np.ndarray, near_m: float, lens: LensField | None = None) -> tuple[np.ndarray, np.ndarray]:
     z = pts_cam[:, 2]
     ok = z > max(near_m, 1e-6)
     pix_z = np.zeros((pts_cam.shape[0], 3), np.float32)
@@ -293,7 +270,7 @@ def _project_cam_points(intr: Intrinsics, pts_cam: np.ndarray, near_m: float) ->
         return pix_z, ok
     zz = z[ok].astype(np.float64)
     xy = pts_cam[ok, :2].astype(np.float64) / zz[:, None]
-    inside = (xy**2).sum(1) <= _valid_r2(intr)
+    inside = lens_field(intr, lens).valid(xy)
     ok[np.nonzero(ok)[0][~inside]] = False
     uv, _ = project_cam(intr, np.column_stack([xy[inside], np.ones(int(inside.sum()))]))
     pix_z[ok, :2] = uv
@@ -353,7 +330,7 @@ class _ViewOccluders:
 
 
 def _project_occluders(
-    camera: Camera, occluders: Occluders, faces: Sequence[FaceMesh], cfg: RenderConfig
+    camera: Camera, occluders: Occluders, faces: Sequence[FaceMesh], cfg: RenderConfig, lens: LensField | None = None
 ) -> _ViewOccluders:
     T = camera.cam_from_world
     cloud_pix_z = None
@@ -386,11 +363,11 @@ def _project_occluders(
             for lo, hi, zmax in cones:
                 keep |= (zs < zmax) & (xn > lo[0]) & (xn < hi[0]) & (yn > lo[1]) & (yn < hi[1])
             pts = pc_cam[sel[inside]]
-            pz, ok = _project_cam_points(camera.color, pts[keep], cfg.near_m)
+            pz, ok = _project_cam_points(camera.color, pts[keep], cfg.near_m, lens)
             cloud_pix_z = pz[ok]
     bodies = []
     for body in occluders.bodies:
-        pz, ok = _project_vertices(camera, body.vertices_world_m, cfg.near_m)
+        pz, ok = _project_vertices(camera, body.vertices_world_m, cfg.near_m, lens)
         tris = np.asarray(body.faces)
         tris = tris[ok[tris].all(axis=1)]
         if tris.size == 0:
@@ -542,6 +519,7 @@ def render_faces(
     occluders: Occluders | None,
     cfg: RenderConfig,
     others: Sequence[tuple[Camera, np.ndarray]] = (),
+    lens: LensField | None = None,
 ) -> list[FacePatch]:
     """Render every face into one view; one FacePatch per face visible in it.
 
@@ -553,7 +531,10 @@ def render_faces(
     ``cfg.min_visible_fraction`` get no patch. ``occluders`` is used only when the view has
     no depth; without both, nothing hides a face (draw). The patches are
     :class:`RenderedFacePatch` (a FacePatch that also says which surrounding pixels may
-    anchor the blended colours).
+    anchor the blended colours). ``lens``: the colour image's
+    :class:`~orscene.geometry.camera.LensField` (a session's ``CameraRig.lens(name)``),
+    whose :meth:`~orscene.geometry.camera.LensField.valid` drops vertices beyond the lens
+    model's field; built for the call when None.
     """
     if view.camera != camera.name:
         raise ShapeError("render_faces view", f"a view of camera {camera.name!r}", view.camera)
@@ -562,9 +543,10 @@ def render_faces(
         raise ShapeError(f"render_faces view[{view.camera}].rgb", f"size {camera.color.size_wh}", (W, H))
     if not faces:
         return []
+    lens = lens_field(camera.color, lens)
     occ = None
     if view.depth_m is None and occluders is not None:
-        occ = _project_occluders(camera, occluders, faces, cfg)
+        occ = _project_occluders(camera, occluders, faces, cfg, lens)
 
     patches: list[FacePatch] = []
     cos_away = float(np.cos(np.deg2rad(cfg.max_view_angle_deg)))
@@ -573,7 +555,7 @@ def render_faces(
         if float(face.world_from_head[:3, 2] @ to_cam) < cos_away * float(np.linalg.norm(to_cam)):
             log.debug("face %d is turned away from camera %s: not rendered", face.track_id, camera.name)
             continue
-        pix_z, ok = _project_vertices(camera, face.vertices_world_m, cfg.near_m)
+        pix_z, ok = _project_vertices(camera, face.vertices_world_m, cfg.near_m, lens)
         tris = np.asarray(face.faces)
         if not ok.all():  # drop the triangles behind the camera or beyond the lens model's field
             log.debug("face %d is partly behind camera %s or outside its field", face.track_id, camera.name)

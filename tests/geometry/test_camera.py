@@ -99,32 +99,31 @@ def test_ray_extent_from_the_border_equals_all_pixels(intr, shared_data):
     """The image's ray extent (which clips ``sphere_box_px``), found from the border pixels,
     equals the extent over every pixel: for a strong rational lens and for the real
     Azure Kinect colour and depth calibrations."""
-    from orscene.geometry.camera import _normalized_extent, _pixel_rays
+    from orscene.geometry.camera import LensField
     from orscene.recording.mkv import camera_from_k4a_calibration
 
     k4a = camera_from_k4a_calibration((shared_data / "azure_kinect" / "calibration.json").read_text(), (1280, 720), (640, 576), "k4a")
     for ii in (intr, k4a.color, k4a.depth):
-        rays = _pixel_rays(ii)
+        rays = LensField(ii).pixel_rays()
         x, y = rays[..., 0][np.isfinite(rays[..., 0])], rays[..., 1][np.isfinite(rays[..., 1])]
-        assert _normalized_extent(ii) == (float(x.min()), float(x.max()), float(y.min()), float(y.max()))
+        assert LensField(ii).extent == (float(x.min()), float(x.max()), float(y.min()), float(y.max()))
 
 
 def test_rays_computed_tile_by_tile_equal_the_whole_table(rng):
     """Rays looked up for a few pixels (their tiles computed on demand) are bit-identical
     to the whole table computed in one call, and to OpenCV's undistortion of those pixels."""
-    from orscene.geometry.camera import _RAY_TABLES, _pixel_rays, _pixel_rays_at
+    from orscene.geometry.camera import LensField
 
     intr = Intrinsics(np.array([[611.0, 0, 641.2], [0, 610.4, 362.7], [0, 0, 1]]), KINECT_DIST * 0.9, 1280, 720)
     rows, cols = rng.integers(0, 720, 500), rng.integers(0, 1280, 500)
-    some = _pixel_rays_at(intr, rows, cols)
-    _, done = next(v for k, v in _RAY_TABLES.items() if k[0] == intr.K_px.tobytes())
-    assert 0 < done.sum() < done.size  # only some tiles computed so far
+    lens = LensField(intr)
+    some = lens.pixel_rays_at(rows, cols)
+    assert 0 < lens.tiles_done < (-(-720 // 64)) * (-(-1280 // 64))  # only some tiles computed so far
     ref = cv2.undistortPointsIter(
         np.stack([cols, rows], 1).astype(np.float64)[:, None], intr.K_px, intr.distortion, None, None,
         (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-9),
     ).reshape(-1, 2).astype(np.float32)  # fmt: skip
     np.testing.assert_array_equal(some, ref)
-    whole = _pixel_rays(intr).copy()
-    _RAY_TABLES.clear()
-    np.testing.assert_array_equal(_pixel_rays(intr), whole)
+    whole = lens.pixel_rays().copy()
+    np.testing.assert_array_equal(LensField(intr).pixel_rays(), whole)
     np.testing.assert_array_equal(whole[rows, cols], some)
