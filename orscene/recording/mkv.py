@@ -6,8 +6,8 @@ sensor's grid), ``IR``, ``IMU`` and the attachment ``calibration.json`` (the fac
 calibration). Track timestamps are microseconds since the start of the recording; a
 *capture* is a colour frame plus the depth frame with the same timestamp (shifted by
 ``K4A_DEPTH_DELAY_NS``). Opening indexes the captures from the Matroska element headers
-alone (:mod:`orscene.recording.ebml`), falling back to PyAV's demuxer for layouts that
-index needs a demuxer for.
+alone (:mod:`orscene.recording.ebml`), falling back to PyAV's demuxer for the layouts it cannot
+index (unknown-size clusters, laced blocks).
 
 Calibration conversion (:func:`camera_from_k4a_calibration`), once, at this boundary:
 
