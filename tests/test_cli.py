@@ -1,6 +1,7 @@
 """The command line (orscene/cli.py): short help, --help-all, run options from the YAML
 config, quiet third parties unless -v, log lines that stay out of progress bars."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,11 @@ def test_process_help_is_short_and_help_all_has_every_stage_setting():
     assert not any("--pipeline.pose" in line for line in lines)
     full = _cli("process", "--help-all")
     assert full.returncode == 0 and "--pipeline.pose" in full.stdout and len(full.stdout.splitlines()) > 200
-    assert "2.5x faster" not in full.stdout  # measurements live in benchmarks/results.md
+    # measurement notes live in benchmarks/results.md, not in the options' docstrings
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", full.stdout).split())  # tyro's boxes and line breaks out
+    for note in (r"[Mm]easured (on|about|when|with|at)\b", r"benchmark", r"\d+(\.\d+)? ?x faster", r"\d+(\.\d+)? s against", r"from \d+ to \d+",
+                 r"leak rates? \d", r"\d+ ms less", r"beat \d"):  # fmt: skip
+        assert not re.search(note, text), (note, re.search(note, text))
     small = _cli("info", "--help")  # a command without stage settings: tyro's own help
     assert small.returncode == 0 and "--mkv" in small.stdout
 

@@ -69,14 +69,13 @@ class ProcessConfig:
     format: OutputFormat = OutputFormat.BOTH
     """Anonymized colour as an image sequence, MP4 per camera, or both."""
     video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "ultrafast"
-    """x264 preset of the MP4s (CRF 18): faster presets write larger files (measurements in
-    benchmarks/results.md)."""
+    """x264 preset of the MP4s (CRF 18): faster presets write larger files."""
     workers: int = 1
     """Parallel worker processes, each running whole chunks."""
     chunk_size: int = 75
     """Frame-sets per chunk (the unit of resumption and of parallel work). Images stream
     to disk frame-set by frame-set, so memory does not grow with it; each chunk starts its
-    body fits cold (about a second per new batch of people), so longer chunks cost less."""
+    body fits cold, so longer chunks cost less."""
     warmup: int = 3
     """Frame-sets before a chunk over which the body fit is warm-started (chunk overlap)."""
     force: bool = False
