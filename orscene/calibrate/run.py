@@ -37,7 +37,7 @@ from orscene.recording.session import (
 )
 from orscene.types import Camera, FrameSet
 
-__all__ = ["CalibrateConfig", "run_calibrate", "calibrate_session", "default_calibration_path"]
+__all__ = ["CalibrateConfig", "run_calibrate", "calibrate_session", "default_board_path", "default_calibration_path"]
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,10 @@ class CalibrateConfig:
 
     session: str
     """Session name (a folder under the recordings root) in which the cameras see the board."""
-    board: Path = Path("calibration/board.json")
+    board: Path | None = None
     """Board definition JSON (squares_x, squares_y, square_length and marker_length in mm,
-    aruco_dict_name); see calibration/README.md."""
+    aruco_dict_name); see calibration/README.md. Default: the board shipped with orscene
+    (7x5 squares of 120 mm, 90 mm ArUco 4x4 markers; calibration/board.json in a checkout)."""
     recordings: Path | None = None
     """Recordings root; default $ORSCENE_RECORDINGS or ./recordings."""
     output: Path | None = None
@@ -88,6 +89,12 @@ class CalibrateConfig:
     """After the board registration, refine each camera's pose by coloured ICP of its RGB-D
     point cloud against the other cameras' (needs depth and overlapping views; corrections
     over 5 cm or 2 degrees are rejected)."""
+
+
+def default_board_path() -> Path:
+    """The default ChArUco board file, shipped in the package (``calibration/board.json``
+    of a checkout links to it)."""
+    return Path(__file__).with_name("default_board.json")
 
 
 def default_calibration_path(session: str) -> Path:
@@ -209,7 +216,7 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
     """Calibrate the session's cameras and write the calibration file; returns 0."""
     root = cfg.recordings if cfg.recordings is not None else default_recordings_root()
     spath = session_dir(root, cfg.session)
-    spec = load_board(cfg.board)
+    spec = load_board(cfg.board if cfg.board is not None else default_board_path())
     reader, tmp = _open_reader(spath)
     try:
         cameras = reader.calibration.all_cameras()
