@@ -65,7 +65,8 @@ class ProcessConfig:
     """YAML file overriding the pipeline defaults (the shape printed by --print-config), and
     run options in an optional ``run:`` section (workers, format, on_error...); flags win."""
     print_config: bool = False
-    """Print the effective pipeline configuration as YAML and exit."""
+    """Print the effective configuration (run options under ``run:``, then the stage
+    settings) as the YAML that --config reads, and exit."""
     format: OutputFormat = OutputFormat.BOTH
     """Anonymized colour as an image sequence, MP4 per camera, or both."""
     video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "ultrafast"
@@ -102,8 +103,19 @@ def config_defaults(args: list[str]) -> ProcessConfig | None:
     if path is None:
         return None
     # the stage settings, and the run options of an optional ``run:`` section (workers, format...)
-    pipeline, run = load_yaml_config_with_run(path, PipelineConfig, ProcessConfig, exclude=("pipeline", "config", "print_config"))
+    pipeline, run = load_yaml_config_with_run(path, PipelineConfig, ProcessConfig, exclude=_NOT_RUN_OPTIONS)
     return ProcessConfig(config=Path(path), pipeline=pipeline, **run)
+
+
+_NOT_RUN_OPTIONS = ("pipeline", "config", "print_config")
+"""The ProcessConfig fields that a config file's ``run:`` section does not hold."""
+
+
+def dump_process_config(cfg: ProcessConfig) -> str:
+    """What ``--print-config`` prints, in the shape ``--config`` reads back: the run options
+    under ``run:``, then the stage settings."""
+    run = {k: v for k, v in config_to_dict(cfg).items() if k not in _NOT_RUN_OPTIONS}
+    return dump_yaml_config({"run": run, **config_to_dict(cfg.pipeline)})
 
 
 # ---------------------------------------------------------------- worker side
@@ -231,6 +243,25 @@ def _phase_c(
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
     images, video = fmt in (OutputFormat.IMAGES, OutputFormat.BOTH), fmt in (OutputFormat.MP4, OutputFormat.BOTH)
     return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset)
+
+
+_TEST_PAUSE_ENV = "ORSCENE_TEST_PAUSE_FILE"
+
+
+def _test_pause_point(chunk_name: str) -> None:
+    """Test hook, off unless ``$ORSCENE_TEST_PAUSE_FILE`` names a file: once a chunk's
+    anonymized state is written, the run writes the chunk's name to that file and waits
+    while the file exists. A test can so kill a real run at a known point (the resume
+    test), or remove the file to let it go on to its next chunk."""
+    path = os.environ.get(_TEST_PAUSE_ENV)
+    if not path:
+        return
+    pause = Path(path)
+    tmp = pause.with_name(pause.name + ".tmp")
+    tmp.write_text(chunk_name)
+    os.replace(tmp, pause)  # whole, never seen half-written
+    while pause.exists():
+        time.sleep(0.02)
 
 
 class _Bound:
@@ -383,6 +414,7 @@ def _run_locked(
                 for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format, cfg.video_preset), todo):
                     layout.write_json(layout.chunk_state_path(chunk.name), state)
                     progress.finished(chunk.name)
+                    _test_pause_point(chunk.name)
             finally:
                 progress.close()
         t_c = time.perf_counter()
@@ -467,7 +499,7 @@ def _join_videos(layout: OutputLayout, reader, chunks: list[Chunk], states: list
 
 def run_process(cfg: ProcessConfig) -> int:
     if cfg.print_config:
-        sys.stdout.write(dump_yaml_config(cfg.pipeline))
+        sys.stdout.write(dump_process_config(cfg))
         return 0
     summary = process_session(cfg)
     if cfg.mkv and cfg.out is None:
