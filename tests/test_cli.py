@@ -58,6 +58,32 @@ def test_run_options_from_the_yaml_config(tmp_path):
     assert out.returncode != 0 and "run.format" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+def test_print_config_is_what_config_reads(tmp_path):
+    """--print-config prints the run options under ``run:`` and the stage settings; fed back
+    with --config it gives the same configuration (flags included), printed identically."""
+    import yaml
+
+    from orscene.pipeline.run import ProcessConfig
+
+    first = _cli("process", "--print-config", "--workers", "3", "--format", "mp4", "--chunk-size", "20", "--on-error", "withhold",
+                 "--pipeline.detector-every", "4", "--pipeline.fusion.voxel-m", "0.01")  # fmt: skip
+    assert first.returncode == 0, first.stderr[-2000:]
+    data = yaml.safe_load(first.stdout)
+    assert list(data)[0] == "run" and sorted(data["run"]) == sorted(
+        f for f in ProcessConfig.__dataclass_fields__ if f not in ("pipeline", "config", "print_config")
+    )
+    assert (data["run"]["workers"], data["run"]["format"], data["run"]["chunk_size"], data["run"]["on_error"]) == (3, "mp4", 20, "withhold")
+    assert data["detector_every"] == 4 and data["fusion"]["voxel_m"] == 0.01
+    cfg_file = tmp_path / "printed.yaml"
+    cfg_file.write_text(first.stdout)
+    again = _cli("process", "--config", str(cfg_file), "--print-config")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout == first.stdout
+    # and a flag still wins over the printed file
+    flag = yaml.safe_load(_cli("process", "--config", str(cfg_file), "--print-config", "--workers", "1").stdout)
+    assert flag["run"]["workers"] == 1 and flag["run"]["chunk_size"] == 20
+
+
 def test_native_stderr_is_quiet_unless_verbose():
     code = (
         "import os, sys\n"
