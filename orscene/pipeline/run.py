@@ -56,6 +56,9 @@ class ProcessConfig:
     mkv: tuple[Path, ...] = ()
     """Azure Kinect recordings to anonymize directly, instead of a session (one camera each;
     the first at the world origin, the others uncalibrated: 2D path only)."""
+    calibration: Path | None = None
+    """With --mkv: room calibration file giving the recordings' world poses (as `calibrate`
+    writes it; cameras are named after the .mkv files), instead of the first at the origin."""
     recordings: Path = field(default_factory=default_recordings_root)
     """Recordings root (default ./recordings, or $ORSCENE_RECORDINGS)."""
     out: Path | None = None
@@ -299,11 +302,15 @@ def _versions() -> dict[str, str]:
 
 def process_session(cfg: ProcessConfig) -> dict:
     """Run the pipeline; returns the run summary (also written to summary.json)."""
+    if cfg.calibration is not None and not cfg.mkv:
+        raise ConfigError("--calibration is for --mkv runs (a session names its calibration file in session.yaml)")
     if cfg.mkv:  # recordings given directly: their session folder, in a temporary place
         from orscene.recording.importers import temporary_mkv_session
 
-        with temporary_mkv_session(cfg.mkv) as (root, name):
-            return process_session(dataclasses.replace(cfg, mkv=(), session=name, recordings=root, out=cfg.out or default_outputs_dir(name)))
+        with temporary_mkv_session(cfg.mkv, cfg.calibration) as (root, name):
+            return process_session(
+                dataclasses.replace(cfg, mkv=(), calibration=None, session=name, recordings=root, out=cfg.out or default_outputs_dir(name))
+            )
     session_path = session_dir(cfg.recordings, cfg.session)
     if not session_path.is_dir():
         raise SessionError("session not found", session_path)
