@@ -37,7 +37,7 @@ from orscene.recording.session import (
 )
 from orscene.types import Camera, FrameSet
 
-__all__ = ["CalibrateConfig", "run_calibrate", "calibrate_session", "default_calibration_path"]
+__all__ = ["CalibrateConfig", "run_calibrate", "calibrate_session", "default_board_path", "default_calibration_path"]
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,10 @@ class CalibrateConfig:
 
     session: str
     """Session name (a folder under the recordings root) in which the cameras see the board."""
-    board: Path = Path("calibration/board.json")
+    board: Path | None = None
     """Board definition JSON (squares_x, squares_y, square_length and marker_length in mm,
-    aruco_dict_name); see calibration/README.md."""
+    aruco_dict_name); see calibration/README.md. Default: the board shipped with orscene
+    (7x5 squares of 120 mm, 90 mm ArUco 4x4 markers; calibration/board.json in a checkout)."""
     recordings: Path | None = None
     """Recordings root; default $ORSCENE_RECORDINGS or ./recordings."""
     output: Path | None = None
@@ -88,6 +89,12 @@ class CalibrateConfig:
     """After the board registration, refine each camera's pose by coloured ICP of its RGB-D
     point cloud against the other cameras' (needs depth and overlapping views; corrections
     over 5 cm or 2 degrees are rejected)."""
+
+
+def default_board_path() -> Path:
+    """The default ChArUco board file, shipped in the package (``calibration/board.json``
+    of a checkout links to it)."""
+    return Path(__file__).with_name("default_board.json")
 
 
 def default_calibration_path(session: str) -> Path:
@@ -131,16 +138,12 @@ def _framesets(reader, cfg: CalibrateConfig) -> Iterator[FrameSet]:
         yield from reader.framesets(int(i), int(i) + 1)
 
 
-def calibrate_session(
+def _detect_boards(
     framesets: Iterator[FrameSet], cameras: dict[str, Camera], spec: BoardSpec, cfg: CalibrateConfig
-) -> tuple[dict[str, Camera], WorldResult]:
-    """The calibration itself, on frame-sets already read: returns cameras with their new
-    ``world_from_cam`` (and re-estimated colour intrinsics if asked) and the solver result."""
-    if cfg.board_static and cfg.reestimate_intrinsics:
-        raise ConfigError(
-            "--board-static keeps one view of the still board per camera, and --reestimate-intrinsics needs the board "
-            "in several poses per camera: re-estimate the intrinsics on a recording where the board moves, or drop one option"
-        )
+) -> tuple[dict[tuple[str, int], Detection], dict[str, list[tuple[np.ndarray, np.ndarray]]]]:
+    """``(board detection per (camera, placement), up to two RGB-D views per camera)``. A
+    placement is a frame-set, or with ``board_static`` the one placement 0 where each camera
+    keeps its view with the most corners."""
     det_cfg = DetectConfig()
     detections: dict[tuple[str, int], CharucoCorners] = {}
     depth_views: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in cameras}
@@ -160,26 +163,73 @@ def calibrate_session(
                 depth_views[name].append((view.rgb, view.depth_m))
     if n_read == 0:
         raise CalibrationError("no frame-sets to calibrate from (check --start/--stop)")
+    return detections, depth_views
+
+
+def _reestimate_intrinsics(
+    cameras: dict[str, Camera], detections: dict[tuple[str, int], Detection], spec: BoardSpec, cfg: CalibrateConfig
+) -> dict[str, Camera]:
+    """Each camera with its colour intrinsics estimated from its board views."""
     cams = dict(cameras)
-    if cfg.reestimate_intrinsics:
-        for name, cam in cameras.items():
-            dets = [d for (c, _), d in detections.items() if c == name]
-            icfg = IntrinsicsConfig(min_corners_per_view=max(cfg.min_corners, 12))
-            res = calibrate_intrinsics(dets, spec, icfg, camera=name)
-            cams[name] = Camera(name, res.intrinsics, cam.world_from_cam, cam.depth, cam.cam_from_depth)
-    world_ref = None if cfg.world == "board" else cfg.world
-    if world_ref is not None and world_ref not in cams:
-        raise ConfigError(f"--world {world_ref!r} is neither 'board' nor one of the cameras {sorted(cams)}")
-    intr = {n: c.color for n, c in cams.items()}
-    result = register_cameras(detections, intr, spec, reference=world_ref, cfg=WorldConfig(min_corners=cfg.min_corners))
-    world_from_cam = {n: np.linalg.inv(T) for n, T in result.cam_from_world.items()}
-    clouds: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per camera, its first RGB-D view
+    for name, cam in cameras.items():
+        dets = [d for (c, _), d in detections.items() if c == name]
+        icfg = IntrinsicsConfig(min_corners_per_view=max(cfg.min_corners, 12))
+        res = calibrate_intrinsics(dets, spec, icfg, camera=name)
+        cams[name] = Camera(name, res.intrinsics, cam.world_from_cam, cam.depth, cam.cam_from_depth)
+    return cams
+
+
+def _depth_clouds(
+    cams: dict[str, Camera], depth_views: dict[str, list[tuple[np.ndarray, np.ndarray]]]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per camera with depth registered to its colour grid, its first RGB-D view as a
+    ``(points_cam_m, colours in [0, 1])`` cloud of at most ~40000 points."""
+    clouds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, views in depth_views.items():
         for rgb, depth_m in views[:1]:
             if depth_m.shape == (cams[name].color.height_px, cams[name].color.width_px):
                 p, idx = depth_to_points_cam(cams[name].color, depth_m)
                 step = max(1, p.shape[0] // 40000)
                 clouds[name] = (p[::step], rgb.reshape(-1, 3)[idx[::step]].astype(np.float64) / 255.0)
+    return clouds
+
+
+def _align_floor(world_from_cam: dict[str, np.ndarray], clouds: dict[str, tuple[np.ndarray, np.ndarray]], world: str) -> dict[str, np.ndarray]:
+    """The poses moved so that the floor seen in depth is z = 0 with z up (unchanged, with a
+    warning, when no camera has depth)."""
+    pts = []
+    for name, (p, _) in clouds.items():
+        step = max(1, p.shape[0] // 20000)
+        pts.append(transform_points(world_from_cam[name], p[::step].astype(np.float64)))
+    if not pts:
+        log.warning("no depth in the calibration frames: the floor is not aligned (world = %s frame)", world)
+        return world_from_cam
+    centres = np.stack([T[:3, 3] for T in world_from_cam.values()])
+    up = -np.mean([T[:3, 1] for T in world_from_cam.values()], axis=0)
+    new_from_world, n_in = floor_alignment(np.concatenate(pts), centres, up)
+    log.info("floor plane: %d inliers; world moved so that the floor is z = 0", n_in)
+    return {n: new_from_world @ T for n, T in world_from_cam.items()}
+
+
+def calibrate_session(
+    framesets: Iterator[FrameSet], cameras: dict[str, Camera], spec: BoardSpec, cfg: CalibrateConfig
+) -> tuple[dict[str, Camera], WorldResult]:
+    """The calibration itself, on frame-sets already read: returns cameras with their new
+    ``world_from_cam`` (and re-estimated colour intrinsics if asked) and the solver result."""
+    if cfg.board_static and cfg.reestimate_intrinsics:
+        raise ConfigError(
+            "--board-static keeps one view of the still board per camera, and --reestimate-intrinsics needs the board "
+            "in several poses per camera: re-estimate the intrinsics on a recording where the board moves, or drop one option"
+        )
+    detections, depth_views = _detect_boards(framesets, cameras, spec, cfg)
+    cams = _reestimate_intrinsics(cameras, detections, spec, cfg) if cfg.reestimate_intrinsics else dict(cameras)
+    world_ref = None if cfg.world == "board" else cfg.world
+    if world_ref is not None and world_ref not in cams:
+        raise ConfigError(f"--world {world_ref!r} is neither 'board' nor one of the cameras {sorted(cams)}")
+    intr = {n: c.color for n, c in cams.items()}
+    result = register_cameras(detections, intr, spec, reference=world_ref, cfg=WorldConfig(min_corners=cfg.min_corners))
+    world_from_cam = {n: np.linalg.inv(T) for n, T in result.cam_from_world.items()}
+    clouds = _depth_clouds(cams, depth_views)
     if cfg.icp:
         if len(clouds) < 2:
             log.warning("coloured ICP needs depth in two or more cameras; skipped")
@@ -187,18 +237,7 @@ def calibrate_session(
             fixed = world_ref if world_ref in clouds else max(clouds, key=lambda n: result.n_corners[n])
             world_from_cam = refine_poses_colored_icp(clouds, world_from_cam, fixed)
     if cfg.floor:
-        pts = []
-        for name, (p, _) in clouds.items():
-            step = max(1, p.shape[0] // 20000)
-            pts.append(transform_points(world_from_cam[name], p[::step].astype(np.float64)))
-        if not pts:
-            log.warning("no depth in the calibration frames: the floor is not aligned (world = %s frame)", cfg.world)
-        else:
-            centres = np.stack([T[:3, 3] for T in world_from_cam.values()])
-            up = -np.mean([T[:3, 1] for T in world_from_cam.values()], axis=0)
-            new_from_world, n_in = floor_alignment(np.concatenate(pts), centres, up)
-            log.info("floor plane: %d inliers; world moved so that the floor is z = 0", n_in)
-            world_from_cam = {n: new_from_world @ T for n, T in world_from_cam.items()}
+        world_from_cam = _align_floor(world_from_cam, clouds, cfg.world)
     out = {
         n: Camera(n, c.color, world_from_cam[n], c.depth, c.cam_from_depth) for n, c in cams.items()
     }
@@ -209,7 +248,7 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
     """Calibrate the session's cameras and write the calibration file; returns 0."""
     root = cfg.recordings if cfg.recordings is not None else default_recordings_root()
     spath = session_dir(root, cfg.session)
-    spec = load_board(cfg.board)
+    spec = load_board(cfg.board if cfg.board is not None else default_board_path())
     reader, tmp = _open_reader(spath)
     try:
         cameras = reader.calibration.all_cameras()

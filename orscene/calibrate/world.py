@@ -66,6 +66,118 @@ def _project(intr: Intrinsics, cam_from_board: np.ndarray, obj: np.ndarray) -> n
     return cv2.projectPoints(obj, r, t, intr.K_px, intr.distortion)[0].reshape(-1, 2)
 
 
+def _view_poses(
+    observations: Mapping[tuple[str, int], Detection], intrinsics: Mapping[str, Intrinsics], spec: BoardSpec, cfg: WorldConfig
+) -> dict[tuple[str, int], np.ndarray]:
+    """solvePnP ``cam_from_board`` of every usable view (enough corners, RMS within
+    ``max_view_rms_px``); CalibrationError naming a camera left without one."""
+    pnp: dict[tuple[str, int], np.ndarray] = {}
+    for c in sorted(intrinsics):
+        keys = [key for key in observations if key[0] == c]
+        best = max((len(observations[k]) for k in keys), default=0)
+        usable = [k for k in keys if len(observations[k]) >= cfg.min_corners]
+        if not usable:
+            raise CalibrationError(
+                f"never sees the calibration board "
+                f"(at most {best} corners in {len(keys)} views, need {cfg.min_corners}): check that the board file "
+                f"matches the printed board (squares, dictionary) and that the board faces this camera, with each "
+                f"marker bit 2 px or more in its images (a larger board, nearer, less oblique)",
+                camera=c,
+            )
+        for k in usable:
+            T, rms = estimate_board_pose(observations[k], spec, intrinsics[c], camera=c, min_corners=cfg.min_corners)
+            if rms > cfg.max_view_rms_px:
+                log.warning("camera %s placement %s: solvePnP RMS %.1f px, view dropped", c, k[1], rms)
+                continue
+            pnp[k] = T
+        if not any(k[0] == c for k in pnp):
+            raise CalibrationError("no view of the board gives a consistent pose (solvePnP RMS too high)", camera=c)
+    return pnp
+
+
+def _chain_poses(
+    pnp: Mapping[tuple[str, int], np.ndarray], cams: list[str], reference: str | None
+) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
+    """Initial ``(cam_from_world, world_from_board)``: breadth-first chaining of the view
+    poses over the bipartite camera/placement graph from the gauge (the reference camera
+    at the origin, or the first placement at :data:`WORLD_FROM_BOARD_FRAME`)."""
+    cam_from_world: dict[str, np.ndarray] = {}
+    world_from_board: dict[int, np.ndarray] = {}
+    if reference is not None:
+        cam_from_world[reference] = np.eye(4)
+    else:
+        world_from_board[sorted({k for _, k in pnp})[0]] = WORLD_FROM_BOARD_FRAME.copy()
+    changed = True
+    while changed:
+        changed = False
+        for (c, k), c_from_b in pnp.items():
+            if c in cam_from_world and k not in world_from_board:
+                world_from_board[k] = np.linalg.inv(cam_from_world[c]) @ c_from_b
+                changed = True
+            elif k in world_from_board and c not in cam_from_world:
+                cam_from_world[c] = c_from_b @ np.linalg.inv(world_from_board[k])
+                changed = True
+    for c in cams:
+        if c not in cam_from_world:
+            raise CalibrationError(
+                "shares no board placement with the other cameras (not connected to the world frame)", camera=c
+            )
+    return cam_from_world, world_from_board
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The least-squares problem: the views' board corners (object points and pixels) and
+    which poses are free (the gauge's camera or placement stays fixed)."""
+
+    intrinsics: Mapping[str, Intrinsics]
+    obs_keys: list[tuple[str, int]]
+    obs_obj: dict[tuple[str, int], np.ndarray]
+    obs_img: dict[tuple[str, int], np.ndarray]
+    free_cams: list[str]
+    free_pl: list[int]
+
+    def unpack(
+        self, x: np.ndarray, cam_from_world: Mapping[str, np.ndarray], world_from_board: Mapping[int, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
+        """The poses with the free ones read from ``x`` (6 values each: rotation vector, translation)."""
+        cw = dict(cam_from_world)
+        wb = dict(world_from_board)
+        for i, c in enumerate(self.free_cams):
+            cw[c] = rt_to_matrix(x[6 * i : 6 * i + 3], x[6 * i + 3 : 6 * i + 6])
+        off = 6 * len(self.free_cams)
+        for i, k in enumerate(self.free_pl):
+            wb[k] = rt_to_matrix(x[off + 6 * i : off + 6 * i + 3], x[off + 6 * i + 3 : off + 6 * i + 6])
+        return cw, wb
+
+    def view_errors(self, key: tuple[str, int], cw: Mapping[str, np.ndarray], wb: Mapping[int, np.ndarray]) -> np.ndarray:
+        """(N, 2) reprojection error of one view's corners, pixels."""
+        c, k = key
+        return _project(self.intrinsics[c], cw[c] @ wb[k], self.obs_obj[key]) - self.obs_img[key]
+
+
+def _bundle_adjust(
+    problem: _Problem, cam_from_world: dict[str, np.ndarray], world_from_board: dict[int, np.ndarray], cfg: WorldConfig
+) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
+    """Refine the free poses by robust trust-region least squares over every corner."""
+    x0 = np.concatenate(
+        [np.concatenate(matrix_to_rt(cam_from_world[c])) for c in problem.free_cams]
+        + [np.concatenate(matrix_to_rt(world_from_board[k])) for k in problem.free_pl]
+        + [np.zeros(0)]
+    )
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        cw, wb = problem.unpack(x, cam_from_world, world_from_board)
+        return np.concatenate([problem.view_errors(key, cw, wb).ravel() for key in problem.obs_keys])
+
+    x = x0
+    if x0.size:
+        x = least_squares(
+            residuals, x0, loss=cfg.loss, f_scale=cfg.loss_scale_px, x_scale="jac", method="trf", xtol=1e-12, ftol=1e-12
+        ).x
+    return problem.unpack(x, cam_from_world, world_from_board)
+
+
 def register_cameras(
     observations: Mapping[tuple[str, int], CharucoCorners],
     intrinsics: Mapping[str, Intrinsics],
@@ -86,102 +198,27 @@ def register_cameras(
     Raises CalibrationError naming a camera that never sees the board with enough
     corners, or that is not connected to the reference through shared placements.
     """
-    obj_all = board_corners_m(spec)
     cams = sorted(intrinsics)
-    pnp: dict[tuple[str, int], np.ndarray] = {}
-    for c in cams:
-        keys = [key for key in observations if key[0] == c]
-        best = max((len(observations[k]) for k in keys), default=0)
-        usable = [k for k in keys if len(observations[k]) >= cfg.min_corners]
-        if not usable:
-            raise CalibrationError(
-                f"never sees the calibration board "
-                f"(at most {best} corners in {len(keys)} views, need {cfg.min_corners}): check that the board file "
-                f"matches the printed board (squares, dictionary) and that the board faces this camera, with each "
-                f"marker bit 2 px or more in its images (a larger board, nearer, less oblique)",
-                camera=c,
-            )
-        for k in usable:
-            T, rms = estimate_board_pose(observations[k], spec, intrinsics[c], camera=c, min_corners=cfg.min_corners)
-            if rms > cfg.max_view_rms_px:
-                log.warning("camera %s placement %s: solvePnP RMS %.1f px, view dropped", c, k[1], rms)
-                continue
-            pnp[k] = T
-        if not any(k[0] == c for k in pnp):
-            raise CalibrationError("no view of the board gives a consistent pose (solvePnP RMS too high)", camera=c)
+    pnp = _view_poses(observations, intrinsics, spec, cfg)
     if reference is not None and reference not in intrinsics:
         raise CalibrationError(f"reference camera not among {cams}", camera=reference)
-    placements = sorted({k for _, k in pnp})
-
-    # initialise by breadth-first chaining over the bipartite camera/placement graph
-    cam_from_world: dict[str, np.ndarray] = {}
-    world_from_board: dict[int, np.ndarray] = {}
-    if reference is not None:
-        cam_from_world[reference] = np.eye(4)
-    else:
-        world_from_board[placements[0]] = WORLD_FROM_BOARD_FRAME.copy()
-    changed = True
-    while changed:
-        changed = False
-        for (c, k), c_from_b in pnp.items():
-            if c in cam_from_world and k not in world_from_board:
-                world_from_board[k] = np.linalg.inv(cam_from_world[c]) @ c_from_b
-                changed = True
-            elif k in world_from_board and c not in cam_from_world:
-                cam_from_world[c] = c_from_b @ np.linalg.inv(world_from_board[k])
-                changed = True
-    for c in cams:
-        if c not in cam_from_world:
-            raise CalibrationError(
-                "shares no board placement with the other cameras (not connected to the world frame)", camera=c
-            )
+    cam_from_world, world_from_board = _chain_poses(pnp, cams, reference)
     placements = sorted(world_from_board)
-
-    free_cams = [c for c in cams if c != reference]
-    free_pl = [k for k in placements if not (reference is None and k == placements[0])]
     obs_keys = sorted(pnp)
-    obs_obj = {key: obj_all[observations[key].ids] for key in obs_keys}
-    obs_img = {key: observations[key].corners_px for key in obs_keys}
-
-    def unpack(x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
-        cw = dict(cam_from_world)
-        wb = dict(world_from_board)
-        for i, c in enumerate(free_cams):
-            cw[c] = rt_to_matrix(x[6 * i : 6 * i + 3], x[6 * i + 3 : 6 * i + 6])
-        off = 6 * len(free_cams)
-        for i, k in enumerate(free_pl):
-            wb[k] = rt_to_matrix(x[off + 6 * i : off + 6 * i + 3], x[off + 6 * i + 3 : off + 6 * i + 6])
-        return cw, wb
-
-    x0 = np.concatenate(
-        [np.concatenate(matrix_to_rt(cam_from_world[c])) for c in free_cams]
-        + [np.concatenate(matrix_to_rt(world_from_board[k])) for k in free_pl]
-        + [np.zeros(0)]
+    obj_all = board_corners_m(spec)
+    problem = _Problem(
+        intrinsics,
+        obs_keys,
+        {key: obj_all[observations[key].ids] for key in obs_keys},
+        {key: observations[key].corners_px for key in obs_keys},
+        [c for c in cams if c != reference],
+        [k for k in placements if not (reference is None and k == placements[0])],
     )
-
-    def residuals(x: np.ndarray) -> np.ndarray:
-        cw, wb = unpack(x)
-        return np.concatenate(
-            [(_project(intrinsics[c], cw[c] @ wb[k], obs_obj[(c, k)]) - obs_img[(c, k)]).ravel() for c, k in obs_keys]
-        )
-
-    if x0.size:
-        res = least_squares(
-            residuals, x0, loss=cfg.loss, f_scale=cfg.loss_scale_px, x_scale="jac", method="trf", xtol=1e-12, ftol=1e-12
-        )
-        x = res.x
-    else:
-        x = x0
-    cw, wb = unpack(x)
+    cw, wb = _bundle_adjust(problem, cam_from_world, world_from_board, cfg)
     rms: dict[str, float] = {}
     n_corners: dict[str, int] = {}
     for c in cams:
-        errs = [
-            np.sum((_project(intrinsics[c], cw[c] @ wb[k], obs_obj[(c, k)]) - obs_img[(c, k)]) ** 2, axis=1)
-            for cc, k in obs_keys
-            if cc == c
-        ]
-        e = np.concatenate(errs)
+        e = np.concatenate([np.sum(problem.view_errors(key, cw, wb) ** 2, axis=1) for key in obs_keys if key[0] == c])
         rms[c] = float(np.sqrt(e.mean()))
         n_corners[c] = int(e.size)
         log.info("camera %s: %d corners, reprojection RMS %.3f px", c, e.size, rms[c])

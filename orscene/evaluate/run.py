@@ -241,8 +241,7 @@ def _per_camera_table(r: EvaluationResult) -> str:
 # ----------------------------------------------------------------------------- main
 
 
-def evaluate_session(cfg: EvaluateConfig) -> dict:
-    """Evaluate predictions (if any) and the baselines; returns the JSON-ready result."""
+def _check_options(cfg: EvaluateConfig) -> None:
     if not 0.0 < cfg.iou_threshold <= 1.0:
         raise ConfigError(f"--iou-threshold must be in (0, 1], got {cfg.iou_threshold}")
     if not 0.0 < cfg.leak_coverage <= 1.0:
@@ -251,78 +250,93 @@ def evaluate_session(cfg: EvaluateConfig) -> dict:
         if p is not None and not Path(p).is_file():
             raise ModelFileError("perceptual-metric network file not found (orscene never downloads weights)", p)
 
+
+def _annotation_path(cfg: EvaluateConfig) -> tuple[Path, Path | None]:
+    """``(annotation file, session folder or None)``: ``--annotations``, else the session
+    manifest's ``annotations.faces``."""
     sess_path = None
     if cfg.session is not None:
         root = Path(cfg.recordings) if cfg.recordings else default_recordings_root()
         sess_path = session_dir(root, cfg.session)
     if cfg.annotations is not None:
-        ann_path = Path(cfg.annotations)
-    elif sess_path is not None:
-        manifest = load_manifest(sess_path)
-        rel = manifest.annotations.get("faces")
-        if rel is None:
-            raise AnnotationError("session manifest names no 'faces' annotations; pass --annotations", sess_path / "session.yaml")
-        ann_path = Path(rel) if Path(rel).is_absolute() else sess_path / rel
-    else:
+        return Path(cfg.annotations), sess_path
+    if sess_path is None:
         raise ConfigError("give --session or --annotations")
-    annotations, files = load_annotations(ann_path, cfg.annotation_format, cfg.mvor_boxes)
+    manifest = load_manifest(sess_path)
+    rel = manifest.annotations.get("faces")
+    if rel is None:
+        raise AnnotationError("session manifest names no 'faces' annotations; pass --annotations", sess_path / "session.yaml")
+    return (Path(rel) if Path(rel).is_absolute() else sess_path / rel), sess_path
 
+
+def _original_images(files: dict[tuple[int, str], Path], sess_path: Path | None) -> Callable | None:
+    """(frame, camera) -> original RGB: the files the annotations name, else the session's
+    frames, else None (no images)."""
     if files:
-        originals = lambda f, c: _read_rgb(files[(f, c)]) if (f, c) in files else None  # noqa: E731
-    elif sess_path is not None:
-        originals = SessionImages(sess_path)
-    else:
-        originals = None
+        return lambda f, c: _read_rgb(files[(f, c)]) if (f, c) in files else None
+    if sess_path is not None:
+        return SessionImages(sess_path)
+    return None
 
-    notes: list[str] = []
+
+def _load_predictions(cfg: EvaluateConfig, annotations: FaceAnnotations, notes: list[str]) -> tuple[Path | None, FaceAnnotations | None]:
+    """``(predictions folder, its faces.json)``; the faces are None when there is no such
+    file (then only the baselines run). What is not scored is added to ``notes``."""
     pred_dir = Path(cfg.predictions) if cfg.predictions else (default_outputs_dir(cfg.session) if cfg.session else None)
-    predictions = None
     if cfg.predictions and not (pred_dir / "faces.json").is_file():
         raise ConfigError(f"predictions folder has no faces.json: {pred_dir}")
-    if pred_dir is not None and (pred_dir / "faces.json").is_file():
-        predictions = load_faces(pred_dir / "faces.json")
-        unscored = sorted(set(annotations.frames) - set(predictions.frames))
-        if unscored:
-            notes.append(f"{len(unscored)} annotated frame-sets are not in the predictions (first {unscored[:3]}): orscene not scored there")
-        missing_cams = sorted(set(annotations.cameras) - set(predictions.cameras))
-        if missing_cams:
-            notes.append(f"cameras {missing_cams} are annotated but absent from the predictions: their faces count as missed")
-    else:
+    if pred_dir is None or not (pred_dir / "faces.json").is_file():
         notes.append("no predictions found: only the baselines were evaluated")
+        return pred_dir, None
+    predictions = load_faces(pred_dir / "faces.json")
+    unscored = sorted(set(annotations.frames) - set(predictions.frames))
+    if unscored:
+        notes.append(f"{len(unscored)} annotated frame-sets are not in the predictions (first {unscored[:3]}): orscene not scored there")
+    missing_cams = sorted(set(annotations.cameras) - set(predictions.cameras))
+    if missing_cams:
+        notes.append(f"cameras {missing_cams} are annotated but absent from the predictions: their faces count as missed")
+    return pred_dir, predictions
 
-    mcfg = MetricsConfig(iou_threshold=cfg.iou_threshold, leak_coverage=cfg.leak_coverage, matching=cfg.matching)
-    results: dict[str, EvaluationResult | None] = {}
-    main_result = None
+
+def _evaluate_orscene(
+    cfg: EvaluateConfig, annotations: FaceAnnotations, predictions: FaceAnnotations, pred_dir: Path, originals, mcfg: MetricsConfig, notes: list[str]
+) -> EvaluationResult:
+    """Score the run's boxes, masks and (with ``quality``) images, perceptual metrics included."""
+    masks, anonymized = prediction_lookups(pred_dir)
+    if not (pred_dir / "masks").is_dir():
+        notes.append("predictions have no masks/ folder: every view counts as not anonymized (coverage 0)")
+    if not (pred_dir / "images").is_dir() and cfg.quality:
+        notes.append("predictions have no images/ folder: SSIM/PSNR not computed for orscene")
+    result = evaluate_predictions(
+        annotations,
+        predictions,
+        masks,
+        originals if cfg.quality else None,
+        anonymized if cfg.quality else None,
+        mcfg,
+        cfg.max_frames,
+    )
+    extra = perceptual_metrics(annotations, scored_views(annotations, predictions, cfg.max_frames), originals, anonymized, cfg.lpips_model, cfg.fid_model)
+    if extra:
+        result = EvaluationResult(**{**result.__dict__, "extra": {**result.extra, **extra}})
+    return result
+
+
+def _run_baselines(
+    cfg: EvaluateConfig, annotations: FaceAnnotations, predictions: FaceAnnotations | None, originals, mcfg: MetricsConfig, notes: list[str]
+) -> tuple[dict[str, EvaluationResult | None], dict[str, dict]]:
+    """``(result per baseline or None when not run, JSON entry per baseline run)``; with
+    predictions, the baselines are scored on exactly the frame-sets orscene is scored on."""
     if predictions is not None:
-        masks, anonymized = prediction_lookups(pred_dir)
-        if not (pred_dir / "masks").is_dir():
-            notes.append("predictions have no masks/ folder: every view counts as not anonymized (coverage 0)")
-        if not (pred_dir / "images").is_dir() and cfg.quality:
-            notes.append("predictions have no images/ folder: SSIM/PSNR not computed for orscene")
-        main_result = evaluate_predictions(
-            annotations,
-            predictions,
-            masks,
-            originals if cfg.quality else None,
-            anonymized if cfg.quality else None,
-            mcfg,
-            cfg.max_frames,
-        )
-        extra = perceptual_metrics(annotations, scored_views(annotations, predictions, cfg.max_frames), originals, anonymized, cfg.lpips_model, cfg.fid_model)
-        if extra:
-            main_result = EvaluationResult(**{**main_result.__dict__, "extra": {**main_result.extra, **extra}})
-        results["orscene"] = main_result
-
-    baselines: dict[str, dict] = {}
-    baseline_ann = annotations
-    if predictions is not None:  # score the baselines on exactly the frame-sets orscene is scored on
         keep = set(predictions.frames)
-        baseline_ann = FaceAnnotations(
+        annotations = FaceAnnotations(
             annotations.session,
             annotations.cameras,
             tuple(f for f in annotations.frames if f in keep),
             tuple(f for f in annotations.faces if f.frame in keep),
         )
+    results: dict[str, EvaluationResult | None] = {}
+    entries: dict[str, dict] = {}
     for kind in dict.fromkeys(cfg.baselines):
         if originals is None:
             notes.append(f"{kind.value}: no images to run on (give --session)")
@@ -330,17 +344,36 @@ def evaluate_session(cfg: EvaluateConfig) -> dict:
             continue
         det = load_face_detector(FaceDetectorConfig(name=kind, num_threads=cfg.threads))
         run = run_baseline(
-            det, baseline_ann, originals, mcfg, Anonymize2DConfig(margin=cfg.baseline_margin), cfg.baseline_method, cfg.max_frames, cfg.quality
+            det, annotations, originals, mcfg, Anonymize2DConfig(margin=cfg.baseline_margin), cfg.baseline_method, cfg.max_frames, cfg.quality
         )
         results[kind.value] = run.result
-        baselines[kind.value] = {
+        entries[kind.value] = {
             **run.result.to_dict(),
             "seconds_per_image": round(run.seconds_per_view, 4),
             "framesets_per_s": None if run.framesets_per_s is None else round(run.framesets_per_s, 3),
         }
+    return results, entries
 
+
+def evaluate_session(cfg: EvaluateConfig) -> dict:
+    """Evaluate predictions (if any) and the baselines; returns the JSON-ready result
+    (with its printable table under ``_table``)."""
+    _check_options(cfg)
+    ann_path, sess_path = _annotation_path(cfg)
+    annotations, files = load_annotations(ann_path, cfg.annotation_format, cfg.mvor_boxes)
+    originals = _original_images(files, sess_path)
+    notes: list[str] = []
+    pred_dir, predictions = _load_predictions(cfg, annotations, notes)
+    mcfg = MetricsConfig(iou_threshold=cfg.iou_threshold, leak_coverage=cfg.leak_coverage, matching=cfg.matching)
+    results: dict[str, EvaluationResult | None] = {}
+    main_result = None
+    if predictions is not None:
+        main_result = results["orscene"] = _evaluate_orscene(cfg, annotations, predictions, pred_dir, originals, mcfg, notes)
+    baseline_results, baselines = _run_baselines(cfg, annotations, predictions, originals, mcfg, notes)
+    results.update(baseline_results)
     if not results:
         notes.append("nothing evaluated: no predictions and no baselines")
+
     out = main_result.to_dict() if main_result is not None else {
         k: None for k in ("recall", "precision", "f1", "holistic_recall", "leak_rate", "framesets_with_leak", "per_camera")
     }

@@ -97,10 +97,8 @@ class PipelineConfig:
     keyframe from their landmark regions, as mediapipe does, and runs the person detector
     once on the whole image (no tiles) for newcomers (people only the tiles would find are
     found on the next search keyframe; the face detectors cover them until then). A view
-    where nobody is followed is searched on every keyframe. 1 = search on every keyframe.
-    Measured on the benchmark sessions: 2 takes a quarter less CPU time for the keypoints
-    than 1, for leak rates 0.060 / 0.159 / 0.498 (easy / medium / hard) against 0.058 /
-    0.144 / 0.496."""
+    where nobody is followed is searched on every keyframe. Unit: keyframes; 1 = search on
+    every keyframe."""
     pose_follow_max_s: float = 0.3
     """Seconds: a keyframe follows people only when the search keyframe that started the
     chain is at most this much earlier; else it searches (the first keyframe after a gap
@@ -121,17 +119,13 @@ class PipelineConfig:
     blazeface_between_passes: bool = False
     """BlazeFace also sees every whole image between two passes (it cannot look in windows:
     it sees a whole image at 192x192). False: only the passes, its faces held in between
-    and looked for again by CenterFace's windows. Measured on the three benchmark sessions,
-    False gives the same leak rates (0.060 / 0.159 / 0.498) and recall as True, for about
-    10 ms less per view and frame-set."""
+    and looked for again by CenterFace's windows."""
 
     detector_hold: int | None = None
     """Between two whole-image passes, a face that only one of them found and that the
     windows do not find again stays covered for this many frame-sets next to that pass;
     None = all the way to the other pass (a face both passes found always stays covered).
-    Either way a hold never spans more than ``detector_max_s``. Measured on the medium
-    benchmark session (with ``pose_search_every`` 1): None leak rate 0.144, precision
-    0.302; 2 gives 0.154 and 0.330."""
+    Either way a hold never spans more than ``detector_max_s``."""
 
     def schedule(self, timestamps_ns) -> "Schedule":
         """This configuration's schedule for a session with these frame-set timestamps."""

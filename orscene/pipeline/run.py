@@ -57,6 +57,9 @@ class ProcessConfig:
     mkv: tuple[Path, ...] = ()
     """Azure Kinect recordings to anonymize directly, instead of a session (one camera each;
     the first at the world origin, the others uncalibrated: 2D path only)."""
+    calibration: Path | None = None
+    """With --mkv: room calibration file giving the recordings' world poses (as `calibrate`
+    writes it; cameras are named after the .mkv files), instead of the first at the origin."""
     recordings: Path = field(default_factory=default_recordings_root)
     """Recordings root (default ./recordings, or $ORSCENE_RECORDINGS)."""
     out: Path | None = None
@@ -66,18 +69,18 @@ class ProcessConfig:
     """YAML file overriding the pipeline defaults (the shape printed by --print-config), and
     run options in an optional ``run:`` section (workers, format, on_error...); flags win."""
     print_config: bool = False
-    """Print the effective pipeline configuration as YAML and exit."""
+    """Print the effective configuration (run options under ``run:``, then the stage
+    settings) as the YAML that --config reads, and exit."""
     format: OutputFormat = OutputFormat.BOTH
     """Anonymized colour as an image sequence, MP4 per camera, or both."""
     video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "ultrafast"
-    """x264 preset of the MP4s (CRF 18): faster presets write larger files (measurements in
-    benchmarks/results.md)."""
+    """x264 preset of the MP4s (CRF 18): faster presets write larger files."""
     workers: int = 1
     """Parallel worker processes, each running whole chunks."""
     chunk_size: int = 75
     """Frame-sets per chunk (the unit of resumption and of parallel work). Images stream
     to disk frame-set by frame-set, so memory does not grow with it; each chunk starts its
-    body fits cold (about a second per new batch of people), so longer chunks cost less."""
+    body fits cold, so longer chunks cost less."""
     warmup: int = 3
     """Frame-sets before a chunk over which the body fit is warm-started (chunk overlap)."""
     force: bool = False
@@ -104,8 +107,19 @@ def config_defaults(args: list[str]) -> ProcessConfig | None:
     if path is None:
         return None
     # the stage settings, and the run options of an optional ``run:`` section (workers, format...)
-    pipeline, run = load_yaml_config_with_run(path, PipelineConfig, ProcessConfig, exclude=("pipeline", "config", "print_config"))
+    pipeline, run = load_yaml_config_with_run(path, PipelineConfig, ProcessConfig, exclude=_NOT_RUN_OPTIONS)
     return ProcessConfig(config=Path(path), pipeline=pipeline, **run)
+
+
+_NOT_RUN_OPTIONS = ("pipeline", "config", "print_config")
+"""The ProcessConfig fields that a config file's ``run:`` section does not hold."""
+
+
+def dump_process_config(cfg: ProcessConfig) -> str:
+    """What ``--print-config`` prints, in the shape ``--config`` reads back: the run options
+    under ``run:``, then the stage settings."""
+    run = {k: v for k, v in config_to_dict(cfg).items() if k not in _NOT_RUN_OPTIONS}
+    return dump_yaml_config({"run": run, **config_to_dict(cfg.pipeline)})
 
 
 # ---------------------------------------------------------------- worker side
@@ -255,6 +269,25 @@ def _phase_c(
     )  # fmt: skip
 
 
+_TEST_PAUSE_ENV = "ORSCENE_TEST_PAUSE_FILE"
+
+
+def _test_pause_point(chunk_name: str) -> None:
+    """Test hook, off unless ``$ORSCENE_TEST_PAUSE_FILE`` names a file: once a chunk's
+    anonymized state is written, the run writes the chunk's name to that file and waits
+    while the file exists. A test can so kill a real run at a known point (the resume
+    test), or remove the file to let it go on to its next chunk."""
+    path = os.environ.get(_TEST_PAUSE_ENV)
+    if not path:
+        return
+    pause = Path(path)
+    tmp = pause.with_name(pause.name + ".tmp")
+    tmp.write_text(chunk_name)
+    os.replace(tmp, pause)  # whole, never seen half-written
+    while pause.exists():
+        time.sleep(0.02)
+
+
 class _Bound:
     """A picklable partial application (for the process pool)."""
 
@@ -290,11 +323,15 @@ def _versions() -> dict[str, str]:
 
 def process_session(cfg: ProcessConfig) -> dict:
     """Run the pipeline; returns the run summary (also written to summary.json)."""
+    if cfg.calibration is not None and not cfg.mkv:
+        raise ConfigError("--calibration is for --mkv runs (a session names its calibration file in session.yaml)")
     if cfg.mkv:  # recordings given directly: their session folder, in a temporary place
         from orscene.recording.importers import temporary_mkv_session
 
-        with temporary_mkv_session(cfg.mkv) as (root, name):
-            return process_session(dataclasses.replace(cfg, mkv=(), session=name, recordings=root, out=cfg.out or default_outputs_dir(name)))
+        with temporary_mkv_session(cfg.mkv, cfg.calibration) as (root, name):
+            return process_session(
+                dataclasses.replace(cfg, mkv=(), calibration=None, session=name, recordings=root, out=cfg.out or default_outputs_dir(name))
+            )
     session_path = session_dir(cfg.recordings, cfg.session)
     if not session_path.is_dir():
         raise SessionError("session not found", session_path)
@@ -405,6 +442,7 @@ def _run_locked(
                 for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format, cfg.video_preset), todo):
                     layout.write_json(layout.chunk_state_path(chunk.name), state)
                     progress.finished(chunk.name)
+                    _test_pause_point(chunk.name)
             finally:
                 progress.close()
         t_c = time.perf_counter()
@@ -489,7 +527,7 @@ def _join_videos(layout: OutputLayout, reader, chunks: list[Chunk], states: list
 
 def run_process(cfg: ProcessConfig) -> int:
     if cfg.print_config:
-        sys.stdout.write(dump_yaml_config(cfg.pipeline))
+        sys.stdout.write(dump_process_config(cfg))
         return 0
     summary = process_session(cfg)
     if cfg.mkv and cfg.out is None:

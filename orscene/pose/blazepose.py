@@ -83,8 +83,8 @@ class BlazePoseConfig:
     """Enlargement of the region of interest around the detector's body circle."""
     max_roll_deg: float = 45.0
     """Clamp the region's rotation to +-this from upright: cameras hang upright and the
-    detector's alignment points of small or occluded people are often wildly rotated
-    (on synthetic OR views this raised accepted skeletons from 6 to 9 of 11). 180 = off."""
+    detector's alignment points of small or occluded people are often wildly rotated.
+    Degrees; 180 = off."""
     refine_below: float = 0.8
     """If the pose flag is below this, run the landmarks again on the region given by the
     landmark model's own alignment points (as mediapipe's tracking does); keep the better."""
@@ -94,14 +94,11 @@ class BlazePoseConfig:
     """Two skeletons whose keypoint boxes overlap more than this are the same person."""
     tile_grid: int = 2
     """Also run the detector on ``tile_grid x tile_grid`` overlapping tiles (in addition
-    to the whole image) to find small people in large images; 1 = whole image only
-    (the detector sees 224x224: on the real test photos tiles raise the people found
-    from 28 to 44)."""
+    to the whole image) to find small people in large images (the detector sees an image
+    at 224x224); 1 = whole image only."""
     num_threads: int = 0
     """CPU threads given to the TFLite interpreters; 0 = one per core this process may use
-    (the pipeline gives each of its workers its share of the cores: on 2 cores with 2
-    workers, 2 threads each made the workers fight over the cores, phase A of the hard
-    benchmark session taking 42.9 s against 37.7 s with 1)."""
+    (the pipeline gives each of its workers its share of the cores)."""
 
 
 @dataclass(frozen=True)

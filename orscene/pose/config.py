@@ -26,8 +26,8 @@ class FusionConfig:
     root_z_range_m: tuple[float, float] = (0.2, 1.7)
     """Heights (world z) where a torso centre can be: lying on a table to standing."""
     root_sigma_m: float = 0.12
-    """Width of a torso-centre vote, metres at the voxel's depth (0.12 beat 0.2 on all three
-    synthetic scenarios: people shoulder to shoulder no longer merge into one peak)."""
+    """Width of a torso-centre vote, metres at the voxel's depth (narrow enough that people
+    shoulder to shoulder do not merge into one peak)."""
     min_views: int = 2
     """Views that must support a person."""
     min_confident_joints: int = 6

@@ -410,13 +410,35 @@ def _mkv_camera_names(paths: list[Path]) -> list[str]:
     return stems if ok else [f"cam{i}" for i in range(len(paths))]
 
 
-def write_mkv_session(mkvs: "list[str | Path] | tuple[str | Path, ...]", target: Path, name: str | None = None) -> Path:
+def _mkv_room_calibration(path: Path, names: list[str]) -> Path:
+    """A room calibration file for recordings whose cameras are ``names``, checked: it reads
+    as a calibration file and gives a world pose to at least one of them (a camera it does
+    not pose is uncalibrated, said in one warning line). Returns its absolute path."""
+    from orscene.recording.session import load_calibration
+
+    calib = load_calibration(path)  # one-line CalibrationError naming the file
+    posed = set(calib.cameras) | set(calib.poses_only)
+    if not posed & set(names):
+        raise CalibrationError(
+            f"gives a world pose to none of the recordings' cameras {names} (named after the .mkv files)", path
+        )  # fmt: skip
+    missing = [n for n in names if n not in posed]
+    if missing:
+        log.warning("%s gives no world pose to cameras %s: their views are anonymized by the 2D path only", path, missing)
+    return path.resolve()
+
+
+def write_mkv_session(
+    mkvs: "list[str | Path] | tuple[str | Path, ...]", target: Path, name: str | None = None, calibration: "str | Path | None" = None
+) -> Path:
     """Write the session folder ``target`` for Azure Kinect recordings, one camera each: the
     manifest names the files (absolute paths; nothing is copied), intrinsics and
     depth-to-colour come from each file's calibration attachment, frames are synchronized by
-    their timestamps. The first camera is at the world origin; the others have no world
-    pose (uncalibrated: their views go through the 2D path only, fail closed), said in one
-    warning line. Calibrate the room (``calibrate``) for the 3D path in every view."""
+    their timestamps. World poses come from the room ``calibration`` file when given (as
+    ``calibrate`` writes it; cameras are named after the files); else the first camera is at
+    the world origin and the others have no world pose (uncalibrated: their views go through
+    the 2D path only, fail closed), said in one warning line. Calibrate the room
+    (``calibrate``) for the 3D path in every view."""
     from orscene.recording.mkv import MkvReader
 
     paths = [Path(p) for p in mkvs]
@@ -428,17 +450,21 @@ def write_mkv_session(mkvs: "list[str | Path] | tuple[str | Path, ...]", target:
             raise RecordingError("recording not found", p)
         readers.append(MkvReader(p, strict=False))
     names = _mkv_camera_names(paths)
+    room = _mkv_room_calibration(Path(calibration), names) if calibration is not None else None
     staging = target
     staging.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(staging / "calibration.json", json.dumps(calibration_to_dict(Calibration({}, poses_only={names[0]: np.eye(4)})), indent=1))
+    if room is None:
+        atomic_write_text(staging / "calibration.json", json.dumps(calibration_to_dict(Calibration({}, poses_only={names[0]: np.eye(4)})), indent=1))
     manifest = SessionManifest(
         name=validate_session_name(name or target.name),
         cameras=tuple(CameraSource(n, SourceKind.MKV, str(p.resolve())) for n, p in zip(names, paths)),
+        calibration=str(room) if room is not None else "calibration.json",
         fps=float(readers[0].fps),
-        description=f"Azure Kinect recordings {[p.name for p in paths]}; {names[0]} at the world origin",
+        description=f"Azure Kinect recordings {[p.name for p in paths]}; "
+        + (f"world poses from {room}" if room is not None else f"{names[0]} at the world origin"),
     )
     atomic_write_text(staging / "session.yaml", yaml.safe_dump(manifest_to_dict(manifest), sort_keys=False))
-    if len(names) > 1:
+    if room is None and len(names) > 1:
         log.warning(
             "cameras %s have no world pose (no calibration given): their views are anonymized by the 2D path only; "
             "run `calibrate` on a board recording for the 3D path", names[1:],
@@ -454,12 +480,13 @@ def mkv_session_name(mkvs) -> str:
 
 
 @contextlib.contextmanager
-def temporary_mkv_session(mkvs):
-    """``(recordings root, session name)`` of a session folder for ``mkvs`` written into a
-    temporary folder (see :func:`write_mkv_session`), removed on exit."""
+def temporary_mkv_session(mkvs, calibration: "str | Path | None" = None):
+    """``(recordings root, session name)`` of a session folder for ``mkvs`` (and the room
+    ``calibration`` file, when given) written into a temporary folder (see
+    :func:`write_mkv_session`), removed on exit."""
     name = mkv_session_name(mkvs)
     with tempfile.TemporaryDirectory(prefix="orscene-mkv-") as tmp:
-        write_mkv_session(mkvs, Path(tmp) / name, name=name)
+        write_mkv_session(mkvs, Path(tmp) / name, name=name, calibration=calibration)
         yield Path(tmp), name
 
 

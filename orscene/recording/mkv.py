@@ -5,7 +5,9 @@ A recording written by ``k4arecorder`` is a Matroska file with the tracks ``COLO
 sensor's grid), ``IR``, ``IMU`` and the attachment ``calibration.json`` (the factory
 calibration). Track timestamps are microseconds since the start of the recording; a
 *capture* is a colour frame plus the depth frame with the same timestamp (shifted by
-``K4A_DEPTH_DELAY_NS``).
+``K4A_DEPTH_DELAY_NS``). Opening indexes the captures from the Matroska element headers
+alone (:mod:`orscene.recording.ebml`), falling back to PyAV's demuxer for the layouts it cannot
+index (unknown-size clusters, laced blocks).
 
 Calibration conversion (:func:`camera_from_k4a_calibration`), once, at this boundary:
 
@@ -34,6 +36,7 @@ import cv2
 import numpy as np
 
 from orscene.errors import CalibrationError, RecordingError, excerpt
+from orscene.recording.ebml import matroska_block_index, matroska_truncation
 from orscene.types import Camera, Intrinsics
 
 __all__ = [
@@ -146,186 +149,6 @@ def camera_from_k4a_calibration(
         raise
     except (KeyError, TypeError, ValueError) as e:
         raise CalibrationError(f"malformed Azure Kinect calibration ({type(e).__name__}: {excerpt(str(e))})", path) from None
-
-
-def _read_vint(buf: bytes, pos: int, keep_marker: bool) -> tuple[int, int]:
-    """An EBML variable-length integer at ``pos``: (value, next position); -1 = unknown size."""
-    first = buf[pos]
-    length = 1
-    while length <= 8 and not first & (0x80 >> (length - 1)):
-        length += 1
-    if length > 8 or pos + length > len(buf):
-        raise ValueError("bad EBML variable-length integer")
-    value = first if keep_marker else first & (0xFF >> length)
-    for b in buf[pos + 1 : pos + length]:
-        value = (value << 8) | b
-    if not keep_marker and value == (1 << (7 * length)) - 1:
-        value = -1
-    return value, pos + length
-
-
-def matroska_truncation(path: Path) -> str | None:
-    """A reason why the Matroska file is truncated (its Segment declares more bytes than
-    the file holds), or None when the sizes agree (or the size is 'unknown')."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    try:
-        eid, pos = _read_vint(head, 0, True)
-        if eid != 0x1A45DFA3:
-            return "not a Matroska file (no EBML header)"
-        n, pos = _read_vint(head, pos, False)
-        pos += n
-        eid, pos = _read_vint(head, pos, True)
-        if eid != 0x18538067:
-            return "no Matroska Segment after the EBML header"
-        seg, pos = _read_vint(head, pos, False)
-    except (ValueError, IndexError):
-        return "malformed Matroska header"
-    if seg >= 0 and pos + seg > size:
-        return f"truncated: the Matroska segment declares {pos + seg} bytes, the file has {size}"
-    return None
-
-
-_ID_SEGMENT, _ID_INFO, _ID_TIMECODE_SCALE = 0x18538067, 0x1549A966, 0x2AD7B1
-_ID_TRACKS, _ID_TRACK_ENTRY, _ID_TRACK_NUMBER, _ID_TRACK_NAME = 0x1654AE6B, 0xAE, 0xD7, 0x536E
-_ID_CLUSTER, _ID_CLUSTER_TIMECODE, _ID_SIMPLE_BLOCK, _ID_BLOCK_GROUP, _ID_BLOCK = 0x1F43B675, 0xE7, 0xA3, 0xA0, 0xA1
-
-
-class _Ebml:
-    """Minimal reader of EBML element headers from a file (sizes let us skip payloads)."""
-
-    def __init__(self, f, file_size: int) -> None:
-        self.f, self.size = f, file_size
-
-    def vint(self, keep_marker: bool) -> int:
-        first = self.f.read(1)
-        if not first:
-            raise EOFError
-        b = first[0]
-        length = 1
-        while length <= 8 and not b & (0x80 >> (length - 1)):
-            length += 1
-        if length > 8:
-            raise ValueError("bad EBML variable-length integer")
-        rest = self.f.read(length - 1)
-        if len(rest) != length - 1:
-            raise EOFError
-        value = b if keep_marker else b & (0xFF >> length)
-        for x in rest:
-            value = (value << 8) | x
-        if not keep_marker and value == (1 << (7 * length)) - 1:
-            return -1  # unknown size
-        return value
-
-    def header(self) -> tuple[int, int, int]:
-        """(element id, payload size or -1, payload start)."""
-        eid = self.vint(True)
-        size = self.vint(False)
-        return eid, size, self.f.tell()
-
-    def uint(self, n: int) -> int:
-        return int.from_bytes(self.f.read(n), "big")
-
-    def string(self, n: int) -> str:
-        return self.f.read(n).decode("utf-8", "replace").rstrip("\x00")
-
-
-def matroska_block_index(path: Path) -> tuple[dict[str, list[tuple[int, int]]], int, bool] | None:
-    """Index a Matroska file from its element headers only (payloads are skipped).
-
-    Returns ``({track name: [(timestamp in timecode units, block payload bytes)]},
-    timecode_scale_ns, complete)``, where ``complete`` is False when the file ends inside
-    an element (truncated), or None when the layout needs a full demuxer (unknown-size
-    clusters, laced blocks, no track names).
-    """
-    file_size = path.stat().st_size
-    with open(path, "rb") as f:
-        e = _Ebml(f, file_size)
-        try:
-            eid, size, body = e.header()
-            f.seek(body + size)
-            eid, seg_size, seg_body = e.header()
-            if eid != _ID_SEGMENT:
-                return None
-            seg_end = file_size if seg_size < 0 else min(file_size, seg_body + seg_size)
-            scale = 1_000_000
-            names: dict[int, str] = {}
-            blocks: dict[int, list[tuple[int, int]]] = {}
-            complete = seg_size < 0 or seg_body + seg_size <= file_size
-            while f.tell() < seg_end:
-                eid, size, body = e.header()
-                if size < 0:
-                    return None
-                if body + size > file_size:
-                    complete = False
-                end = min(body + size, file_size)
-                if eid == _ID_INFO:
-                    while f.tell() < end:
-                        cid, csz, cbody = e.header()
-                        if cid == _ID_TIMECODE_SCALE:
-                            scale = e.uint(csz)
-                        f.seek(cbody + csz)
-                elif eid == _ID_TRACKS:
-                    while f.tell() < end:
-                        cid, csz, cbody = e.header()
-                        if cid == _ID_TRACK_ENTRY:
-                            number, name = None, None
-                            while f.tell() < cbody + csz:
-                                tid, tsz, tbody = e.header()
-                                if tid == _ID_TRACK_NUMBER:
-                                    number = e.uint(tsz)
-                                elif tid == _ID_TRACK_NAME:
-                                    name = e.string(tsz)
-                                f.seek(tbody + tsz)
-                            if number is not None and name:
-                                names[number] = name
-                        f.seek(cbody + csz)
-                elif eid == _ID_CLUSTER:
-                    tc = 0
-                    while f.tell() < end:
-                        cid, csz, cbody = e.header()
-                        if csz < 0:
-                            return None
-                        if cid == _ID_CLUSTER_TIMECODE:
-                            tc = e.uint(csz)
-                        elif cid in (_ID_SIMPLE_BLOCK, _ID_BLOCK_GROUP):
-                            if cid == _ID_BLOCK_GROUP:  # find its Block
-                                bsz = -1
-                                while f.tell() < cbody + csz:
-                                    bid, bsz_, bbody = e.header()
-                                    if bid == _ID_BLOCK:
-                                        bsz = bsz_
-                                        break
-                                    f.seek(bbody + bsz_)
-                                if bsz < 0:
-                                    f.seek(cbody + csz)
-                                    continue
-                                block_start, block_size = f.tell(), bsz
-                            else:
-                                block_start, block_size = cbody, csz
-                            track = e.vint(False)
-                            head = f.read(3)
-                            if len(head) < 3:
-                                complete = False
-                                break
-                            if head[2] & 0x06:
-                                return None  # laced
-                            rel = int.from_bytes(head[:2], "big", signed=True)
-                            payload = block_size - (f.tell() - block_start)
-                            if block_start + block_size > file_size:
-                                complete = False
-                                break
-                            blocks.setdefault(track, []).append((tc + rel, payload))
-                        f.seek(cbody + csz)
-                f.seek(body + size)
-        except (EOFError, ValueError):
-            complete = False
-        except OSError:
-            return None
-    if not names:
-        return None
-    return {names[t]: b for t, b in blocks.items() if t in names}, scale, complete
 
 
 @dataclass(frozen=True)

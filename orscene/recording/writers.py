@@ -96,9 +96,8 @@ class Mp4Writer:
     def __init__(
         self, path: str | Path, width: int, height: int, fps: float = 30.0, crf: int = 18, preset: str = "veryfast", threads: int = 0
     ) -> None:
-        """``preset``: the x264 speed/size trade-off (ultrafast encodes ~2.5x faster than
-        veryfast for ~35 % larger files at the same CRF); ``threads``: encoder threads
-        (0 = automatic)."""
+        """``preset``: the x264 speed/size trade-off (faster presets write larger files at
+        the same CRF); ``threads``: encoder threads (0 = automatic)."""
         self.path = Path(path)
         self.width, self.height = int(width) - int(width) % 2, int(height) - int(height) % 2
         if self.width <= 0 or self.height <= 0:

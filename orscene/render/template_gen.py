@@ -119,178 +119,201 @@ def _canvas(S: int) -> np.ndarray:
     return np.zeros((S, S), np.uint8)
 
 
-def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
-    """Paint one template: RGB uint8 ``(size_px, size_px, 3)``, deterministic per ``spec.id``."""
-    S = size_px * 2  # paint at twice the size, then downsample (antialiasing)
-    rng = np.random.default_rng(_seed(spec.id))
-    skin = np.asarray(SKIN_TONES_RGB[spec.skin_tone], np.float32)
-    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32) / S  # xx ~ u, yy ~ 1 - v
-    img = np.empty((S, S, 3), np.float32)
-    img[:] = skin
+@dataclass(frozen=True)
+class _Paint:
+    """What every painting step of one template shares: the canvas side ``S`` (twice the
+    output size), the normalised coordinates ``xx ~ u`` and ``yy ~ 1 - v``, the skin and
+    line colours, and the template's random generator (steps draw from it in a fixed order)."""
+
+    spec: TemplateSpec
+    S: int
+    rng: np.random.Generator
+    xx: np.ndarray
+    yy: np.ndarray
+    skin: np.ndarray
+    line_rgb: np.ndarray
+    hair: np.ndarray
+
+    @property
+    def old(self) -> bool:
+        return self.spec.age == "old"
+
+    @property
+    def r2(self) -> np.ndarray:
+        """Squared elliptic distance from the face centre (1 at the cheeks' edge)."""
+        return ((self.xx - 0.5) / 0.55) ** 2 + ((self.yy - 0.45) / 0.75) ** 2
+
+    def px(self, u: float, v: float) -> tuple[int, int]:
+        """Canvas pixel (column, row) of a UV point."""
+        return int(round(u * self.S)), int(round((1 - v) * self.S))
+
+    def mix_shape(self, img: np.ndarray, draw, colour, alpha: float, blur_px: float, gate: np.ndarray | float = 1.0) -> None:
+        """Draw a white shape on a fresh mask (``draw(mask)``), soften it by ``blur_px`` and
+        mix ``colour`` into ``img`` with opacity ``alpha`` (times ``gate``)."""
+        m = _canvas(self.S)
+        draw(m)
+        _mix(img, colour, alpha * _soft(m, blur_px) * gate)
+
+
+def _paint_skin(p: _Paint, img: np.ndarray) -> None:
+    """Roundness (darker towards cheeks and chin, lighter on forehead and nose ridge), skin
+    texture (pores) and cheek colour."""
+    xx, yy, skin = p.xx, p.yy, p.skin
     dark = max(0.35, 1.0 - 0.45 * (255 - skin.mean()) / 255)  # shading strength per tone
-
-    def px(u: float, v: float) -> tuple[int, int]:
-        return int(round(u * S)), int(round((1 - v) * S))
-
-    # roundness: darker towards the cheeks and chin, a little lighter on forehead and nose ridge
-    r2 = ((xx - 0.5) / 0.55) ** 2 + ((yy - 0.45) / 0.75) ** 2
-    img *= (1.0 - 0.28 * dark * np.clip(r2, 0, 1.6) ** 1.5)[..., None]
+    img *= (1.0 - 0.28 * dark * np.clip(p.r2, 0, 1.6) ** 1.5)[..., None]
     ridge = np.exp(-(((xx - 0.5) / 0.05) ** 2)) * np.exp(-(((yy - 0.48) / 0.12) ** 2))
     img += (0.10 * ridge)[..., None] * (255 - img)
-    # skin texture (pores) and cheek colour
-    noise = cv2.GaussianBlur(rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 1.5)
+    noise = cv2.GaussianBlur(p.rng.normal(0, 1, (p.S, p.S)).astype(np.float32), (0, 0), 1.5)
     img += (noise * 4.0)[..., None]
     blush_alpha = 0.0
     for cu in (0.24, 0.76):
         blush_alpha = blush_alpha + np.exp(-(((xx - cu) / 0.10) ** 2 + ((yy - 0.58) / 0.08) ** 2))
-    _mix(img, skin * np.array([1.05, 0.80, 0.78]), (0.25 if spec.sex == "female" else 0.12) * blush_alpha)
+    _mix(img, skin * np.array([1.05, 0.80, 0.78]), (0.25 if p.spec.sex == "female" else 0.12) * blush_alpha)
 
-    hair = np.asarray(spec.hair_rgb, np.float32)
-    old = spec.age == "old"
-    brow_rgb = hair * 0.8 if not old else hair * 0.9
-    line_rgb = skin * 0.72
 
-    # forehead wrinkles (old)
-    if old:
-        for v in (0.80, 0.85, 0.90):
-            m = _canvas(S)
-            cv2.ellipse(m, px(0.5, v - 0.25), (int(0.20 * S), int(0.25 * S)), 0, 240, 300, 255, 3)
-            _mix(img, line_rgb, 0.45 * _soft(m, 2))
+def _paint_forehead_wrinkles(p: _Paint, img: np.ndarray) -> None:
+    S = p.S
+    for v in (0.80, 0.85, 0.90):
+        p.mix_shape(img, lambda m: cv2.ellipse(m, p.px(0.5, v - 0.25), (int(0.20 * S), int(0.25 * S)), 0, 240, 300, 255, 3), p.line_rgb, 0.45, 2)
 
-    # eyes
-    for side, (eu, ev) in (("right", LANDMARKS_UV["right_eye"]), ("left", LANDMARKS_UV["left_eye"])):
-        c = px(eu, ev)
-        ax = (int(0.09 * S), int(0.04 * S))
-        # socket shadow
-        m = _canvas(S)
-        cv2.ellipse(m, (c[0], c[1] - int(0.01 * S)), (int(0.12 * S), int(0.07 * S)), 0, 0, 360, 255, -1)
-        _mix(img, skin * 0.75, 0.35 * _soft(m, 10))
-        # sclera, iris, pupil, highlight
-        m = _canvas(S)
-        cv2.ellipse(m, c, ax, 0, 0, 360, 255, -1)
-        eye_a = _soft(m, 1.5)
-        _mix(img, (235, 232, 225), eye_a)
-        iris_rgb = rng.choice(np.array([[70, 45, 30], [60, 90, 120], [80, 100, 60], [40, 28, 20]], np.float32))
-        m = _canvas(S)
-        cv2.circle(m, c, int(0.034 * S), 255, -1)
-        _mix(img, iris_rgb, _soft(m, 1.5) * eye_a)
-        m = _canvas(S)
-        cv2.circle(m, c, int(0.015 * S), 255, -1)
-        _mix(img, (15, 12, 10), _soft(m, 1) * eye_a)
-        m = _canvas(S)
-        cv2.circle(m, (c[0] + int(0.012 * S), c[1] - int(0.012 * S)), int(0.006 * S), 255, -1)
-        _mix(img, (255, 255, 255), 0.9 * _soft(m, 1) * eye_a)
-        # upper lid line (lashes) and lower lid crease
-        m = _canvas(S)
-        cv2.ellipse(m, c, (ax[0] + 2, ax[1] + 2), 0, 190, 350, 255, 5 if spec.sex == "female" else 3)
-        _mix(img, (30, 22, 18), 0.85 * _soft(m, 1.2))
-        m = _canvas(S)
-        cv2.ellipse(m, (c[0], c[1] - int(0.012 * S)), (ax[0] + 6, ax[1] + 14), 0, 200, 340, 255, 2)
-        _mix(img, line_rgb, 0.5 * _soft(m, 2))
-        if old:  # crow's feet and under-eye bags
-            sgn = -1 if side == "right" else 1
-            for k in (-1, 0, 1):
-                m = _canvas(S)
-                p0 = (c[0] + sgn * int(0.10 * S), c[1] + k * int(0.015 * S))
-                p1 = (c[0] + sgn * int(0.15 * S), c[1] + k * int(0.03 * S))
-                cv2.line(m, p0, p1, 255, 2)
-                _mix(img, line_rgb, 0.4 * _soft(m, 1.5))
-            m = _canvas(S)
-            cv2.ellipse(m, (c[0], c[1] + int(0.035 * S)), (ax[0], int(0.02 * S)), 0, 20, 160, 255, 2)
-            _mix(img, line_rgb, 0.45 * _soft(m, 2))
-        # brow
-        m = _canvas(S)
-        bw = 11 if spec.sex == "male" else 6
-        arch = int(0.045 * S) if spec.sex == "female" else int(0.025 * S)
-        cv2.ellipse(m, (c[0], c[1] - int(0.075 * S)), (int(0.11 * S), arch), 0, 195, 345, 255, bw)
-        _mix(img, brow_rgb, 0.85 * _soft(m, 2.5))
 
-    if spec.glasses:
-        for eu, ev in (LANDMARKS_UV["right_eye"], LANDMARKS_UV["left_eye"]):
-            m = _canvas(S)
-            cv2.ellipse(m, px(eu, ev - 0.005), (int(0.125 * S), int(0.085 * S)), 0, 0, 360, 255, 5)
-            _mix(img, (40, 40, 45), 0.9 * _soft(m, 1))
-        m = _canvas(S)
-        cv2.line(m, px(0.385, ev), px(0.615, ev), 255, 5)
-        _mix(img, (40, 40, 45), 0.9 * _soft(m, 1))
+def _paint_eye(p: _Paint, img: np.ndarray, side: str) -> None:
+    """Socket shadow, sclera, iris, pupil, highlight, lids, (old) crow's feet and bags, brow."""
+    S, sex = p.S, p.spec.sex
+    c = p.px(*LANDMARKS_UV[f"{side}_eye"])
+    ax = (int(0.09 * S), int(0.04 * S))
+    p.mix_shape(img, lambda m: cv2.ellipse(m, (c[0], c[1] - int(0.01 * S)), (int(0.12 * S), int(0.07 * S)), 0, 0, 360, 255, -1), p.skin * 0.75, 0.35, 10)
+    m = _canvas(S)
+    cv2.ellipse(m, c, ax, 0, 0, 360, 255, -1)
+    eye_a = _soft(m, 1.5)
+    _mix(img, (235, 232, 225), eye_a)
+    iris_rgb = p.rng.choice(np.array([[70, 45, 30], [60, 90, 120], [80, 100, 60], [40, 28, 20]], np.float32))
+    p.mix_shape(img, lambda m: cv2.circle(m, c, int(0.034 * S), 255, -1), iris_rgb, 1.0, 1.5, eye_a)
+    p.mix_shape(img, lambda m: cv2.circle(m, c, int(0.015 * S), 255, -1), (15, 12, 10), 1.0, 1, eye_a)
+    p.mix_shape(img, lambda m: cv2.circle(m, (c[0] + int(0.012 * S), c[1] - int(0.012 * S)), int(0.006 * S), 255, -1), (255, 255, 255), 0.9, 1, eye_a)
+    # upper lid line (lashes) and lower lid crease
+    lash_px = 5 if sex == "female" else 3
+    p.mix_shape(img, lambda m: cv2.ellipse(m, c, (ax[0] + 2, ax[1] + 2), 0, 190, 350, 255, lash_px), (30, 22, 18), 0.85, 1.2)
+    p.mix_shape(img, lambda m: cv2.ellipse(m, (c[0], c[1] - int(0.012 * S)), (ax[0] + 6, ax[1] + 14), 0, 200, 340, 255, 2), p.line_rgb, 0.5, 2)
+    if p.old:  # crow's feet and under-eye bags
+        sgn = -1 if side == "right" else 1
+        for k in (-1, 0, 1):
+            p0 = (c[0] + sgn * int(0.10 * S), c[1] + k * int(0.015 * S))
+            p1 = (c[0] + sgn * int(0.15 * S), c[1] + k * int(0.03 * S))
+            p.mix_shape(img, lambda m: cv2.line(m, p0, p1, 255, 2), p.line_rgb, 0.4, 1.5)
+        p.mix_shape(img, lambda m: cv2.ellipse(m, (c[0], c[1] + int(0.035 * S)), (ax[0], int(0.02 * S)), 0, 20, 160, 255, 2), p.line_rgb, 0.45, 2)
+    brow_rgb = p.hair * 0.8 if not p.old else p.hair * 0.9
+    bw = 11 if sex == "male" else 6
+    arch = int(0.045 * S) if sex == "female" else int(0.025 * S)
+    p.mix_shape(img, lambda m: cv2.ellipse(m, (c[0], c[1] - int(0.075 * S)), (int(0.11 * S), arch), 0, 195, 345, 255, bw), brow_rgb, 0.85, 2.5)
 
-    # nose: side shading, tip highlight, nostrils
+
+def _paint_glasses(p: _Paint, img: np.ndarray) -> None:
+    S = p.S
+    for eu, ev in (LANDMARKS_UV["right_eye"], LANDMARKS_UV["left_eye"]):
+        p.mix_shape(img, lambda m: cv2.ellipse(m, p.px(eu, ev - 0.005), (int(0.125 * S), int(0.085 * S)), 0, 0, 360, 255, 5), (40, 40, 45), 0.9, 1)
+    ev = LANDMARKS_UV["left_eye"][1]  # the bridge, at the eyes' height
+    p.mix_shape(img, lambda m: cv2.line(m, p.px(0.385, ev), p.px(0.615, ev), 255, 5), (40, 40, 45), 0.9, 1)
+
+
+def _paint_nose(p: _Paint, img: np.ndarray) -> None:
+    """Side shading, nostrils, wings and the tip's highlight."""
+    S, skin = p.S, p.skin
     nu, nv = LANDMARKS_UV["nose_tip"]
     for sgn in (-1, 1):
-        m = _canvas(S)
-        cv2.line(m, px(0.5 + sgn * 0.045, LANDMARKS_UV['left_eye'][1] - 0.08), px(0.5 + sgn * 0.06, nv + 0.03), 255, 10)
-        _mix(img, skin * 0.78, 0.45 * _soft(m, 7))
-        m = _canvas(S)
-        cv2.ellipse(m, px(nu + sgn * 0.04, nv - 0.015), (int(0.022 * S), int(0.011 * S)), sgn * 20, 0, 360, 255, -1)
-        _mix(img, skin * 0.35, 0.8 * _soft(m, 2))
-        m = _canvas(S)
+        top = p.px(0.5 + sgn * 0.045, LANDMARKS_UV["left_eye"][1] - 0.08)
+        p.mix_shape(img, lambda m: cv2.line(m, top, p.px(0.5 + sgn * 0.06, nv + 0.03), 255, 10), skin * 0.78, 0.45, 7)
+        p.mix_shape(img, lambda m: cv2.ellipse(m, p.px(nu + sgn * 0.04, nv - 0.015), (int(0.022 * S), int(0.011 * S)), sgn * 20, 0, 360, 255, -1), skin * 0.35, 0.8, 2)
         ax = (int(0.03 * S), int(0.04 * S))
-        cv2.ellipse(m, px(nu + sgn * 0.055, nv), ax, 0, 90 + sgn * 90, 270 + sgn * 90, 255, 3)
-        _mix(img, skin * 0.6, 0.5 * _soft(m, 2))
-    m = _canvas(S)
-    cv2.circle(m, px(nu, nv + 0.01), int(0.03 * S), 255, -1)
-    _mix(img, np.minimum(skin * 1.15, 255), 0.5 * _soft(m, 8))
+        p.mix_shape(img, lambda m: cv2.ellipse(m, p.px(nu + sgn * 0.055, nv), ax, 0, 90 + sgn * 90, 270 + sgn * 90, 255, 3), skin * 0.6, 0.5, 2)
+    p.mix_shape(img, lambda m: cv2.circle(m, p.px(nu, nv + 0.01), int(0.03 * S), 255, -1), np.minimum(skin * 1.15, 255), 0.5, 8)
 
-    # mouth
+
+def _paint_mouth(p: _Paint, img: np.ndarray) -> None:
+    """Lips and the line between them, (old) nasolabial folds, (adult and old men) stubble."""
+    S, skin, xx, yy = p.S, p.skin, p.xx, p.yy
     mu, mv = LANDMARKS_UV["mouth_center"]
-    lip_rgb = skin * np.array([0.85, 0.55, 0.55]) if spec.sex == "female" else skin * np.array([0.80, 0.62, 0.60])
-    m = _canvas(S)
-    cv2.ellipse(m, px(mu, mv + 0.012), (int(0.12 * S), int(0.022 * S)), 0, 180, 360, 255, -1)
-    cv2.ellipse(m, px(mu, mv), (int(0.115 * S), int(0.032 * S)), 0, 0, 180, 255, -1)
-    _mix(img, lip_rgb, 0.9 * _soft(m, 2))
-    m = _canvas(S)
-    cv2.ellipse(m, px(mu, mv + 0.004), (int(0.12 * S), int(0.008 * S)), 0, 0, 180, 255, 3)
-    _mix(img, skin * 0.35, 0.9 * _soft(m, 1.2))
-    if old:  # nasolabial folds
+    lip_rgb = skin * np.array([0.85, 0.55, 0.55]) if p.spec.sex == "female" else skin * np.array([0.80, 0.62, 0.60])
+
+    def lips(m: np.ndarray) -> None:
+        cv2.ellipse(m, p.px(mu, mv + 0.012), (int(0.12 * S), int(0.022 * S)), 0, 180, 360, 255, -1)
+        cv2.ellipse(m, p.px(mu, mv), (int(0.115 * S), int(0.032 * S)), 0, 0, 180, 255, -1)
+
+    p.mix_shape(img, lips, lip_rgb, 0.9, 2)
+    p.mix_shape(img, lambda m: cv2.ellipse(m, p.px(mu, mv + 0.004), (int(0.12 * S), int(0.008 * S)), 0, 0, 180, 255, 3), skin * 0.35, 0.9, 1.2)
+    if p.old:  # nasolabial folds
+        nv = LANDMARKS_UV["nose_tip"][1]
         for sgn in (-1, 1):
-            m = _canvas(S)
             ax = (int(0.08 * S), int(0.16 * S))
-            cv2.ellipse(m, px(0.5 + sgn * 0.06, nv - 0.02), ax, 0, 90 - sgn * 70, 90 - sgn * 20, 255, 3)
-            _mix(img, line_rgb, 0.5 * _soft(m, 2.5))
-    if spec.sex == "male" and spec.age != "young":  # stubble on the jaw and upper lip
+            p.mix_shape(img, lambda m: cv2.ellipse(m, p.px(0.5 + sgn * 0.06, nv - 0.02), ax, 0, 90 - sgn * 70, 90 - sgn * 20, 255, 3), p.line_rgb, 0.5, 2.5)
+    if p.spec.sex == "male" and p.spec.age != "young":  # stubble on the jaw and upper lip
         chin_gap = np.exp(-(((yy - 0.86) / 0.04) ** 2) - ((xx - 0.5) / 0.25) ** 8)
         beard = np.clip((yy - 0.64) / 0.12, 0, 1) * (1 - chin_gap)
         beard = np.clip(beard + 0.7 * np.exp(-(((yy - 0.69) / 0.02) ** 2) - (((xx - 0.5) / 0.11) ** 2)), 0, 1)
-        dots = (rng.random((S, S)) < 0.25).astype(np.float32)
-        _mix(img, hair * 0.7, 0.25 * cv2.GaussianBlur(beard.astype(np.float32), (0, 0), 12) * dots)
+        dots = (p.rng.random((S, S)) < 0.25).astype(np.float32)
+        _mix(img, p.hair * 0.7, 0.25 * cv2.GaussianBlur(beard.astype(np.float32), (0, 0), 12) * dots)
 
-    # surgical mask: over nose and mouth, pleats, nose wire, side ties
+
+def _paint_mask(p: _Paint, img: np.ndarray) -> None:
+    """Surgical mask over nose and mouth: fabric, pleats, nose wire."""
+    S, px = p.S, p.px
+    colour = np.asarray(SCRUB_COLOURS_RGB[p.spec.mask_colour], np.float32) * 1.1
+    m = _canvas(S)
+    top = LANDMARKS_UV['left_eye'][1] - 0.11
+    pts = np.array([px(0.0, top - 0.08), px(0.25, top), px(0.5, top + 0.02), px(0.75, top), px(1.0, top - 0.08),
+                    px(1.0, -0.1), px(0.0, -0.1)], np.int32)  # fmt: skip
+    cv2.fillPoly(m, [pts], 255)
+    a = _soft(m, 2.5)
+    fabric = colour * (1.0 - 0.15 * np.clip(p.r2, 0, 1.5))[..., None]
+    fabric = fabric + (cv2.GaussianBlur(p.rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 1.0) * 3)[..., None]
+    img[:] = img * (1 - a[..., None]) + fabric * a[..., None]
+    for v in (0.45, 0.33, 0.21):  # pleats: a dark fold and a light edge
+        p.mix_shape(img, lambda m: cv2.ellipse(m, px(0.5, v + 0.55), (int(0.75 * S), int(0.55 * S)), 0, 62, 118, 255, 4), colour * 0.7, 0.7, 2, a)
+        p.mix_shape(img, lambda m: cv2.ellipse(m, px(0.5, v + 0.545), (int(0.75 * S), int(0.55 * S)), 0, 62, 118, 255, 3), np.minimum(colour * 1.2, 255), 0.5, 2, a)
+    p.mix_shape(img, lambda m: cv2.polylines(m, [pts[1:4]], False, 255, 6), (200, 205, 210), 0.8, 1.5)
+
+
+def _paint_cap(p: _Paint, img: np.ndarray) -> None:
+    """Surgical cap over the forehead down to just above the brows."""
+    S = p.S
+    colour = np.asarray(SCRUB_COLOURS_RGB[p.spec.cap_colour], np.float32)
+    centre, axes = p.px(0.5, 1.57), (int(0.85 * S), int(0.77 * S))
+    m = _canvas(S)
+    cv2.ellipse(m, centre, axes, 0, 0, 360, 255, -1)
+    a = _soft(m, 2.5)
+    fabric = colour * (0.85 + 0.15 * np.clip(p.yy / 0.2, 0, 1))[..., None]
+    wr = cv2.GaussianBlur(p.rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 6)
+    fabric = fabric * (1 + 0.10 * wr)[..., None]
+    img[:] = img * (1 - a[..., None]) + fabric * a[..., None]
+    p.mix_shape(img, lambda m: cv2.ellipse(m, centre, axes, 0, 0, 360, 255, 8), colour * 0.65, 0.8, 2)
+
+
+def paint_template(spec: TemplateSpec, size_px: int = 256) -> np.ndarray:
+    """Paint one template: RGB uint8 ``(size_px, size_px, 3)``, deterministic per ``spec.id``.
+
+    The face is painted at twice the size (then downsampled: antialiasing) in layers, each
+    a step below, in this order (the order of their random draws): skin, forehead wrinkles
+    (old), eyes (right, left), glasses, nose, mouth, surgical mask, surgical cap.
+    """
+    S = size_px * 2
+    skin = np.asarray(SKIN_TONES_RGB[spec.skin_tone], np.float32)
+    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32) / S  # xx ~ u, yy ~ 1 - v
+    p = _Paint(spec, S, np.random.default_rng(_seed(spec.id)), xx, yy, skin, skin * 0.72, np.asarray(spec.hair_rgb, np.float32))
+    img = np.empty((S, S, 3), np.float32)
+    img[:] = skin
+    _paint_skin(p, img)
+    if p.old:
+        _paint_forehead_wrinkles(p, img)
+    for side in ("right", "left"):
+        _paint_eye(p, img, side)
+    if spec.glasses:
+        _paint_glasses(p, img)
+    _paint_nose(p, img)
+    _paint_mouth(p, img)
     if spec.masked:
-        colour = np.asarray(SCRUB_COLOURS_RGB[spec.mask_colour], np.float32) * 1.1
-        m = _canvas(S)
-        top = LANDMARKS_UV['left_eye'][1] - 0.11
-        pts = np.array([px(0.0, top - 0.08), px(0.25, top), px(0.5, top + 0.02), px(0.75, top), px(1.0, top - 0.08),
-                        px(1.0, -0.1), px(0.0, -0.1)], np.int32)  # fmt: skip
-        cv2.fillPoly(m, [pts], 255)
-        a = _soft(m, 2.5)
-        fabric = colour * (1.0 - 0.15 * np.clip(r2, 0, 1.5))[..., None]
-        fabric = fabric + (cv2.GaussianBlur(rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 1.0) * 3)[..., None]
-        img[:] = img * (1 - a[..., None]) + fabric * a[..., None]
-        for v in (0.45, 0.33, 0.21):  # pleats: a dark fold and a light edge
-            m = _canvas(S)
-            cv2.ellipse(m, px(0.5, v + 0.55), (int(0.75 * S), int(0.55 * S)), 0, 62, 118, 255, 4)
-            _mix(img, colour * 0.7, 0.7 * _soft(m, 2) * a)
-            m = _canvas(S)
-            cv2.ellipse(m, px(0.5, v + 0.545), (int(0.75 * S), int(0.55 * S)), 0, 62, 118, 255, 3)
-            _mix(img, np.minimum(colour * 1.2, 255), 0.5 * _soft(m, 2) * a)
-        m = _canvas(S)
-        cv2.polylines(m, [pts[1:4]], False, 255, 6)
-        _mix(img, (200, 205, 210), 0.8 * _soft(m, 1.5))
-
-    # surgical cap: over the forehead down to just above the brows
+        _paint_mask(p, img)
     if spec.cap:
-        colour = np.asarray(SCRUB_COLOURS_RGB[spec.cap_colour], np.float32)
-        m = _canvas(S)
-        cv2.ellipse(m, px(0.5, 1.57), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, -1)
-        a = _soft(m, 2.5)
-        fabric = colour * (0.85 + 0.15 * np.clip(yy / 0.2, 0, 1))[..., None]
-        wr = cv2.GaussianBlur(rng.normal(0, 1, (S, S)).astype(np.float32), (0, 0), 6)
-        fabric = fabric * (1 + 0.10 * wr)[..., None]
-        img[:] = img * (1 - a[..., None]) + fabric * a[..., None]
-        m = _canvas(S)
-        cv2.ellipse(m, px(0.5, 1.57), (int(0.85 * S), int(0.77 * S)), 0, 0, 360, 255, 8)
-        _mix(img, colour * 0.65, 0.8 * _soft(m, 2))
-
+        _paint_cap(p, img)
     out = np.clip(img, 0, 255)
     return cv2.resize(out, (size_px, size_px), interpolation=cv2.INTER_AREA).round().astype(np.uint8)
 

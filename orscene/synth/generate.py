@@ -257,17 +257,10 @@ def session_world(cfg: SynthConfig, body: PeopleRig | None = None) -> SynthWorld
     return make_world(spec, cameras, body, cfg.backend)
 
 
-def _write_or_session(cfg: SynthConfig, out: Path, body: PeopleRig | None) -> None:
-    t_start = time.perf_counter()
-    noise_rng, ts_rng, img_rng = _seeds(cfg.seed, 5)[2:]
-    world = session_world(cfg, body)
-    cameras, spec = world.cameras, world.spec
-    names = list(cameras)
-    T = max(1, int(round(cfg.seconds * cfg.fps)))
-    P = len(spec.people)
-    C = len(names)
+def _empty_groundtruth(T: int, P: int, C: int) -> dict[str, np.ndarray]:
+    """Ground-truth arrays of a session, NaN (or absent / invisible) until a frame-set fills them."""
     nan = np.nan
-    gt = {
+    return {
         "present": np.zeros((T, P), bool),
         "joints_world_m": np.full((T, P, 17, 3), nan),
         "world_from_head": np.full((T, P, 4, 4), nan),
@@ -278,60 +271,80 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: PeopleRig | None) -> No
         "face_visible_fraction": np.full((T, C, P), nan),
         "head_center_world_m": np.full((T, P, 3), nan),
     }
-    head_ids = anny_part_vertex_ids(world.body.model, ["head"])
-    faces: list[FaceBox] = []
-    for name in names:
+
+
+def _camera_folders(out: Path, cameras: Mapping[str, Camera]) -> None:
+    for name, cam in cameras.items():
         (out / name / "color").mkdir(parents=True)
-        if cameras[name].depth is not None:
+        if cam.depth is not None:
             (out / name / "depth").mkdir(parents=True)
-    face_cfg = FaceAnnotationConfig()
-    noise_cfg = DepthNoiseConfig()
-    preview_frame = T // 2
-    preview_imgs: dict[str, np.ndarray] = {}
-    t_render = 0.0
-    for i in tqdm(range(T), desc="render", unit="frame-set", disable=None):
-        t_s = i / cfg.fps
-        t0 = time.perf_counter()
-        fr = render_frame(world, t_s)
-        t_render += time.perf_counter() - t0
-        posed = fr.posed
-        idx = posed.person_ids
+
+
+def _write_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
+    ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    path.write_bytes(jpg.tobytes())
+
+
+@dataclass
+class _OrSessionWriter:
+    """Writes the frame-sets of an OR session one by one and gathers their ground truth."""
+
+    cfg: SynthConfig
+    out: Path
+    world: SynthWorld
+    noise_rng: np.random.Generator
+    img_rng: np.random.Generator
+    gt: dict[str, np.ndarray]
+    head_ids: np.ndarray
+    preview_frame: int
+    faces: list[FaceBox] = field(default_factory=list)
+    preview_imgs: dict[str, np.ndarray] = field(default_factory=dict)
+    face_cfg: FaceAnnotationConfig = field(default_factory=FaceAnnotationConfig)
+    noise_cfg: DepthNoiseConfig = field(default_factory=DepthNoiseConfig)
+
+    def add_people(self, i: int, posed: PosedPeople) -> None:
+        """The 3D ground truth of frame-set ``i``."""
+        gt, idx = self.gt, posed.person_ids
         gt["present"][i, idx] = True
         gt["joints_world_m"][i, idx] = posed.joints_world_m
         gt["world_from_head"][i, idx] = posed.world_from_head
-        gt["head_center_world_m"][i, idx] = head_box_centers(posed.vertices_world_m, posed.world_from_head, head_ids)
+        gt["head_center_world_m"][i, idx] = head_box_centers(posed.vertices_world_m, posed.world_from_head, self.head_ids)
         gt["world_from_body"][i, idx] = posed.world_from_body
         gt["pose_parameters"][i, idx] = posed.pose_parameters
-        for c, name in enumerate(names):
-            cam = cameras[name]
-            ro = fr.color[name]
-            rgb = _finish_rgb(ro.rgb, img_rng, vignette=True)
-            ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
-            (out / name / "color" / f"{i:06d}.jpg").write_bytes(jpg.tobytes())
-            if i == preview_frame:
-                preview_imgs[name] = rgb
-            if name in fr.depth:
-                d = fr.depth[name]
-                mm = kinect_depth_mm(d.z_m, d.albedo, d.ids[..., 3], noise_rng, noise_cfg)
-                ok, png = cv2.imencode(".png", mm)
-                (out / name / "depth" / f"{i:06d}.png").write_bytes(png.tobytes())
-            boxes, fracs = annotate_faces(cam, ro.ids, idx, posed.vertices_world_m, posed.world_from_head, world.face_tris, face_cfg, frame=i)
-            gt["face_visible_fraction"][i, c, idx] = fracs
-            faces.extend(boxes)
-            uv, vis = annotate_keypoints(cam, ro.ids, ro.z_m, idx, posed.joints_world_m)
-            gt["keypoints_px"][i, c, idx] = uv
-            gt["keypoint_visibility"][i, c, idx] = vis
-        log.debug("frame %d/%d (%.2f s render per frame-set)", i + 1, T, t_render / (i + 1))
-    world.renderer.release()
 
-    timestamps = {}
+    def add_view(self, i: int, c: int, name: str, fr: FrameRender) -> None:
+        """Camera ``name`` (index ``c``) of frame-set ``i``: its colour JPEG, its depth PNG,
+        its face boxes and 2D keypoints."""
+        cam, ro, posed = self.world.cameras[name], fr.color[name], fr.posed
+        idx = posed.person_ids
+        rgb = _finish_rgb(ro.rgb, self.img_rng, vignette=True)
+        _write_jpeg(self.out / name / "color" / f"{i:06d}.jpg", rgb, self.cfg.jpeg_quality)
+        if i == self.preview_frame:
+            self.preview_imgs[name] = rgb
+        if name in fr.depth:
+            d = fr.depth[name]
+            mm = kinect_depth_mm(d.z_m, d.albedo, d.ids[..., 3], self.noise_rng, self.noise_cfg)
+            ok, png = cv2.imencode(".png", mm)
+            (self.out / name / "depth" / f"{i:06d}.png").write_bytes(png.tobytes())
+        boxes, fracs = annotate_faces(cam, ro.ids, idx, posed.vertices_world_m, posed.world_from_head, self.world.face_tris, self.face_cfg, frame=i)
+        self.gt["face_visible_fraction"][i, c, idx] = fracs
+        self.faces.extend(boxes)
+        uv, vis = annotate_keypoints(cam, ro.ids, ro.z_m, idx, posed.joints_world_m)
+        self.gt["keypoints_px"][i, c, idx] = uv
+        self.gt["keypoint_visibility"][i, c, idx] = vis
+
+
+def _write_timestamps(out: Path, names: list[str], T: int, fps: float, rng: np.random.Generator) -> None:
     for c, name in enumerate(names):
-        ts = _timestamps(T, cfg.fps, c, ts_rng)
-        timestamps[name] = ts
+        ts = _timestamps(T, fps, c, rng)
         lines = ["frame,timestamp_ns"] + [f"{k},{int(v)}" for k, v in enumerate(ts)]
         (out / name / "timestamps.csv").write_text("\n".join(lines) + "\n")
-    save_calibration(out / "calibration.json", Calibration(cameras=cameras))
-    ann = FaceAnnotations(cfg.session, tuple(names), tuple(range(T)), tuple(sorted(faces, key=lambda f: (f.frame, f.camera, f.person))))
+
+
+def _save_or_groundtruth(out: Path, cfg: SynthConfig, w: _OrSessionWriter, names: list[str], T: int) -> None:
+    """annotations/faces.json and annotations/groundtruth.npz."""
+    spec, gt = w.world.spec, w.gt
+    ann = FaceAnnotations(cfg.session, tuple(names), tuple(range(T)), tuple(sorted(w.faces, key=lambda f: (f.frame, f.camera, f.person))))
     (out / "annotations").mkdir()
     save_faces(out / "annotations" / "faces.json", ann)
     wfh = gt["world_from_head"]
@@ -353,25 +366,51 @@ def _write_or_session(cfg: SynthConfig, out: Path, body: PeopleRig | None) -> No
             keypoints_px=gt["keypoints_px"],
             keypoint_visibility=gt["keypoint_visibility"],
             face_visible_fraction=gt["face_visible_fraction"],
-            face_vertex_ids=world.body.face_vertex_ids.astype(np.int64),
+            face_vertex_ids=w.world.body.face_vertex_ids.astype(np.int64),
             head_center_world_m=gt["head_center_world_m"],
         ),
     )
+
+
+def _write_or_session(cfg: SynthConfig, out: Path, body: PeopleRig | None) -> None:
+    """Render every frame-set of the OR scene, then write timestamps, calibration, ground
+    truth, manifest and (``--preview``) the contact sheet."""
+    t_start = time.perf_counter()
+    noise_rng, ts_rng, img_rng = _seeds(cfg.seed, 5)[2:]
+    world = session_world(cfg, body)
+    names = list(world.cameras)
+    T = max(1, int(round(cfg.seconds * cfg.fps)))
+    gt = _empty_groundtruth(T, len(world.spec.people), len(names))
+    w = _OrSessionWriter(cfg, out, world, noise_rng, img_rng, gt, anny_part_vertex_ids(world.body.model, ["head"]), T // 2)
+    _camera_folders(out, world.cameras)
+    t_render = 0.0
+    for i in tqdm(range(T), desc="render", unit="frame-set", disable=None):
+        t0 = time.perf_counter()
+        fr = render_frame(world, i / cfg.fps)
+        t_render += time.perf_counter() - t0
+        w.add_people(i, fr.posed)
+        for c, name in enumerate(names):
+            w.add_view(i, c, name, fr)
+        log.debug("frame %d/%d (%.2f s render per frame-set)", i + 1, T, t_render / (i + 1))
+    world.renderer.release()
+
+    _write_timestamps(out, names, T, cfg.fps, ts_rng)
+    save_calibration(out / "calibration.json", Calibration(cameras=world.cameras))
+    _save_or_groundtruth(out, cfg, w, names, T)
     manifest = SessionManifest(
         name=cfg.session,
         cameras=tuple(CameraSource(n, SourceKind.FOLDER, n) for n in names),
         fps=float(cfg.fps),
         annotations={"faces": "annotations/faces.json", "groundtruth": "annotations/groundtruth.npz"},
-        description=f"synthetic OR, scenario {cfg.scenario.value}, seed {cfg.seed}, {T} frame-sets, {len(spec.people) - 1} staff + patient",
+        description=f"synthetic OR, scenario {cfg.scenario.value}, seed {cfg.seed}, {T} frame-sets, {len(world.spec.people) - 1} staff + patient",
     )
     save_manifest(out, manifest)
     if cfg.preview:
         from orscene.synth.preview import contact_sheet
 
-        sheet = contact_sheet(preview_imgs, [f for f in faces if f.frame == preview_frame], title=f"{cfg.session} frame {preview_frame}")
-        ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        (out / "preview.jpg").write_bytes(jpg.tobytes())
-    log.info("wrote %d frame-sets x %d cameras in %.1f s (render %.2f s per frame-set)", T, C, time.perf_counter() - t_start, t_render / T)
+        sheet = contact_sheet(w.preview_imgs, [f for f in w.faces if f.frame == w.preview_frame], title=f"{cfg.session} frame {w.preview_frame}")
+        _write_jpeg(out / "preview.jpg", sheet, 90)
+    log.info("wrote %d frame-sets x %d cameras in %.1f s (render %.2f s per frame-set)", T, len(names), time.perf_counter() - t_start, t_render / T)
 
 
 def colour_depth_to_sensor(cam: Camera, depth_color_m: np.ndarray) -> np.ndarray:
@@ -416,16 +455,12 @@ def _write_board_session(cfg: SynthConfig, out: Path) -> None:
     # foreshortened in the cameras that look across the room to be detected)
     placements = board_placements(cameras, spec.size_m, T, scene_rng)
     warn_unseen_board(cameras, placements, spec)
-    for name in names:
-        (out / name / "color").mkdir(parents=True)
-        if cameras[name].depth is not None:
-            (out / name / "depth").mkdir(parents=True)
+    _camera_folders(out, cameras)
     noise_cfg = DepthNoiseConfig()
     for i in tqdm(range(T), desc="render board", unit="frame-set", disable=None):
         views = render_board_views(cameras, board_json, placements[i], img_rng)
         for name, (rgb, depth_color) in views.items():
-            ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
-            (out / name / "color" / f"{i:06d}.jpg").write_bytes(jpg.tobytes())
+            _write_jpeg(out / name / "color" / f"{i:06d}.jpg", rgb, cfg.jpeg_quality)
             cam = cameras[name]
             if cam.depth is not None:
                 z = colour_depth_to_sensor(cam, depth_color)
@@ -436,11 +471,8 @@ def _write_board_session(cfg: SynthConfig, out: Path) -> None:
             from orscene.synth.preview import contact_sheet
 
             sheet = contact_sheet({n: v[0] for n, v in views.items()}, [], title=f"{cfg.session} board")
-            ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-            (out / "preview.jpg").write_bytes(jpg.tobytes())
-    for c, name in enumerate(names):
-        ts = _timestamps(T, cfg.fps, c, ts_rng)
-        (out / name / "timestamps.csv").write_text("\n".join(["frame,timestamp_ns"] + [f"{k},{int(v)}" for k, v in enumerate(ts)]) + "\n")
+            _write_jpeg(out / "preview.jpg", sheet, 90)
+    _write_timestamps(out, names, T, cfg.fps, ts_rng)
     save_calibration(out / "calibration.json", Calibration(cameras=cameras))
     (out / "annotations").mkdir()
     shutil.copyfile(board_json, out / "board.json")

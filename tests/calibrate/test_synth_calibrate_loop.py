@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import orscene.calibrate
+
 from orscene.calibrate import compare_transforms, load_board
 from orscene.calibrate.run import CalibrateConfig, run_calibrate
 from orscene.errors import ConfigError
@@ -21,10 +23,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_default_board_file_is_shipped_and_matches_the_help():
-    default = CalibrateConfig(session="X").board
-    assert (REPO / default).is_file()
-    spec = load_board(REPO / default)
-    assert (spec.squares_x, spec.squares_y, round(spec.square_length_m, 3)) == (7, 5, 0.12)
+    from orscene.calibrate.run import default_board_path
+
+    assert CalibrateConfig(session="X").board is None  # = the board shipped in the package
+    default = default_board_path()
+    assert default.is_file() and default.parent == Path(orscene.calibrate.__file__).parent
+    assert (REPO / "calibration" / "board.json").resolve() == default.resolve()  # the checkout's path, documented
+    spec = load_board(default)
+    assert (spec.squares_x, spec.squares_y, round(spec.square_length_m, 3), round(spec.marker_length_m, 3)) == (7, 5, 0.12, 0.09)
 
 
 def test_a_board_flat_on_the_table_is_too_oblique_for_the_low_cameras():

@@ -151,27 +151,33 @@ def test_rerun_is_a_noop_unless_forced(session, finished):
 
 
 def test_killed_run_resumes_to_identical_output(session, finished, tmp_path):
+    """A real run, really killed (SIGKILL), at a known point: after its first chunk is
+    anonymized and recorded, the test hook makes it wait on a file this test controls
+    (``ORSCENE_TEST_PAUSE_FILE``), where it is killed; the re-run resumes from the second
+    chunk and the outputs equal those of an uninterrupted run."""
     env = {**os.environ, "ORSCENE_LOG": "WARNING"}
-    # kill as soon as the first chunk is written; the rest takes well under a second on this
-    # tiny session, so a busy machine may let it finish first: then try again
-    for attempt in range(3):
-        out = tmp_path / f"try{attempt}" / "E2E"
-        cmd = [sys.executable, str(REPO / "cli.py"), "process", "--session", session.name, "--recordings", str(session.parent),
-               "--out", str(out), "--chunk-size", "2", "--fail-frames", str(FAIL), "--pipeline.keyframe-max-s", "1",
-               "--pipeline.pose-follow-max-s", "1", "--pipeline.detector-max-s", "1"]  # fmt: skip (STRIDED)
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        first = out / ".state" / "chunk_000000_000002.json"
+    out = tmp_path / "E2E"
+    pause = tmp_path / "paused"
+    cmd = [sys.executable, str(REPO / "cli.py"), "process", "--session", session.name, "--recordings", str(session.parent),
+           "--out", str(out), "--chunk-size", "2", "--fail-frames", str(FAIL), "--pipeline.keyframe-max-s", "1",
+           "--pipeline.pose-follow-max-s", "1", "--pipeline.detector-max-s", "1"]  # fmt: skip (STRIDED)
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**env, "ORSCENE_TEST_PAUSE_FILE": str(pause)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
         deadline = time.monotonic() + 600
-        while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        while not pause.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert first.exists(), "the first chunk never finished"
+        assert pause.exists() and proc.poll() is None, f"the run never reached its pause point (exit code {proc.poll()})"
+        proc.send_signal(signal.SIGKILL)
+    finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
+            proc.kill()
         proc.wait()
-        if not (out / "summary.json").exists():
-            break
-    assert not (out / "summary.json").exists()  # it really was interrupted
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL
+    # killed where the hook held it: the first chunk recorded, the second not, no summary
+    assert pause.read_text() == "chunk_000000_000002"
+    assert (out / ".state" / "chunk_000000_000002.json").is_file()
+    assert not (out / ".state" / "chunk_000002_000004.json").exists() and not (out / "summary.json").exists()
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)  # no hook: runs through
     assert done.returncode == 0, done.stderr[-2000:]
     a, b = _outputs(out), _outputs(finished)
     assert [k for k in a if a[k] != b.get(k)] == [] and set(a) == set(b)

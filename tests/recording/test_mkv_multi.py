@@ -92,7 +92,7 @@ def test_header_index_agrees_with_demuxer(which, multi_mkv, shared_data):
     """The header-only Matroska index (no payload read) gives the demuxer's packets."""
     import av
 
-    from orscene.recording.mkv import matroska_block_index
+    from orscene.recording.ebml import matroska_block_index
 
     path = multi_mkv if which == "multi" else shared_data / "azure_kinect" / "recording.mkv"
     blocks, scale_ns, complete = matroska_block_index(path)

@@ -7,20 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-import orscene.render as render
 from orscene.errors import ConfigError
 from orscene.render import RenderConfig, choose_template, default_catalog_path, load_templates
 from orscene.render.template_gen import LANDMARKS_UV, TEMPLATE_SPECS, paint_template
-
-
-def test_public_api_surface():
-    assert sorted(render.__all__) == sorted(
-        ["RenderConfig", "BlendMode", "FaceTemplate", "TemplateSet", "default_catalog_path", "load_templates",
-         "choose_template", "FaceRenderer", "Occluders", "RenderedFacePatch", "create_renderer", "depth_doubt", "render_faces", "blend_faces",
-         "synthetic_face_mesh"]
-    )  # fmt: skip
-    for name in render.__all__:
-        assert hasattr(render, name)
 
 
 def test_catalog_is_valid_and_diverse():
