@@ -147,7 +147,7 @@ def _anonymize_view(
     if camera is not None and face_meshes:
         meshes = [m for m in face_meshes if head_status_vouches(m.head_status, fits_by_track[m.track_id][1])]
         if meshes:
-            patches = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render, others)
+            patches = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render, others).patches
             rgb, m3d = render.blend_faces(rgb, patches, cfg.render)
             mask |= m3d
             drawn = {p.track_id for p in patches if p.mask.any()}

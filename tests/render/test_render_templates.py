@@ -16,7 +16,7 @@ from orscene.render.template_gen import LANDMARKS_UV, TEMPLATE_SPECS, paint_temp
 def test_public_api_surface():
     assert sorted(render.__all__) == sorted(
         ["RenderConfig", "BlendMode", "FaceTemplate", "TemplateSet", "default_catalog_path", "load_templates",
-         "choose_template", "FaceRenderer", "Occluders", "RenderedFacePatch", "create_renderer", "depth_doubt", "render_faces", "blend_faces",
+         "choose_template", "FaceRenderer", "Occluders", "RenderedFacePatch", "RenderOutcome", "RenderStatus", "RenderedFaces", "create_renderer", "depth_doubt", "render_faces", "blend_faces",
          "synthetic_face_mesh"]
     )  # fmt: skip
     for name in render.__all__:
