@@ -25,13 +25,14 @@ from orscene.geometry.fusion import fuse_point_cloud
 from orscene.pipeline.chunks import Chunk
 from orscene.pipeline.config import OnError, PipelineConfig
 from orscene.pipeline.frameset import (
+    FaceDecision,
     FramesetResult,
     ViewResult,
-    covered_fraction,
+    ViewStatus,
+    Why,
+    decide_view,
     head_status_vouches,
     obscure_image,
-    patch_face_box,
-    plan_view_regions,
 )
 from orscene.pipeline.keyframes import Schedule, between_detections_with_evidence, carry_fit, merge_keypoints
 from orscene.pipeline.outputs import OutputLayout, SegmentWriters
@@ -128,84 +129,45 @@ def _anonymize_view(
     cfg: PipelineConfig,
     times: StageTimes,
     others: tuple = (),
+    borrowed: list[int] = (),
+    held: list | None = None,
 ) -> ViewResult:
-    """One view: 3D render, then the 2D path (``detected``: the face detectors' boxes from
-    phase A; None when detection failed on this view, which fails the frame-set;
-    ``others``: the other calibrated views' cameras and depth, against which an occluder in
-    this view's depth is checked)."""
+    """One view: render, decide (:func:`orscene.pipeline.frameset.decide_view`), anonymize
+    the decided regions in 2D (``detected``: the face detectors' boxes from phase A; None
+    when detection failed on this view, which fails the frame-set; ``others``: the other
+    calibrated views' cameras and depth, against which an occluder in this view's depth is
+    checked; ``borrowed``, ``held``: where the evidence of a non-keyframe comes from)."""
     if detected is None:
         raise RuntimeError(f"face detection failed on camera {view.camera}")
     rgb = view.rgb
     h, w = rgb.shape[:2]
-    faces: list[FaceBox] = []
     mask = np.zeros((h, w), bool)
-    counts = {"render3d": 0, "head2d": 0, "detector2d": 0}
-    vouched: dict[int, bool] = {}
 
-    # 1. 3D path
+    # 1. 3D path: the faces it may vouch for, rendered and blended
     t = time.perf_counter()
+    rendered = None
     if camera is not None and face_meshes:
         meshes = [m for m in face_meshes if head_status_vouches(m.head_status, fits_by_track[m.track_id][1])]
         if meshes:
-            patches = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render, others).patches
-            rgb, m3d = render.blend_faces(rgb, patches, cfg.render)
+            rendered = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render, others)
+            rgb, m3d = render.blend_faces(rgb, list(rendered.patches), cfg.render)
             mask |= m3d
-            drawn = {p.track_id for p in patches if p.mask.any()}
-            for p in patches:
-                if p.mask.any():
-                    faces.append(patch_face_box(frame, p))
-                    counts["render3d"] += 1
-            # a vouched person is covered in this view whether drawn (visible) or hidden, but
-            # only where the view's own depth decided visibility: in a view without depth,
-            # or where that depth implied an occluder that is not consistent (it was
-            # overruled, RenderedFacePatch.depth_doubt), the rendered face stands and the 2D
-            # path covers the head as well (fail closed)
-            if view.depth_m is not None:
-                doubted = {p.track_id for p in patches if p.depth_doubt}
-                for m in meshes:
-                    vouched[m.track_id] = m.track_id not in doubted
-            log.debug("frame %d %s: rendered %s", frame, view.camera, sorted(drawn))
+            log.debug("frame %d %s: rendered %s", frame, view.camera, sorted(p.track_id for p in rendered.patches if p.mask.any()))
     times.add("render", time.perf_counter() - t)
 
-    # 2 + 3. projected heads and untracked 2D skeletons
+    # 2-4. the decision, then the 2D path over its regions
     t = time.perf_counter()
-    plan = plan_view_regions(view.camera, camera, w, h, poses, vouched, keypoints, cfg.fallback)
-    regions = [r.head_box_xyxy_px for r in plan.regions]
-    head_faces = [FaceBox(frame, view.camera, person, reg.face_box_xyxy_px, 1.0, 1.0, False, src) for reg, src, person in zip(plan.regions, plan.sources, plan.persons)]
-    refined = [False] * len(head_faces)
-    counts["head2d"] += len(head_faces)
-
-    # 4. face detectors (on the original image): any face not yet covered is anonymized; a
-    # face inside a head region refines that region's reported face box (a detector box is
-    # tighter than a face box estimated from a skeleton)
-    planned = mask | _box_mask(regions, h, w)
-    for box, score in sorted(detected, key=lambda d: -d[1]):
-        if covered_fraction(planned, box) >= cfg.detector_cover_threshold:
-            cx, cy = 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])
-            for k, reg in enumerate(plan.regions):
-                x0, y0, x1, y1 = reg.head_box_xyxy_px
-                if not refined[k] and x0 <= cx <= x1 and y0 <= cy <= y1:
-                    head_faces[k] = replace(head_faces[k], box_xyxy_px=tuple(box), score=float(score))
-                    refined[k] = True
-                    break
-            continue
-        planned |= _box_mask([box], h, w)
-        regions.append(tuple(box))
-        faces.append(FaceBox(frame, view.camera, -1, tuple(box), float(score), 1.0, False, FaceSource.DETECTOR_2D))
-        counts["detector2d"] += 1
-    faces.extend(head_faces)
-    if regions:
-        rgb, m2d = anonymize2d.anonymize_regions(rgb, regions, cfg.anonymize2d, template=models.anonymize_template)
+    fits = {k: f for k, (f, _) in fits_by_track.items()}
+    decision = decide_view(
+        frame, view.camera, camera, (w, h), view.depth_m is not None, poses, fits, rendered, mask, keypoints, detected,
+        cfg.fallback, cfg.detector_cover_threshold, borrowed, held,
+    )  # fmt: skip
+    if decision.regions:
+        rgb, m2d = anonymize2d.anonymize_regions(rgb, list(decision.regions), cfg.anonymize2d, template=models.anonymize_template)
         mask |= m2d
     times.add("fallback2d", time.perf_counter() - t)
-    return ViewResult(view.camera, rgb, mask, tuple(faces), "anonymized", "", counts)
-
-
-def _box_mask(boxes, h: int, w: int) -> np.ndarray:
-    m = np.zeros((h, w), bool)
-    for box in boxes:
-        m |= anonymize2d.box_to_mask(box, h, w)
-    return m
+    faces = tuple(d.face for d in decision.faces)
+    return ViewResult(view.camera, rgb, mask, faces, ViewStatus.ANONYMIZED, "", decision.counts, (*decision.faces, *decision.uncovered))
 
 
 def _failed_frameset(fs: FrameSet, on_error: OnError, reason: str) -> FramesetResult:
@@ -224,10 +186,11 @@ def _unusable_view(
     w, h = size_wh
     mask = np.ones((h, w), bool)
     if on_error is OnError.WITHHOLD:
-        return ViewResult(name, None, mask, (), "withheld", reason, file=file)
+        return ViewResult(name, None, mask, (), ViewStatus.WITHHELD, reason, file=file)
     out = obscure_image(rgb) if rgb is not None else np.full((h, w, 3), 64, np.uint8)
-    faces = (FaceBox(frame, name, -1, (-0.5, -0.5, w - 0.5, h - 0.5), 1.0, 1.0, False, FaceSource.OBSCURED),)
-    return ViewResult(name, out, mask, faces, "obscured", reason, file=file)
+    face = FaceBox(frame, name, -1, (-0.5, -0.5, w - 0.5, h - 0.5), 1.0, 1.0, False, FaceSource.OBSCURED)
+    why = FaceDecision(-1, Why.UNREADABLE if file else Why.FAILED, face)
+    return ViewResult(name, out, mask, (face,), ViewStatus.OBSCURED, reason, decisions=(why,), file=file)
 
 
 def _with_failed_views(result: FramesetResult, fs: FrameSet, on_error: OnError) -> FramesetResult:
@@ -580,11 +543,8 @@ def anonymize_chunk(
                 views[name] = _anonymize_view(
                     index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
                     merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times, others,
-                )
-            views = {
-                name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
-                for name, v in views.items()
-            }
+                    borrowed, pose_chunk.evidence2d.get(index, {}).get(name),
+                )  # fmt: skip
             result = _with_failed_views(FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts), fs, on_error)
         except Exception as e:  # fail closed: never write a view that may show a face
             reason = f"{type(e).__name__}: {e}"
@@ -664,25 +624,6 @@ def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: in
     return [keypoints.get(f, {}) for f in frames]
 
 
-def _with_evidence(v: ViewResult, borrowed: list[int], detected: list | None, held: list | None) -> ViewResult:
-    """``v`` with, for each face not seen on its own frame-set, the frame-sets its evidence
-    came from (``ViewResult.evidence``): the keyframes a carried body or an interpolated
-    track and borrowed skeletons come from (``borrowed``, empty on a keyframe), the passes a
-    held detector box comes from (``held``: per detection of phase A, in its order)."""
-    held_by_box = {}
-    for d, frames in zip(detected or [], held or []):
-        held_by_box.setdefault(tuple(d[0]), frames)
-    ev = []
-    for f in v.faces:
-        if f.source is FaceSource.DETECTOR_2D:
-            ev.append(list(held_by_box.get(tuple(f.box_xyxy_px), [])))
-        elif f.source in (FaceSource.RENDER_3D, FaceSource.HEAD_2D):
-            ev.append(list(borrowed))
-        else:
-            ev.append([])
-    return replace(v, evidence=tuple(ev))
-
-
 def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True) -> tuple[dict, list[FaceBox]]:
     """Write one frame-set's images (when ``images``) and masks now (a chunk never holds its
     images); return its audit entry and faces."""
@@ -697,14 +638,13 @@ def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True
             layout.write_image(name, r.index, v.rgb)
         layout.write_mask(name, r.index, v.mask)
         faces.extend(v.faces)
+        n = len(v.faces)
         entry["views"][name] = {
-            "status": v.status,
+            "status": v.status.value,
             **({"file": v.file} if v.file else {}),
             **({"reason": v.reason} if v.reason else {}),
-            "faces": [
-                {"person": f.person, "source": f.source.value, "box": [round(x, 1) for x in f.box_xyxy_px], **({"evidence": ev} if ev else {})}
-                for f, ev in zip(v.faces, v.evidence or [[]] * len(v.faces))
-            ],
+            "faces": [d.to_dict() for d in v.decisions[:n]],
+            **({"uncovered": [d.to_dict() for d in v.decisions[n:]]} if len(v.decisions) > n else {}),
         }
     return entry, faces
 
