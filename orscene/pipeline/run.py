@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tqdm import tqdm
 
@@ -38,6 +38,9 @@ from orscene.pipeline.summary import RunReview, review_lines, review_run
 from orscene.recording.faces import faces_from_dict, merge_faces, save_faces
 from orscene.recording.reader import open_session
 from orscene.recording.session import MANIFEST_NAME, default_outputs_dir, default_recordings_root, session_dir
+
+if TYPE_CHECKING:  # process is imported where a worker runs it (it loads the stages)
+    from orscene.pipeline.process import ChunkOptions
 
 __all__ = ["ProcessConfig", "run_process", "process_session", "config_defaults"]
 
@@ -222,16 +225,21 @@ def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
     return result
 
 
-def _phase_c(
-    chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, fail_frames: frozenset[int], on_error: OnError, fmt: OutputFormat, preset: str
-) -> dict:
+def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, options: "ChunkOptions") -> dict:
     from orscene.pipeline.process import anonymize_chunk
 
     models = _phase_c_models()
     tracks = pickle.loads(tracks_path.read_bytes())
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
-    images, video = fmt in (OutputFormat.IMAGES, OutputFormat.BOTH), fmt in (OutputFormat.MP4, OutputFormat.BOTH)
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset)
+    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, options)
+
+
+def _chunk_options(cfg: "ProcessConfig", fail_frames: frozenset[int]) -> "ChunkOptions":
+    """Phase C's options for every chunk (``process.ChunkOptions``)."""
+    from orscene.pipeline.process import ChunkOptions
+
+    images, video = cfg.format in (OutputFormat.IMAGES, OutputFormat.BOTH), cfg.format in (OutputFormat.MP4, OutputFormat.BOTH)
+    return ChunkOptions(fail_frames, cfg.on_error, images, video, cfg.video_preset)
 
 
 class _Bound:
@@ -381,7 +389,7 @@ def _run_locked(
         with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
             progress = ChunkProgress(bar, progress_queue, {c.name: len(c) for c in todo})
             try:
-                for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format, cfg.video_preset), todo):
+                for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, _chunk_options(cfg, fail)), todo):
                     layout.write_json(layout.chunk_state_path(chunk.name), state)
                     progress.finished(chunk.name)
             finally:
