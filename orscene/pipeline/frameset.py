@@ -44,7 +44,7 @@ from orscene.render import RenderedFaces, RenderOutcome, RenderStatus
 from orscene.types import BodyFit, Camera, FaceBox, FaceSource, HeadAlignment, HeadStatus, Keypoints2D, PersonPose
 
 __all__ = [
-    "ViewStatus", "ViewResult", "FramesetResult", "Why", "FaceDecision", "ViewDecision", "decide_view",
+    "ViewStatus", "ViewResult", "PersonRecord", "FramesetResult", "Why", "FaceDecision", "ViewDecision", "decide_view",
     "plan_view_regions", "head_status_vouches", "obscure_image", "covered_fraction",
 ]
 
@@ -213,11 +213,25 @@ class ViewResult:
 
 
 @dataclass(frozen=True)
+class PersonRecord:
+    """One tracked person of a frame-set, as ``audit.json`` keeps it (``persons``)."""
+
+    track: int
+    settled: bool
+    head: HeadStatus
+    fitted: int
+    """The keyframe its body was fitted on (the frame-set itself on a keyframe)."""
+
+    def to_dict(self) -> dict:
+        return {"track": self.track, "settled": self.settled, "head": self.head.value, "fitted": self.fitted}
+
+
+@dataclass(frozen=True)
 class FramesetResult:
     index: int
     timestamp_ns: int
     views: Mapping[str, ViewResult]
-    persons: tuple[dict, ...] = ()
+    persons: tuple[PersonRecord, ...] = ()
     error: str = ""
     depth_ignored: Mapping[str, str] = field(default_factory=dict)
     """Views whose depth was implausible as a whole, with why: RGB-only for this frame-set."""

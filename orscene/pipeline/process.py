@@ -28,6 +28,7 @@ from orscene.pipeline.config import OnError, PipelineConfig
 from orscene.pipeline.frameset import (
     FaceDecision,
     FramesetResult,
+    PersonRecord,
     ViewResult,
     ViewStatus,
     Why,
@@ -41,7 +42,7 @@ from orscene.pipeline.progress import report
 from orscene.recording.reader import open_session
 from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
 
-__all__ = ["Models", "load_models", "with_render_models", "PoseChunk", "detect_chunk", "track_session", "ChunkOptions", "anonymize_chunk"]
+__all__ = ["Models", "load_models", "with_render_models", "PoseChunk", "detect_chunk", "track_session", "ChunkOptions", "ChunkState", "anonymize_chunk"]
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,13 @@ class Models:
     detectors (``keypoints``, ``face_detectors``); the others are None until
     :func:`with_render_models`."""
 
-    keypoints: object
-    body_model: object | None
-    renderer: object | None
-    templates: object | None
-    face_detectors: tuple
+    keypoints: "pose.KeypointDetector"
+    body_model: "body.BodyModel | None"
+    renderer: "render.FaceRenderer | None"
+    templates: "render.TemplateSet | None"
+    face_detectors: "tuple[anonymize2d.FaceDetector, ...]"
     anonymize_template: np.ndarray | None
+    """The 2D path's template image (``anonymize2d.method`` template), else None."""
 
 
 def load_models(cfg: PipelineConfig, detection_only: bool = False) -> Models:
@@ -73,7 +75,7 @@ def load_models(cfg: PipelineConfig, detection_only: bool = False) -> Models:
     return models
 
 
-def with_render_models(models: Models, cfg: PipelineConfig, body_model: object | None = None) -> Models:
+def with_render_models(models: Models, cfg: PipelineConfig, body_model: "body.BodyModel | None" = None) -> Models:
     """``models`` with phase C's body model (``body_model`` when already loaded, e.g. in a
     background thread), renderer and face templates. The renderer's GL context belongs to
     the calling thread: call this where the rendering will run."""
@@ -419,6 +421,38 @@ class ChunkOptions:
     """The H.264 encoder's preset for the segments."""
 
 
+@dataclass(frozen=True)
+class ChunkState:
+    """What phase C keeps of one chunk (``.state/chunk_*.json``), merged by ``run._finish``."""
+
+    chunk: str
+    start: int
+    stop: int
+    frames: list[int]
+    faces: list[dict]
+    """The chunk's faces in ``faces.json``'s form."""
+    audit: list[dict]
+    """One ``audit.json`` entry per frame-set."""
+    times_s: dict[str, float]
+    """Seconds per stage (``StageTimes``)."""
+    wall_s: float
+    video_start_ns: int | None = None
+    """Time of the chunk's first MP4 frame; None when no video was written."""
+
+    def to_dict(self) -> dict:
+        return {
+            "chunk": self.chunk, "start": self.start, "stop": self.stop, "frames": self.frames, "faces": self.faces,
+            "audit": self.audit, "times_s": self.times_s, "wall_s": self.wall_s, "video_start_ns": self.video_start_ns,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "ChunkState":
+        return cls(
+            d["chunk"], int(d["start"]), int(d["stop"]), list(d["frames"]), list(d["faces"]), list(d["audit"]),
+            dict(d["times_s"]), float(d["wall_s"]), d.get("video_start_ns"),
+        )  # fmt: skip
+
+
 def anonymize_chunk(
     chunk: Chunk,
     session_path: Path,
@@ -429,14 +463,14 @@ def anonymize_chunk(
     pose_chunk: PoseChunk,
     n_framesets: int,
     options: ChunkOptions = ChunkOptions(),
-) -> dict:
+) -> ChunkState:
     """Phase C (parallel over chunks): body fit and head alignment on keyframes (carried in
     between), render, 2D path, write.
 
     The body fit is warm-started over the keyframes of ``chunk.read_start .. chunk.start``
     (and back to the keyframe the chunk's first frame-set borrows from), so a chunk's first
     frame-set is fitted as in an unchunked run. A frame-set that raises is written obscured
-    or withheld (``options.on_error``). Returns the chunk's state (:func:`_chunk_state`).
+    or withheld (``options.on_error``). Returns the chunk's state.
     """
     t_chunk = time.perf_counter()
     run = _ChunkRun(chunk, session_path, cfg, models, tracks, pose_chunk, n_framesets)
@@ -449,9 +483,7 @@ def anonymize_chunk(
         report(chunk.name)
     with run.times.stage("write"):
         out.close()
-    state = _chunk_state(chunk, out.audit, out.faces, run.times, t_chunk)
-    state["video_start_ns"] = out.video_start_ns
-    return state
+    return _chunk_state(chunk, out.audit, out.faces, run.times, t_chunk, out.video_start_ns)
 
 
 class _ChunkRun:
@@ -572,17 +604,14 @@ class _ChunkRun:
         meshes = [body.face_mesh(self.models.body_model, f) for f in fits]
         return fits, meshes, render.Occluders(point_cloud=cloud, bodies=tuple(fits))
 
-    def _views(self, fs: FrameSet, poses: list, fits: list, meshes: list, occluders) -> tuple[dict[str, ViewResult], tuple[dict, ...]]:
+    def _views(self, fs: FrameSet, poses: list, fits: list, meshes: list, occluders) -> tuple[dict[str, ViewResult], tuple[PersonRecord, ...]]:
         """Every view of the frame-set (:func:`_anonymize_view`), and the audit's persons."""
         index, sched, pose_chunk, cameras = fs.index, self.sched, self.pose_chunk, self.cameras
         key = sched.is_keyframe(index)
         settled = {p.track_id: p.settled for p in poses}
         fits_by_track = {f.track_id: (f, settled.get(f.track_id, False)) for f in fits}
         borrowed = [] if key else [sched.keyframe_before(index), sched.keyframe_after(index)]
-        persons = tuple(
-            {"track": f.track_id, "settled": bool(settled.get(f.track_id, False)), "head": f.head_status.value, "fitted": index if key else borrowed[0]}
-            for f in fits
-        )
+        persons = tuple(PersonRecord(f.track_id, bool(settled.get(f.track_id, False)), f.head_status, index if key else borrowed[0]) for f in fits)
         if index not in pose_chunk.faces2d:
             raise RuntimeError(f"no face detection for frame-set {index}")
         kps = _keypoints_for(pose_chunk.keypoints, index, sched)
@@ -684,7 +713,7 @@ def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: in
 def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True) -> tuple[dict, list[FaceBox]]:
     """Write one frame-set's images (when ``images``) and masks now (a chunk never holds its
     images); return its audit entry and faces."""
-    entry = {"frame": r.index, "timestamp_ns": r.timestamp_ns, "persons": list(r.persons), "views": {}}
+    entry = {"frame": r.index, "timestamp_ns": r.timestamp_ns, "persons": [p.to_dict() for p in r.persons], "views": {}}
     if r.depth_ignored:
         entry["depth_ignored"] = dict(r.depth_ignored)
     if r.error:
@@ -706,16 +735,11 @@ def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True
     return entry, faces
 
 
-def _chunk_state(chunk: Chunk, audit: list[dict], faces: list[FaceBox], times: StageTimes, t_chunk: float) -> dict:
+def _chunk_state(chunk: Chunk, audit: list[dict], faces: list[FaceBox], times: StageTimes, t_chunk: float, video_start_ns: int | None) -> ChunkState:
     from orscene.recording.faces import faces_to_dict, FaceAnnotations
 
-    return {
-        "chunk": chunk.name,
-        "start": chunk.start,
-        "stop": chunk.stop,
-        "frames": [e["frame"] for e in audit],
-        "faces": faces_to_dict(FaceAnnotations("", tuple(sorted({f.camera for f in faces})), (), tuple(faces)))["faces"],
-        "audit": audit,
-        "times_s": {k: round(v, 4) for k, v in vars(times).items()},
-        "wall_s": round(time.perf_counter() - t_chunk, 3),
-    }
+    return ChunkState(
+        chunk.name, chunk.start, chunk.stop, [e["frame"] for e in audit],
+        faces_to_dict(FaceAnnotations("", tuple(sorted({f.camera for f in faces})), (), tuple(faces)))["faces"],
+        audit, {k: round(v, 4) for k, v in vars(times).items()}, round(time.perf_counter() - t_chunk, 3), video_start_ns,
+    )  # fmt: skip

@@ -40,7 +40,7 @@ from orscene.recording.reader import open_session
 from orscene.recording.session import MANIFEST_NAME, default_outputs_dir, default_recordings_root, session_dir
 
 if TYPE_CHECKING:  # process is imported where a worker runs it (it loads the stages)
-    from orscene.pipeline.process import ChunkOptions
+    from orscene.pipeline.process import ChunkOptions, ChunkState
 
 __all__ = ["ProcessConfig", "run_process", "process_session", "config_defaults"]
 
@@ -225,7 +225,7 @@ def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
     return result
 
 
-def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, options: "ChunkOptions") -> dict:
+def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, options: "ChunkOptions") -> "ChunkState":
     from orscene.pipeline.process import anonymize_chunk
 
     models = _phase_c_models()
@@ -390,7 +390,7 @@ def _run_locked(
             progress = ChunkProgress(bar, progress_queue, {c.name: len(c) for c in todo})
             try:
                 for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, _chunk_options(cfg, fail)), todo):
-                    layout.write_json(layout.chunk_state_path(chunk.name), state)
+                    layout.write_json(layout.chunk_state_path(chunk.name), state.to_dict())
                     progress.finished(chunk.name)
             finally:
                 progress.close()
@@ -406,10 +406,12 @@ def _run_locked(
 
 def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, cfg: ProcessConfig, tracks: list, phase_s: dict) -> dict:
     """Merge the chunk states into faces.json, audit.json, the MP4s and summary.json."""
-    states = [json.loads(layout.chunk_state_path(c.name).read_text()) for c in chunks]
-    frames = [f for s in states for f in s["frames"]]
+    from orscene.pipeline.process import ChunkState
+
+    states = [ChunkState.from_dict(json.loads(layout.chunk_state_path(c.name).read_text())) for c in chunks]
+    frames = [f for s in states for f in s.frames]
     faces = faces_from_dict(
-        {"format": "orscene-faces", "version": 1, "cameras": list(reader.camera_names), "frames": frames, "faces": [f for s in states for f in s["faces"]]},
+        {"format": "orscene-faces", "version": 1, "cameras": list(reader.camera_names), "frames": frames, "faces": [f for s in states for f in s.faces]},
         schema_check=False,  # the workers' own output
     )
     with layout.writing(layout.faces_path) as path:
@@ -421,7 +423,7 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "config": config_to_dict(cfg.pipeline),
         "run": {k: v for k, v in config_to_dict(dataclasses.replace(cfg, pipeline=PipelineConfig())).items() if k != "pipeline"},
         "versions": _versions(),
-        "framesets": [e for s in states for e in s["audit"]],
+        "framesets": [e for s in states for e in s.audit],
     }
     layout.write_json(layout.audit_path, audit)
     if cfg.format in (OutputFormat.MP4, OutputFormat.BOTH):
@@ -437,7 +439,7 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         for k, v in pc.times_s.items():
             stage_s[k] = stage_s.get(k, 0.0) + v
     for s in states:
-        for k, v in s["times_s"].items():
+        for k, v in s.times_s.items():
             stage_s[k] = stage_s.get(k, 0.0) + v
     wall = sum(phase_s.values())
     obscured = sum(1 for e in audit["framesets"] for v in e["views"].values() if v["status"] != "anonymized")
@@ -466,11 +468,11 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
     return summary
 
 
-def _join_videos(layout: OutputLayout, reader, chunks: list[Chunk], states: list[dict]) -> None:
+def _join_videos(layout: OutputLayout, reader, chunks: list[Chunk], states: list["ChunkState"]) -> None:
     """One MP4 per camera: the chunks' segments joined in order, without re-encoding."""
     t0 = int(reader.frameset_timestamps_ns[0])
     for cam in reader.camera_names:
-        parts = [(layout.segment_path(cam, c.name), s["video_start_ns"]) for c, s in zip(chunks, states) if s.get("video_start_ns") is not None]
+        parts = [(layout.segment_path(cam, c.name), s.video_start_ns) for c, s in zip(chunks, states) if s.video_start_ns is not None]
         layout.write_video(cam, parts, t0)
 
 
