@@ -7,8 +7,9 @@ B. once (serial, light): tracking over the whole session's candidates, so identi
    face templates) hold across chunk borders; tracks are interpolated between keyframes;
 C. per chunk (parallel): body fit (warm-started), point cloud and head alignment on
    keyframes, carried along the tracked heads in between; face meshes, and per view the 3D
-   render plus the fail-closed 2D path (:mod:`orscene.pipeline.frameset`); images, masks
-   and the chunk's MP4 segments are written as they are produced.
+   render, the decision of how each face is covered and why
+   (:func:`orscene.pipeline.frameset.decide_view`) and the fail-closed 2D path; images,
+   masks and the chunk's MP4 segments are written as they are produced.
 """
 
 import logging
