@@ -16,7 +16,7 @@ from orscene.pipeline.frameset import FramesetResult, ViewStatus, Why, decide_vi
 from orscene.pipeline.outputs import OutputLayout
 from orscene.pipeline.process import Models, StageTimes, _anonymize_view, _unusable_view, _write_frameset
 from orscene.recording.faces import FaceAnnotations, faces_to_dict
-from orscene.render import create_renderer, default_catalog_path, load_templates, synthetic_face_mesh
+from orscene.render import RenderedFaces, RenderOutcome, RenderStatus, create_renderer, default_catalog_path, load_templates, synthetic_face_mesh
 from orscene.types import BodyFit, Camera, FaceSource, HeadAlignment, HeadStatus, Intrinsics, Keypoints2D, PersonPose, View
 
 CFG = PipelineConfig()
@@ -75,7 +75,7 @@ def _run(models, tmp_path, people, depth=None, keypoints=None, detected=(), held
 
 
 def _record_of(audit_view: dict, listed: list, source: str) -> dict:
-    """The audit record of the one face of ``source`` in faces.json (records are in faces.json's order)."""
+    """The audit record of the one face of ``source`` (the audit and the writer's faces keep the view's order)."""
     assert len(audit_view["faces"]) == len(listed)
     for rec, face in zip(audit_view["faces"], listed):
         assert (rec["person"], rec["source"]) == (face["person"], face["source"])
@@ -174,6 +174,14 @@ def test_decide_view_is_pure_and_names_uncalibrated_and_out_of_view_people():
     assert [(f.person, f.why, f.source) for f in d.faces] == [(5, Why.NOT_RENDERED, FaceSource.HEAD_2D)]
     assert [(u.person, u.why) for u in d.uncovered] == [(6, Why.HEAD_OUT_OF_VIEW)]
     assert d.regions and d.counts == {"render3d": 0, "head2d": 1, "detector2d": 0}
+    # the render overruled the view's depth for person 5: drawn whole, and its head covered in 2D too;
+    # person 6 has no body fit on this frame-set
+    doubted = RenderedFaces((), (RenderOutcome(5, RenderStatus.RENDERED, "", 1.0, "occluder at 0.30 m, nearer than 0.4 m"),))
+    d2 = decide_view(camera=_camera(), **{**args, "rendered": doubted, "fits": {5: fit}, "poses": [pose, _person(6)[0]]})
+    assert [(f.person, f.why) for f in d2.faces] == [(5, Why.DEPTH_DOUBTED), (6, Why.NO_BODY_FIT)]
+    rec = d2.faces[0].to_dict()
+    assert rec["depth_doubt"].startswith("occluder at 0.30 m") and rec["render"] == "rendered" and rec["vouched"] is False
+    assert "head" not in d2.faces[1].to_dict()  # no fit: no head status
     # an uncalibrated view: no 3D path, no projected heads
     nocal = decide_view(camera=None, **args)
     assert nocal.faces == () and nocal.regions == ()
