@@ -130,10 +130,6 @@ class FaceDecision:
     of a carried body, an interpolated track or borrowed skeletons; the whole-image passes
     of a held detector box); empty for a face found on the frame-set itself."""
 
-    @property
-    def source(self) -> FaceSource | None:
-        return None if self.face is None else self.face.source
-
     def to_dict(self) -> dict:
         """The audit record: ``person``, ``source``, ``box`` and ``evidence`` (when any) as
         before, then ``why`` and the facts (only those known)."""
@@ -358,16 +354,18 @@ def decide_view(
         )  # fmt: skip
 
     # 1. the 3D path's drawn faces
+    drawn = [p for p in patches if p.mask.any()]
     rendered_faces = [
-        facts(p.track_id, Why.RENDERED, FaceBox(frame, camera_name, p.track_id, p.box_xyxy_px, 1.0, float(p.visible_fraction), False, FaceSource.RENDER_3D), evidence=tuple(borrowed))
-        for p in patches
-        if p.mask.any()
-    ]  # fmt: skip
+        facts(p.track_id, Why.RENDERED, _patch_face_box(frame, camera_name, p), evidence=tuple(borrowed)) for p in drawn
+    ]
 
     # 2 + 3. projected heads and untracked 2D skeletons
     plan = plan_view_regions(camera_name, camera, w, h, poses, vouched, keypoints, cfg)
     regions = [r.head_box_xyxy_px for r in plan.regions]
-    head_faces = [FaceBox(frame, camera_name, person, reg.face_box_xyxy_px, 1.0, 1.0, False, src) for reg, src, person in zip(plan.regions, plan.sources, plan.persons)]
+    head_faces = [
+        FaceBox(frame, camera_name, person, reg.face_box_xyxy_px, 1.0, 1.0, False, src)
+        for reg, src, person in zip(plan.regions, plan.sources, plan.persons)
+    ]
     refined = [False] * len(head_faces)
 
     # 4. face detectors (on the original image): any face not yet covered is anonymized; a
@@ -402,6 +400,11 @@ def decide_view(
     covered = {d.person for d in (*rendered_faces, *heads)}
     uncovered = tuple(facts(p.track_id, _why_uncovered(p.track_id, camera, vouched, outcomes)) for p in poses if p.track_id not in covered)
     return ViewDecision((*rendered_faces, *detector_faces, *heads), tuple(regions), uncovered)
+
+
+def _patch_face_box(frame: int, camera_name: str, patch) -> FaceBox:
+    """The face a rendered patch covers, as ``faces.json`` lists it."""
+    return FaceBox(frame, camera_name, patch.track_id, patch.box_xyxy_px, 1.0, float(patch.visible_fraction), False, FaceSource.RENDER_3D)
 
 
 def _why_head2d(track: int, fits: Mapping[int, BodyFit], settled: Mapping[int, bool], has_depth: bool, outcomes: Mapping[int, RenderOutcome]) -> Why:

@@ -171,7 +171,7 @@ def test_decide_view_is_pure_and_names_uncalibrated_and_out_of_view_people():
                 detector_cover_threshold=CFG.detector_cover_threshold)  # fmt: skip
     d = decide_view(camera=_camera(), **args)
     assert d == decide_view(camera=_camera(), **args)  # same inputs, same records
-    assert [(f.person, f.why, f.source) for f in d.faces] == [(5, Why.NOT_RENDERED, FaceSource.HEAD_2D)]
+    assert [(f.person, f.why, f.face.source) for f in d.faces] == [(5, Why.NOT_RENDERED, FaceSource.HEAD_2D)]
     assert [(u.person, u.why) for u in d.uncovered] == [(6, Why.HEAD_OUT_OF_VIEW)]
     assert d.regions and d.counts == {"render3d": 0, "head2d": 1, "detector2d": 0}
     # the render overruled the view's depth for person 5: drawn whole, and its head covered in 2D too;
