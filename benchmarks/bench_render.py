@@ -303,7 +303,7 @@ def bench_synth(args) -> dict:
             ts = []
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
-                patches = render_faces(renderer, view, cam, faces, templates, occluders, cfg)
+                patches = render_faces(renderer, view, cam, faces, templates, occluders, cfg).patches
                 out, union = blend_faces(view.rgb, patches, cfg)
                 ts.append(time.perf_counter() - t0)
             times["rgbd" if view.depth_m is not None else "rgb_only"].append(float(np.median(ts)))
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         times = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            patches = render_faces(renderer, view, c, faces, templates, occluders, cfg)
+            patches = render_faces(renderer, view, c, faces, templates, occluders, cfg).patches
             out, union = blend_faces(view.rgb, patches, cfg)
             times.append(time.perf_counter() - t0)
         rgb, zbuf, obj, face_px = renders[c.name]
@@ -463,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     crops = []
     for c in cams:
         rgb = renders[c.name][0]
-        patches = render_faces(renderer, views[c.name], c, faces, templates, occluders, cfg)
+        patches = render_faces(renderer, views[c.name], c, faces, templates, occluders, cfg).patches
         out, _ = blend_faces(rgb, patches, cfg)
         for q in patches:
             x0, y0, x1, y1 = (int(round(v)) for v in q.box_xyxy_px)

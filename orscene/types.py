@@ -32,6 +32,7 @@ __all__ = [
     "PersonPose",
     "PersonTrack",
     "HeadStatus",
+    "HeadAlignment",
     "BodyFit",
     "FaceMesh",
     "FaceSource",
@@ -607,6 +608,22 @@ class HeadStatus(enum.Enum):
 
 
 @dataclass(frozen=True)
+class HeadAlignment:
+    """Diagnostics of one head alignment to the point cloud (``registration.align_heads``)."""
+
+    n_points: int
+    """Cloud points around the head that the registration used."""
+    fitness: float = 0.0
+    """ICP inlier share (0 when the registration did not run)."""
+    rmse_m: float = 0.0
+    """ICP inlier RMS distance, metres."""
+    translation_m: float = 0.0
+    """How far the correction moves the face centre, metres."""
+    rotation_deg: float = 0.0
+    """The correction's rotation angle, degrees."""
+
+
+@dataclass(frozen=True)
 class BodyFit:
     """A body model fitted to one person at one frame-set (head aligned when possible)."""
 
@@ -627,6 +644,9 @@ class BodyFit:
     head_status: HeadStatus
     fit_residual_m: float = 0.0
     """RMS distance between model and target keypoints (metres)."""
+    alignment: HeadAlignment | None = None
+    """The head alignment's diagnostics, kept whatever ``head_status`` it led to; None where
+    no alignment ran (between keyframes a carried fit keeps its keyframe's)."""
 
     def __post_init__(self) -> None:
         _check(f"BodyFit[{self.track_id}].vertices_world_m", self.vertices_world_m, (None, 3), np.floating)

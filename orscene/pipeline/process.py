@@ -7,14 +7,16 @@ B. once (serial, light): tracking over the whole session's candidates, so identi
    face templates) hold across chunk borders; tracks are interpolated between keyframes;
 C. per chunk (parallel): body fit (warm-started), point cloud and head alignment on
    keyframes, carried along the tracked heads in between; face meshes, and per view the 3D
-   render plus the fail-closed 2D path (:mod:`orscene.pipeline.frameset`); images, masks
-   and the chunk's MP4 segments are written as they are produced.
+   render, the decision of how each face is covered and why
+   (:func:`orscene.pipeline.frameset.decide_view`) and the fail-closed 2D path; images,
+   masks and the chunk's MP4 segments are written as they are produced.
 """
 
 import logging
 import time
 import traceback
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,13 +28,15 @@ from orscene.geometry.rig import CameraRig
 from orscene.pipeline.chunks import Chunk
 from orscene.pipeline.config import OnError, PipelineConfig
 from orscene.pipeline.frameset import (
+    FaceDecision,
     FramesetResult,
+    PersonRecord,
     ViewResult,
-    covered_fraction,
+    ViewStatus,
+    Why,
+    decide_view,
     head_status_vouches,
     obscure_image,
-    patch_face_box,
-    plan_view_regions,
 )
 from orscene.pipeline.keyframes import Schedule, between_detections_with_evidence, carry_fit, merge_keypoints
 from orscene.pipeline.outputs import OutputLayout, SegmentWriters
@@ -40,7 +44,7 @@ from orscene.pipeline.progress import report
 from orscene.recording.reader import open_session
 from orscene.types import Camera, FaceBox, FaceSource, FrameSet, Keypoints2D, View
 
-__all__ = ["Models", "load_models", "with_render_models", "PoseChunk", "detect_chunk", "track_session", "anonymize_chunk"]
+__all__ = ["Models", "load_models", "with_render_models", "PoseChunk", "detect_chunk", "track_session", "ChunkOptions", "ChunkState", "anonymize_chunk"]
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +55,13 @@ class Models:
     detectors (``keypoints``, ``face_detectors``); the others are None until
     :func:`with_render_models`."""
 
-    keypoints: object
-    body_model: object | None
-    renderer: object | None
-    templates: object | None
-    face_detectors: tuple
+    keypoints: "pose.KeypointDetector"
+    body_model: "body.BodyModel | None"
+    renderer: "render.FaceRenderer | None"
+    templates: "render.TemplateSet | None"
+    face_detectors: "tuple[anonymize2d.FaceDetector, ...]"
     anonymize_template: np.ndarray | None
+    """The 2D path's template image (``anonymize2d.method`` template), else None."""
 
 
 def load_models(cfg: PipelineConfig, detection_only: bool = False) -> Models:
@@ -72,7 +77,7 @@ def load_models(cfg: PipelineConfig, detection_only: bool = False) -> Models:
     return models
 
 
-def with_render_models(models: Models, cfg: PipelineConfig, body_model: object | None = None) -> Models:
+def with_render_models(models: Models, cfg: PipelineConfig, body_model: "body.BodyModel | None" = None) -> Models:
     """``models`` with phase C's body model (``body_model`` when already loaded, e.g. in a
     background thread), renderer and face templates. The renderer's GL context belongs to
     the calling thread: call this where the rendering will run."""
@@ -100,6 +105,19 @@ class StageTimes:
 
     def add(self, name: str, dt: float) -> None:
         setattr(self, name, getattr(self, name) + dt)
+
+    @contextmanager
+    def stage(self, name: str, within: str | None = None):
+        """Time the ``with`` block into ``name`` (``within``: a stage whose clock runs around
+        this block, e.g. the reader's, which does not count it)."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            dt = time.perf_counter() - t
+            self.add(name, dt)
+            if within is not None:
+                self.add(within, -dt)
 
     def timed(self, name: str, items: Iterable):
         """``items``, with the time spent producing each one added to ``name``."""
@@ -129,84 +147,42 @@ def _anonymize_view(
     cfg: PipelineConfig,
     times: StageTimes,
     others: tuple = (),
+    borrowed: list[int] = (),
+    held: list | None = None,
 ) -> ViewResult:
-    """One view: 3D render, then the 2D path (``detected``: the face detectors' boxes from
-    phase A; None when detection failed on this view, which fails the frame-set;
-    ``others``: the other calibrated views' cameras and depth, against which an occluder in
-    this view's depth is checked)."""
+    """One view: render, decide (:func:`orscene.pipeline.frameset.decide_view`), anonymize
+    the decided regions in 2D (``detected``: the face detectors' boxes from phase A; None
+    when detection failed on this view, which fails the frame-set; ``others``: the other
+    calibrated views' cameras and depth, against which an occluder in this view's depth is
+    checked; ``borrowed``, ``held``: where the evidence of a non-keyframe comes from)."""
     if detected is None:
         raise RuntimeError(f"face detection failed on camera {view.camera}")
     rgb = view.rgb
     h, w = rgb.shape[:2]
-    faces: list[FaceBox] = []
     mask = np.zeros((h, w), bool)
-    counts = {"render3d": 0, "head2d": 0, "detector2d": 0}
-    vouched: dict[int, bool] = {}
 
-    # 1. 3D path
-    t = time.perf_counter()
-    if camera is not None and face_meshes:
-        meshes = [m for m in face_meshes if head_status_vouches(m.head_status, fits_by_track[m.track_id][1])]
+    # 1. 3D path: the faces it may vouch for, rendered and blended
+    rendered = None
+    with times.stage("render"):
+        meshes = [m for m in face_meshes if head_status_vouches(m.head_status, fits_by_track[m.track_id][1])] if camera is not None else []
         if meshes:
-            patches = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render, others)
-            rgb, m3d = render.blend_faces(rgb, patches, cfg.render)
+            rendered = render.render_faces(models.renderer, view, camera, meshes, models.templates, occluders, cfg.render, others)
+            rgb, m3d = render.blend_faces(rgb, list(rendered.patches), cfg.render)
             mask |= m3d
-            drawn = {p.track_id for p in patches if p.mask.any()}
-            for p in patches:
-                if p.mask.any():
-                    faces.append(patch_face_box(frame, p))
-                    counts["render3d"] += 1
-            # a vouched person is covered in this view whether drawn (visible) or hidden, but
-            # only where the view's own depth decided visibility: in a view without depth,
-            # or where that depth implied an occluder that is not consistent (it was
-            # overruled, RenderedFacePatch.depth_doubt), the rendered face stands and the 2D
-            # path covers the head as well (fail closed)
-            if view.depth_m is not None:
-                doubted = {p.track_id for p in patches if p.depth_doubt}
-                for m in meshes:
-                    vouched[m.track_id] = m.track_id not in doubted
-            log.debug("frame %d %s: rendered %s", frame, view.camera, sorted(drawn))
-    times.add("render", time.perf_counter() - t)
+            log.debug("frame %d %s: rendered %s", frame, view.camera, sorted(p.track_id for p in rendered.patches if p.mask.any()))
 
-    # 2 + 3. projected heads and untracked 2D skeletons
-    t = time.perf_counter()
-    plan = plan_view_regions(view.camera, camera, w, h, poses, vouched, keypoints, cfg.fallback)
-    regions = [r.head_box_xyxy_px for r in plan.regions]
-    head_faces = [FaceBox(frame, view.camera, person, reg.face_box_xyxy_px, 1.0, 1.0, False, src) for reg, src, person in zip(plan.regions, plan.sources, plan.persons)]
-    refined = [False] * len(head_faces)
-    counts["head2d"] += len(head_faces)
-
-    # 4. face detectors (on the original image): any face not yet covered is anonymized; a
-    # face inside a head region refines that region's reported face box (a detector box is
-    # tighter than a face box estimated from a skeleton)
-    planned = mask | _box_mask(regions, h, w)
-    for box, score in sorted(detected, key=lambda d: -d[1]):
-        if covered_fraction(planned, box) >= cfg.detector_cover_threshold:
-            cx, cy = 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])
-            for k, reg in enumerate(plan.regions):
-                x0, y0, x1, y1 = reg.head_box_xyxy_px
-                if not refined[k] and x0 <= cx <= x1 and y0 <= cy <= y1:
-                    head_faces[k] = replace(head_faces[k], box_xyxy_px=tuple(box), score=float(score))
-                    refined[k] = True
-                    break
-            continue
-        planned |= _box_mask([box], h, w)
-        regions.append(tuple(box))
-        faces.append(FaceBox(frame, view.camera, -1, tuple(box), float(score), 1.0, False, FaceSource.DETECTOR_2D))
-        counts["detector2d"] += 1
-    faces.extend(head_faces)
-    if regions:
-        rgb, m2d = anonymize2d.anonymize_regions(rgb, regions, cfg.anonymize2d, template=models.anonymize_template)
-        mask |= m2d
-    times.add("fallback2d", time.perf_counter() - t)
-    return ViewResult(view.camera, rgb, mask, tuple(faces), "anonymized", "", counts)
-
-
-def _box_mask(boxes, h: int, w: int) -> np.ndarray:
-    m = np.zeros((h, w), bool)
-    for box in boxes:
-        m |= anonymize2d.box_to_mask(box, h, w)
-    return m
+    # 2-4. the decision, then the 2D path over its regions
+    with times.stage("fallback2d"):
+        fits = {k: f for k, (f, _) in fits_by_track.items()}
+        decision = decide_view(
+            frame, view.camera, camera, (w, h), view.depth_m is not None, poses, fits, rendered, mask, keypoints, detected,
+            cfg.fallback, cfg.detector_cover_threshold, borrowed, held,
+        )  # fmt: skip
+        if decision.regions:
+            rgb, m2d = anonymize2d.anonymize_regions(rgb, list(decision.regions), cfg.anonymize2d, template=models.anonymize_template)
+            mask |= m2d
+    faces = tuple(d.face for d in decision.faces)
+    return ViewResult(view.camera, rgb, mask, faces, ViewStatus.ANONYMIZED, "", decision.counts, (*decision.faces, *decision.uncovered))
 
 
 def _failed_frameset(fs: FrameSet, on_error: OnError, reason: str) -> FramesetResult:
@@ -225,10 +201,11 @@ def _unusable_view(
     w, h = size_wh
     mask = np.ones((h, w), bool)
     if on_error is OnError.WITHHOLD:
-        return ViewResult(name, None, mask, (), "withheld", reason, file=file)
+        return ViewResult(name, None, mask, (), ViewStatus.WITHHELD, reason, file=file)
     out = obscure_image(rgb) if rgb is not None else np.full((h, w, 3), 64, np.uint8)
-    faces = (FaceBox(frame, name, -1, (-0.5, -0.5, w - 0.5, h - 0.5), 1.0, 1.0, False, FaceSource.OBSCURED),)
-    return ViewResult(name, out, mask, faces, "obscured", reason, file=file)
+    face = FaceBox(frame, name, -1, (-0.5, -0.5, w - 0.5, h - 0.5), 1.0, 1.0, False, FaceSource.OBSCURED)
+    why = FaceDecision(-1, Why.UNREADABLE if file else Why.FAILED, face)
+    return ViewResult(name, out, mask, (face,), ViewStatus.OBSCURED, reason, decisions=(why,), file=file)
 
 
 def _with_failed_views(result: FramesetResult, fs: FrameSet, on_error: OnError) -> FramesetResult:
@@ -342,55 +319,52 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
         if chunk.start <= i < chunk.stop:  # read for this chunk's own frame-sets (progress)
             report(chunk.name)
         if sched.is_keyframe(i) and chain_lo <= i <= kp_hi:
-            t = time.perf_counter()
-            kps = {}
-            search = sched.is_search_keyframe(i)
-            for name, view in fs.views.items():
-                try:
-                    kps[name], regions[name] = pose.track_keypoints(models.keypoints, view, () if search else regions.get(name, ()))
-                except Exception:  # the 2D face detectors still cover this view
-                    log.exception("keypoint detection failed on frame-set %d camera %s", i, name)
-                    regions[name] = ()
-            if i >= kp_lo:  # before: only to follow people up to the chunk
-                kps_by_frame[i] = kps
-            times.add("keypoints", time.perf_counter() - t)
-            if i in own:
-                t = time.perf_counter()
-                try:
-                    cands_by_frame[i] = pose.fuse_poses({k: v for k, v in kps.items() if k in cameras}, cameras, _checked_depth(fs, cfg), cfg.pose.fusion)
-                except Exception:  # no 3D this frame-set: every head goes through the 2D path
-                    log.exception("3D fusion failed on frame-set %d", i)
-                    cands_by_frame[i] = []
-                times.add("fusion3d", time.perf_counter() - t)
-        t = time.perf_counter()
-        if sched.is_pass(i) and det_lo <= i <= det_hi:
-            full[i] = {}
-            for name, view in fs.views.items():
-                try:
-                    full[i][name] = _detect_all(models, view.rgb)
-                except Exception:
-                    log.exception("face detection failed on frame-set %d camera %s", i, name)
-                    full[i][name] = None
-            if i in own:
-                faces_by_frame[i] = full[i]
-            for tp, rgbs in pending:  # the frame-sets since the previous full pass
-                a = sched.pass_before(tp)  # at most detector_max_s before (the schedule's bound)
-                faces_by_frame[tp], evidence[tp] = {}, {}
-                for name, rgb in rgbs.items():
-                    before, after = full.get(a, {}).get(name) or [], full[i].get(name) or []
+            with times.stage("keypoints"):
+                kps = {}
+                search = sched.is_search_keyframe(i)
+                for name, view in fs.views.items():
                     try:
-                        found = _detect_all(models, rgb, [d[0] for d in before + after], cfg.blazeface_between_passes)
-                        faces_by_frame[tp][name], tags = between_detections_with_evidence(
-                            found, before, after, sched.fraction(tp, a, i), hold_before=tp - a <= hold, hold_after=i - tp <= hold
-                        )
-                        evidence[tp][name] = [[{"before": a, "after": i}[g] for g in tag] for tag in tags]
+                        kps[name], regions[name] = pose.track_keypoints(models.keypoints, view, () if search else regions.get(name, ()))
+                    except Exception:  # the 2D face detectors still cover this view
+                        log.exception("keypoint detection failed on frame-set %d camera %s", i, name)
+                        regions[name] = ()
+                if i >= kp_lo:  # before: only to follow people up to the chunk
+                    kps_by_frame[i] = kps
+            if i in own:
+                with times.stage("fusion3d"):
+                    try:
+                        cands_by_frame[i] = pose.fuse_poses({k: v for k, v in kps.items() if k in cameras}, cameras, _checked_depth(fs, cfg), cfg.pose.fusion)
+                    except Exception:  # no 3D this frame-set: every head goes through the 2D path
+                        log.exception("3D fusion failed on frame-set %d", i)
+                        cands_by_frame[i] = []
+        with times.stage("detect2d"):
+            if sched.is_pass(i) and det_lo <= i <= det_hi:
+                full[i] = {}
+                for name, view in fs.views.items():
+                    try:
+                        full[i][name] = _detect_all(models, view.rgb)
                     except Exception:
-                        log.exception("face detection failed on frame-set %d camera %s", tp, name)
-                        faces_by_frame[tp][name] = None
-            pending = []
-        elif i in own:
-            pending.append((i, {name: view.rgb for name, view in fs.views.items()}))
-        times.add("detect2d", time.perf_counter() - t)
+                        log.exception("face detection failed on frame-set %d camera %s", i, name)
+                        full[i][name] = None
+                if i in own:
+                    faces_by_frame[i] = full[i]
+                for tp, rgbs in pending:  # the frame-sets since the previous full pass
+                    a = sched.pass_before(tp)  # at most detector_max_s before (the schedule's bound)
+                    faces_by_frame[tp], evidence[tp] = {}, {}
+                    for name, rgb in rgbs.items():
+                        before, after = full.get(a, {}).get(name) or [], full[i].get(name) or []
+                        try:
+                            found = _detect_all(models, rgb, [d[0] for d in before + after], cfg.blazeface_between_passes)
+                            faces_by_frame[tp][name], tags = between_detections_with_evidence(
+                                found, before, after, sched.fraction(tp, a, i), hold_before=tp - a <= hold, hold_after=i - tp <= hold
+                            )
+                            evidence[tp][name] = [[{"before": a, "after": i}[g] for g in tag] for tag in tags]
+                        except Exception:
+                            log.exception("face detection failed on frame-set %d camera %s", tp, name)
+                            faces_by_frame[tp][name] = None
+                pending = []
+            elif i in own:
+                pending.append((i, {name: view.rgb for name, view in fs.views.items()}))
     return PoseChunk(chunk, kps_by_frame, cands_by_frame, faces_by_frame, {k: v for k, v in vars(times).items() if v}, stamps, evidence)
 
 
@@ -433,6 +407,54 @@ def track_session(pose_chunks: list[PoseChunk], cfg: PipelineConfig) -> list:
     return out
 
 
+@dataclass(frozen=True)
+class ChunkOptions:
+    """How phase C treats and writes one chunk (from ``ProcessConfig``)."""
+
+    fail_frames: frozenset[int] = frozenset()
+    """Frame-sets made to raise (``--fail-frames``; exercises fail-closed)."""
+    on_error: OnError = OnError.OBSCURE
+    """A frame-set that raises is written obscured or withheld."""
+    images: bool = True
+    """Write the anonymized images (masks are always written)."""
+    video: bool = True
+    """Write the chunk's MP4 segments."""
+    video_preset: str = "ultrafast"
+    """The H.264 encoder's preset for the segments."""
+
+
+@dataclass(frozen=True)
+class ChunkState:
+    """What phase C keeps of one chunk (``.state/chunk_*.json``), merged by ``run._finish``."""
+
+    chunk: str
+    start: int
+    stop: int
+    frames: list[int]
+    faces: list[dict]
+    """The chunk's faces in ``faces.json``'s form."""
+    audit: list[dict]
+    """One ``audit.json`` entry per frame-set."""
+    times_s: dict[str, float]
+    """Seconds per stage (``StageTimes``)."""
+    wall_s: float
+    video_start_ns: int | None = None
+    """Time of the chunk's first MP4 frame; None when no video was written."""
+
+    def to_dict(self) -> dict:
+        return {
+            "chunk": self.chunk, "start": self.start, "stop": self.stop, "frames": self.frames, "faces": self.faces,
+            "audit": self.audit, "times_s": self.times_s, "wall_s": self.wall_s, "video_start_ns": self.video_start_ns,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "ChunkState":
+        return cls(
+            d["chunk"], int(d["start"]), int(d["stop"]), list(d["frames"]), list(d["faces"]), list(d["audit"]),
+            dict(d["times_s"]), float(d["wall_s"]), d.get("video_start_ns"),
+        )  # fmt: skip
+
+
 def anonymize_chunk(
     chunk: Chunk,
     session_path: Path,
@@ -442,180 +464,208 @@ def anonymize_chunk(
     tracks: list,
     pose_chunk: PoseChunk,
     n_framesets: int,
-    fail_frames: frozenset[int] = frozenset(),
-    on_error: OnError = OnError.OBSCURE,
-    images: bool = True,
-    video: bool = True,
-    video_preset: str = "ultrafast",
+    options: ChunkOptions = ChunkOptions(),
     rig: CameraRig | None = None,
-) -> dict:
+) -> ChunkState:
     """Phase C (parallel over chunks): body fit and head alignment on keyframes (carried in
     between), render, 2D path, write.
 
     The body fit is warm-started over the keyframes of ``chunk.read_start .. chunk.start``
     (and back to the keyframe the chunk's first frame-set borrows from), so a chunk's first
-    frame-set is fitted as in an unchunked run. ``fail_frames`` makes those frame-sets raise
-    (``--fail-frames``; exercises fail-closed); a frame-set that raises is written obscured
-    or withheld (``on_error``).
+    frame-set is fitted as in an unchunked run. A frame-set that raises is written obscured
+    or withheld (``options.on_error``). Returns the chunk's state.
     """
     t_chunk = time.perf_counter()
-    times = StageTimes()
-    reader = open_session(session_path, rig)  # rig: the session's cameras, built once per worker
-    cameras: Mapping[str, Camera] = reader.rig.subset(reader.calibration.cameras)
-    has_depth = any(c.has_depth for c in cameras.values())
-    rgb_only = any(not c.has_depth for c in cameras.values())
-    sched = cfg.schedule(reader.frameset_timestamps_ns[:n_framesets] if pose_chunk.timestamps_ns is None else pose_chunk.timestamps_ns)
+    run = _ChunkRun(chunk, session_path, cfg, models, tracks, pose_chunk, n_framesets, rig)
+    run.warm_up()
+    out = _ChunkOutput(layout, chunk, run.reader, options)
+    for fs in run.times.timed("read", run.framesets()):
+        result = run.anonymize(fs, options)
+        with run.times.stage("write"):
+            out.write(result, fs.timestamp_ns)
+        report(chunk.name)
+    with run.times.stage("write"):
+        out.close()
+    return _chunk_state(chunk, out.audit, out.faces, run.times, t_chunk, out.video_start_ns)
 
-    fit_state = None
-    carried: dict[int, tuple] = {}  # track id -> (fit on the last keyframe, the pose it fitted)
-    warm_from = min(chunk.read_start, sched.keyframe_before(chunk.start))
-    for index in range(warm_from, chunk.start):  # warm-up of the body fit only
-        if not sched.is_keyframe(index):
-            continue
-        poses = pose.poses_at(tracks, index, cfg.pose.tracking)
-        fits = []
-        if poses:
-            fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
-        by_id = {p.track_id: p for p in poses}
-        carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
 
-    audit: list[dict] = []
-    faces_out: list[FaceBox] = []
-    sizes = {c: reader.color_size(c) for c in reader.camera_names}
-    # one encoder thread per worker: the workers already share out the cores
-    segments = SegmentWriters(layout, chunk.name, sizes, reader.fps, video_preset, threads=1) if video else None
-    video_start_ns = None
+class _ChunkRun:
+    """Phase C of one chunk, step by step: the reader and schedule, the body fit's warm
+    state, and the bodies carried from the last keyframe to the frame-sets after it."""
 
-    plans: dict[int, _Plan] = {}
+    def __init__(
+        self, chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, tracks: list, pose_chunk: PoseChunk, n_framesets: int,
+        rig: CameraRig | None = None,
+    ) -> None:  # fmt: skip
+        self.chunk, self.cfg, self.models, self.tracks, self.pose_chunk = chunk, cfg, models, tracks, pose_chunk
+        self.times = StageTimes()
+        self.reader = open_session(session_path, rig)  # rig: the session's cameras, built once per worker
+        self.cameras: Mapping[str, Camera] = self.reader.rig.subset(self.reader.calibration.cameras)
+        self.has_depth = any(c.has_depth for c in self.cameras.values())
+        self.rgb_only = any(not c.has_depth for c in self.cameras.values())
+        stamps = self.reader.frameset_timestamps_ns[:n_framesets] if pose_chunk.timestamps_ns is None else pose_chunk.timestamps_ns
+        self.sched = cfg.schedule(stamps)
+        self.fit_state = None
+        self.carried: dict[int, tuple] = {}
+        """Track id -> (fit on the last keyframe, the pose it fitted)."""
+        self._plans: dict[int, _Plan] = {}
 
-    def plan(i: int, in_reader: bool = False) -> _Plan:
+    def warm_up(self) -> None:
+        """The body fit over the keyframes before the chunk (its warm start only)."""
+        sched, cfg = self.sched, self.cfg
+        for index in range(min(self.chunk.read_start, sched.keyframe_before(self.chunk.start)), self.chunk.start):
+            if not sched.is_keyframe(index):
+                continue
+            poses = pose.poses_at(self.tracks, index, cfg.pose.tracking)
+            fits = []
+            if poses:
+                fits, self.fit_state = body.fit_bodies(self.models.body_model, poses, cfg.body, self.fit_state)
+            by_id = {p.track_id: p for p in poses}
+            self.carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
+
+    def framesets(self) -> Iterable[FrameSet]:
+        """The chunk's frame-sets, with depth registered only where :meth:`plan` needs it."""
+        return self.reader.framesets(self.chunk.start, self.chunk.stop, with_depth=lambda i: self.plan(i, True).depth)
+
+    def plan(self, i: int, in_reader: bool = False) -> _Plan:
         """Frame-set ``i``'s people, their bodies (fitted on a keyframe, carried in between)
         and where its depth is needed, made before its images are decoded (the reader asks
         per camera; made once, after the previous frame-set updated ``carried``). An error
         is kept and raised when the frame-set is processed (fail closed)."""
-        nonlocal fit_state
-        if i not in plans:
-            plans.clear()
-            t = time.perf_counter()
-            try:
-                poses = pose.poses_at(tracks, i, cfg.pose.tracking)
-                fits = []
-                if poses and sched.is_keyframe(i):
-                    fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
-                elif poses:  # between keyframes: each body of the last keyframe (within keyframe_max_s), moved with its head
-                    fits = [carry_fit(*carried[p.track_id], p) for p in poses if p.track_id in carried]
-                plans[i] = _Plan(poses, fits, _depth_need(i, poses, fits))
-            except Exception as e:
-                plans[i] = _Plan([], [], False, e)
-            dt = time.perf_counter() - t
-            times.add("bodyfit", dt)
-            if in_reader:  # not part of reading
-                times.add("read", -dt)
-        return plans[i]
+        if i not in self._plans:
+            self._plans.clear()
+            with self.times.stage("bodyfit", within="read" if in_reader else None):  # not part of reading
+                try:
+                    poses = pose.poses_at(self.tracks, i, self.cfg.pose.tracking)
+                    fits = []
+                    if poses and self.sched.is_keyframe(i):
+                        fits, self.fit_state = body.fit_bodies(self.models.body_model, poses, self.cfg.body, self.fit_state)
+                    elif poses:  # between keyframes: each body of the last keyframe (within keyframe_max_s), moved with its head
+                        fits = [carry_fit(*self.carried[p.track_id], p) for p in poses if p.track_id in self.carried]
+                    self._plans[i] = _Plan(poses, fits, self._depth_need(i, poses, fits))
+                except Exception as e:
+                    self._plans[i] = _Plan([], [], False, e)
+        return self._plans[i]
 
-    def _depth_need(i: int, poses: list, fits: list) -> bool | np.ndarray:
+    def _depth_need(self, i: int, poses: list, fits: list) -> bool | np.ndarray:
         """Register depth only where it is used: a keyframe with people (point cloud, head
         alignment), or a frame-set where a carried face will be rendered (visibility) or
         bodies occlude in RGB-only views. Only around the heads (:func:`depth_near_heads`)
         unless ``cfg.depth_near_heads`` is off or a view lacks depth (its occluders are the
         whole scene's cloud)."""
-        key = sched.is_keyframe(i)
+        key = self.sched.is_keyframe(i)
         settled = {p.track_id: p.settled for p in poses}
         rendered = [f for f in fits if key or head_status_vouches(f.head_status, settled.get(f.track_id, False))]
         if not rendered:
             return False
-        if rgb_only or not cfg.depth_near_heads:
+        if self.rgb_only or not self.cfg.depth_near_heads:
             return True
-        return depth_near_heads(rendered, models.body_model.face_vertex_ids, key, cfg)
+        return depth_near_heads(rendered, self.models.body_model.face_vertex_ids, key, self.cfg)
 
-    for fs in times.timed("read", reader.framesets(chunk.start, chunk.stop, with_depth=lambda i: plan(i, True).depth)):
+    def anonymize(self, fs: FrameSet, options: ChunkOptions) -> FramesetResult:
+        """One frame-set: its bodies in 3D, then every view; on any error, every view
+        obscured or withheld (fail closed)."""
         index = fs.index
-        if sched.is_keyframe(index):  # nothing is carried past a keyframe (even one that fails)
-            carried = {}
+        if self.sched.is_keyframe(index):  # nothing is carried past a keyframe (even one that fails)
+            self.carried = {}
         try:
-            if index in fail_frames:
+            if index in options.fail_frames:
                 raise RuntimeError(f"injected failure on frame-set {index}")
-            planned = plan(index)
+            planned = self.plan(index)
             if planned.error is not None:
                 raise planned.error
-            poses, fits = planned.poses, planned.fits
-            key = sched.is_keyframe(index)
-            fs, depth_doubts = _drop_implausible_depth(fs, cfg)
-            meshes, occluders = [], None
-            if poses:
-                calibrated = FrameSet(fs.index, fs.timestamp_ns, {k: v for k, v in fs.views.items() if k in cameras})
-                with_depth = has_depth and any(v.depth_m is not None for v in calibrated.views.values())
-                if key:
-                    if fits and with_depth:
-                        t = time.perf_counter()
-                        # only the calibrated depth views, only near the fitted heads
-                        heads = np.stack([f.world_from_head[:3, 3] for f in fits])
-                        cloud = fuse_point_cloud(calibrated, cameras, cfg.fusion, keep_near=heads)
-                        times.add("pointcloud", time.perf_counter() - t)
-                        t = time.perf_counter()
-                        fits = registration.align_heads(fits, cloud, cameras, cfg.align)
-                        times.add("align", time.perf_counter() - t)
-                    by_id = {p.track_id: p for p in poses}
-                    carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
-                cloud = None
-                if fits and with_depth and rgb_only:  # occluders for the RGB-only views: the whole scene, coarser
-                    t = time.perf_counter()
-                    cloud = fuse_point_cloud(calibrated, cameras, replace(cfg.fusion, pixel_stride=cfg.occluder_pixel_stride))
-                    times.add("pointcloud", time.perf_counter() - t)
-                meshes = [body.face_mesh(models.body_model, f) for f in fits]
-                occluders = render.Occluders(point_cloud=cloud, bodies=tuple(fits))
-            settled = {p.track_id: p.settled for p in poses}
-            fits_by_track = {f.track_id: (f, settled.get(f.track_id, False)) for f in fits}
-            borrowed = [] if key else [sched.keyframe_before(index), sched.keyframe_after(index)]
-            persons = tuple(
-                {"track": f.track_id, "settled": bool(settled.get(f.track_id, False)), "head": f.head_status.value, "fitted": index if key else borrowed[0]}
-                for f in fits
-            )
-            if index not in pose_chunk.faces2d:
-                raise RuntimeError(f"no face detection for frame-set {index}")
-            kps = _keypoints_for(pose_chunk.keypoints, index, sched)
-            views = {}
-            depths = {k: v.depth_m for k, v in fs.views.items() if k in cameras and v.depth_m is not None}
-            for name, view in fs.views.items():
-                cam = cameras.get(name)
-                others = tuple((cameras[k], d) for k, d in depths.items() if k != name)
-                views[name] = _anonymize_view(
-                    index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
-                    merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times, others,
-                )
-            views = {
-                name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
-                for name, v in views.items()
-            }
-            result = _with_failed_views(FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts), fs, on_error)
+            fs, depth_doubts = _drop_implausible_depth(fs, self.cfg)
+            fits, meshes, occluders = self._bodies(fs, planned.poses, planned.fits)
+            views, persons = self._views(fs, planned.poses, fits, meshes, occluders)
+            return _with_failed_views(FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts), fs, options.on_error)
         except Exception as e:  # fail closed: never write a view that may show a face
             reason = f"{type(e).__name__}: {e}"
-            log.error("frame-set %d failed (%s); writing it %s", index, reason, on_error.value)
+            log.error("frame-set %d failed (%s); writing it %s", index, reason, options.on_error.value)
             log.debug("%s", traceback.format_exc())
-            result = _failed_frameset(fs, on_error, reason)
-        t = time.perf_counter()
+            return _failed_frameset(fs, options.on_error, reason)
+
+    def _bodies(self, fs: FrameSet, poses: list, fits: list) -> tuple[list, list, render.Occluders | None]:
+        """``(fits, face meshes, occluders)``: on a keyframe the heads aligned to the point
+        cloud of the calibrated depth views (and carried from here on); the occluders of the
+        RGB-only views (the whole scene's cloud, coarser, and the bodies)."""
+        if not poses:
+            return fits, [], None
+        cfg, cameras = self.cfg, self.cameras
+        calibrated = FrameSet(fs.index, fs.timestamp_ns, {k: v for k, v in fs.views.items() if k in cameras})
+        with_depth = self.has_depth and any(v.depth_m is not None for v in calibrated.views.values())
+        if self.sched.is_keyframe(fs.index):
+            if fits and with_depth:
+                with self.times.stage("pointcloud"):
+                    # only the calibrated depth views, only near the fitted heads
+                    heads = np.stack([f.world_from_head[:3, 3] for f in fits])
+                    cloud = fuse_point_cloud(calibrated, cameras, cfg.fusion, keep_near=heads)
+                with self.times.stage("align"):
+                    fits = registration.align_heads(fits, cloud, cameras, cfg.align)
+            by_id = {p.track_id: p for p in poses}
+            self.carried = {f.track_id: (f, by_id[f.track_id]) for f in fits}
+        cloud = None
+        if fits and with_depth and self.rgb_only:  # occluders for the RGB-only views: the whole scene, coarser
+            with self.times.stage("pointcloud"):
+                cloud = fuse_point_cloud(calibrated, cameras, replace(cfg.fusion, pixel_stride=cfg.occluder_pixel_stride))
+        meshes = [body.face_mesh(self.models.body_model, f) for f in fits]
+        return fits, meshes, render.Occluders(point_cloud=cloud, bodies=tuple(fits))
+
+    def _views(self, fs: FrameSet, poses: list, fits: list, meshes: list, occluders) -> tuple[dict[str, ViewResult], tuple[PersonRecord, ...]]:
+        """Every view of the frame-set (:func:`_anonymize_view`), and the audit's persons."""
+        index, sched, pose_chunk, cameras = fs.index, self.sched, self.pose_chunk, self.cameras
+        key = sched.is_keyframe(index)
+        settled = {p.track_id: p.settled for p in poses}
+        fits_by_track = {f.track_id: (f, settled.get(f.track_id, False)) for f in fits}
+        borrowed = [] if key else [sched.keyframe_before(index), sched.keyframe_after(index)]
+        persons = tuple(PersonRecord(f.track_id, bool(settled.get(f.track_id, False)), f.head_status, index if key else borrowed[0]) for f in fits)
+        if index not in pose_chunk.faces2d:
+            raise RuntimeError(f"no face detection for frame-set {index}")
+        kps = _keypoints_for(pose_chunk.keypoints, index, sched)
+        views = {}
+        depths = {k: v.depth_m for k, v in fs.views.items() if k in cameras and v.depth_m is not None}
+        for name, view in fs.views.items():
+            cam = cameras.get(name)
+            others = tuple((cameras[k], d) for k, d in depths.items() if k != name)
+            views[name] = _anonymize_view(
+                index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
+                merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), self.models, self.cfg, self.times, others,
+                borrowed, pose_chunk.evidence2d.get(index, {}).get(name),
+            )  # fmt: skip
+        return views, persons
+
+
+class _ChunkOutput:
+    """Phase C's writes for one chunk: each frame-set's images and masks as it comes (a
+    chunk never holds its images), its MP4 segments, and the audit entries and faces kept
+    for the chunk's state."""
+
+    def __init__(self, layout: OutputLayout, chunk: Chunk, reader, options: ChunkOptions) -> None:
+        self.layout, self.images, self.cameras = layout, options.images, reader.camera_names
+        sizes = {c: reader.color_size(c) for c in reader.camera_names}
+        # one encoder thread per worker: the workers already share out the cores
+        self.segments = SegmentWriters(layout, chunk.name, sizes, reader.fps, options.video_preset, threads=1) if options.video else None
+        self.audit: list[dict] = []
+        self.faces: list[FaceBox] = []
+        self.video_start_ns: int | None = None
+
+    def write(self, result: FramesetResult, timestamp_ns: int) -> None:
         try:
-            entry, faces = _write_frameset(result, layout, images)
-            if segments is not None:
-                video_start_ns = fs.timestamp_ns if video_start_ns is None else video_start_ns
-                for cam in reader.camera_names:
+            entry, faces = _write_frameset(result, self.layout, self.images)
+            if self.segments is not None:
+                self.video_start_ns = timestamp_ns if self.video_start_ns is None else self.video_start_ns
+                for cam in self.cameras:
                     v = result.views.get(cam)
-                    segments.write(cam, None if v is None else v.rgb, fs.timestamp_ns)
+                    self.segments.write(cam, None if v is None else v.rgb, timestamp_ns)
         except BaseException:
-            if segments is not None:
-                segments.abort()
+            if self.segments is not None:
+                self.segments.abort()
             raise
-        audit.append(entry)
-        faces_out.extend(faces)
-        times.add("write", time.perf_counter() - t)
-        report(chunk.name)
-    t = time.perf_counter()
-    if segments is not None:
-        segments.close()
-    times.add("write", time.perf_counter() - t)
-    state = _chunk_state(chunk, audit, faces_out, times, t_chunk)
-    state["video_start_ns"] = video_start_ns
-    return state
+        self.audit.append(entry)
+        self.faces.extend(faces)
+
+    def close(self) -> None:
+        if self.segments is not None:
+            self.segments.close()
 
 
 def _checked_depth(fs: FrameSet, cfg: PipelineConfig) -> FrameSet:
@@ -666,29 +716,10 @@ def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: in
     return [keypoints.get(f, {}) for f in frames]
 
 
-def _with_evidence(v: ViewResult, borrowed: list[int], detected: list | None, held: list | None) -> ViewResult:
-    """``v`` with, for each face not seen on its own frame-set, the frame-sets its evidence
-    came from (``ViewResult.evidence``): the keyframes a carried body or an interpolated
-    track and borrowed skeletons come from (``borrowed``, empty on a keyframe), the passes a
-    held detector box comes from (``held``: per detection of phase A, in its order)."""
-    held_by_box = {}
-    for d, frames in zip(detected or [], held or []):
-        held_by_box.setdefault(tuple(d[0]), frames)
-    ev = []
-    for f in v.faces:
-        if f.source is FaceSource.DETECTOR_2D:
-            ev.append(list(held_by_box.get(tuple(f.box_xyxy_px), [])))
-        elif f.source in (FaceSource.RENDER_3D, FaceSource.HEAD_2D):
-            ev.append(list(borrowed))
-        else:
-            ev.append([])
-    return replace(v, evidence=tuple(ev))
-
-
 def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True) -> tuple[dict, list[FaceBox]]:
     """Write one frame-set's images (when ``images``) and masks now (a chunk never holds its
     images); return its audit entry and faces."""
-    entry = {"frame": r.index, "timestamp_ns": r.timestamp_ns, "persons": list(r.persons), "views": {}}
+    entry = {"frame": r.index, "timestamp_ns": r.timestamp_ns, "persons": [p.to_dict() for p in r.persons], "views": {}}
     if r.depth_ignored:
         entry["depth_ignored"] = dict(r.depth_ignored)
     if r.error:
@@ -699,28 +730,22 @@ def _write_frameset(r: FramesetResult, layout: OutputLayout, images: bool = True
             layout.write_image(name, r.index, v.rgb)
         layout.write_mask(name, r.index, v.mask)
         faces.extend(v.faces)
+        n = len(v.faces)
         entry["views"][name] = {
-            "status": v.status,
+            "status": v.status.value,
             **({"file": v.file} if v.file else {}),
             **({"reason": v.reason} if v.reason else {}),
-            "faces": [
-                {"person": f.person, "source": f.source.value, "box": [round(x, 1) for x in f.box_xyxy_px], **({"evidence": ev} if ev else {})}
-                for f, ev in zip(v.faces, v.evidence or [[]] * len(v.faces))
-            ],
+            "faces": [d.to_dict() for d in v.decisions[:n]],
+            **({"uncovered": [d.to_dict() for d in v.decisions[n:]]} if len(v.decisions) > n else {}),
         }
     return entry, faces
 
 
-def _chunk_state(chunk: Chunk, audit: list[dict], faces: list[FaceBox], times: StageTimes, t_chunk: float) -> dict:
+def _chunk_state(chunk: Chunk, audit: list[dict], faces: list[FaceBox], times: StageTimes, t_chunk: float, video_start_ns: int | None) -> ChunkState:
     from orscene.recording.faces import faces_to_dict, FaceAnnotations
 
-    return {
-        "chunk": chunk.name,
-        "start": chunk.start,
-        "stop": chunk.stop,
-        "frames": [e["frame"] for e in audit],
-        "faces": faces_to_dict(FaceAnnotations("", tuple(sorted({f.camera for f in faces})), (), tuple(faces)))["faces"],
-        "audit": audit,
-        "times_s": {k: round(v, 4) for k, v in vars(times).items()},
-        "wall_s": round(time.perf_counter() - t_chunk, 3),
-    }
+    return ChunkState(
+        chunk.name, chunk.start, chunk.stop, [e["frame"] for e in audit],
+        faces_to_dict(FaceAnnotations("", tuple(sorted({f.camera for f in faces})), (), tuple(faces)))["faces"],
+        audit, {k: round(v, 4) for k, v in vars(times).items()}, round(time.perf_counter() - t_chunk, 3), video_start_ns,
+    )  # fmt: skip

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tqdm import tqdm
 
@@ -39,6 +39,9 @@ from orscene.pipeline.summary import RunReview, review_lines, review_run
 from orscene.recording.faces import faces_from_dict, merge_faces, save_faces
 from orscene.recording.reader import open_session
 from orscene.recording.session import MANIFEST_NAME, default_outputs_dir, default_recordings_root, session_dir
+
+if TYPE_CHECKING:  # process is imported where a worker runs it (it loads the stages)
+    from orscene.pipeline.process import ChunkOptions, ChunkState
 
 __all__ = ["ProcessConfig", "run_process", "process_session", "config_defaults"]
 
@@ -254,19 +257,21 @@ def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
     return result
 
 
-def _phase_c(
-    chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, fail_frames: frozenset[int], on_error: OnError, fmt: OutputFormat, preset: str
-) -> dict:
+def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, options: "ChunkOptions") -> "ChunkState":
     from orscene.pipeline.process import anonymize_chunk
 
     models = _phase_c_models()
     tracks = pickle.loads(tracks_path.read_bytes())
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
-    images, video = fmt in (OutputFormat.IMAGES, OutputFormat.BOTH), fmt in (OutputFormat.MP4, OutputFormat.BOTH)
-    return anonymize_chunk(
-        chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset,
-        rig=_session_rig(session_path),
-    )  # fmt: skip
+    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, options, rig=_session_rig(session_path))
+
+
+def _chunk_options(cfg: "ProcessConfig", fail_frames: frozenset[int]) -> "ChunkOptions":
+    """Phase C's options for every chunk (``process.ChunkOptions``)."""
+    from orscene.pipeline.process import ChunkOptions
+
+    images, video = cfg.format in (OutputFormat.IMAGES, OutputFormat.BOTH), cfg.format in (OutputFormat.MP4, OutputFormat.BOTH)
+    return ChunkOptions(fail_frames, cfg.on_error, images, video, cfg.video_preset)
 
 
 _TEST_PAUSE_ENV = "ORSCENE_TEST_PAUSE_FILE"
@@ -439,8 +444,8 @@ def _run_locked(
         with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
             progress = ChunkProgress(bar, progress_queue, {c.name: len(c) for c in todo})
             try:
-                for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format, cfg.video_preset), todo):
-                    layout.write_json(layout.chunk_state_path(chunk.name), state)
+                for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, _chunk_options(cfg, fail)), todo):
+                    layout.write_json(layout.chunk_state_path(chunk.name), state.to_dict())
                     progress.finished(chunk.name)
                     _test_pause_point(chunk.name)
             finally:
@@ -457,10 +462,12 @@ def _run_locked(
 
 def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, cfg: ProcessConfig, tracks: list, phase_s: dict) -> dict:
     """Merge the chunk states into faces.json, audit.json, the MP4s and summary.json."""
-    states = [json.loads(layout.chunk_state_path(c.name).read_text()) for c in chunks]
-    frames = [f for s in states for f in s["frames"]]
+    from orscene.pipeline.process import ChunkState
+
+    states = [ChunkState.from_dict(json.loads(layout.chunk_state_path(c.name).read_text())) for c in chunks]
+    frames = [f for s in states for f in s.frames]
     faces = faces_from_dict(
-        {"format": "orscene-faces", "version": 1, "cameras": list(reader.camera_names), "frames": frames, "faces": [f for s in states for f in s["faces"]]},
+        {"format": "orscene-faces", "version": 1, "cameras": list(reader.camera_names), "frames": frames, "faces": [f for s in states for f in s.faces]},
         schema_check=False,  # the workers' own output
     )
     with layout.writing(layout.faces_path) as path:
@@ -472,7 +479,7 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "config": config_to_dict(cfg.pipeline),
         "run": {k: v for k, v in config_to_dict(dataclasses.replace(cfg, pipeline=PipelineConfig())).items() if k != "pipeline"},
         "versions": _versions(),
-        "framesets": [e for s in states for e in s["audit"]],
+        "framesets": [e for s in states for e in s.audit],
     }
     layout.write_json(layout.audit_path, audit)
     if cfg.format in (OutputFormat.MP4, OutputFormat.BOTH):
@@ -488,7 +495,7 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         for k, v in pc.times_s.items():
             stage_s[k] = stage_s.get(k, 0.0) + v
     for s in states:
-        for k, v in s["times_s"].items():
+        for k, v in s.times_s.items():
             stage_s[k] = stage_s.get(k, 0.0) + v
     wall = sum(phase_s.values())
     obscured = sum(1 for e in audit["framesets"] for v in e["views"].values() if v["status"] != "anonymized")
@@ -517,11 +524,11 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
     return summary
 
 
-def _join_videos(layout: OutputLayout, reader, chunks: list[Chunk], states: list[dict]) -> None:
+def _join_videos(layout: OutputLayout, reader, chunks: list[Chunk], states: list["ChunkState"]) -> None:
     """One MP4 per camera: the chunks' segments joined in order, without re-encoding."""
     t0 = int(reader.frameset_timestamps_ns[0])
     for cam in reader.camera_names:
-        parts = [(layout.segment_path(cam, c.name), s["video_start_ns"]) for c, s in zip(chunks, states) if s.get("video_start_ns") is not None]
+        parts = [(layout.segment_path(cam, c.name), s.video_start_ns) for c, s in zip(chunks, states) if s.video_start_ns is not None]
         layout.write_video(cam, parts, t0)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from orscene.geometry.fusion import crop_points
-from orscene.types import BodyFit, Camera, HeadStatus, PointCloud
+from orscene.types import BodyFit, Camera, HeadAlignment, HeadStatus, PointCloud
 
 __all__ = ["AlignConfig", "AlignResult", "align_heads", "align_head", "head_vertex_normals"]
 
@@ -201,12 +201,13 @@ def align_heads(fits: Sequence[BodyFit], cloud: PointCloud, cameras: Mapping[str
     out = []
     for fit in fits:
         r = align_head(fit, cloud, cameras, cfg)
+        diag = HeadAlignment(r.n_points, r.fitness, r.rmse_m, r.translation_m, r.rotation_deg)
         if r.status is not HeadStatus.ALIGNED:
-            out.append(replace(fit, head_status=r.status))
+            out.append(replace(fit, head_status=r.status, alignment=diag))
             continue
         verts = fit.vertices_world_m.copy()
         hv = verts[fit.head_vertex_ids].astype(np.float64)
         verts[fit.head_vertex_ids] = (hv @ r.correction[:3, :3].T + r.correction[:3, 3]).astype(verts.dtype)
         out.append(replace(fit, vertices_world_m=verts, world_from_head=r.correction @ fit.world_from_head,
-                           head_status=HeadStatus.ALIGNED))  # fmt: skip
+                           head_status=HeadStatus.ALIGNED, alignment=diag))  # fmt: skip
     return out

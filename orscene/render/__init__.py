@@ -5,7 +5,8 @@ Usage (one GL context per process, created once)::
     cfg = RenderConfig()
     templates = load_templates(default_catalog_path(), cfg)
     renderer = create_renderer(cfg)
-    patches = render_faces(renderer, view, camera, face_meshes, templates, occluders, cfg)
+    rendered = render_faces(renderer, view, camera, face_meshes, templates, occluders, cfg)
+    patches = rendered.patches  # rendered.outcomes: per face, drawn or why not
     anonymized_rgb, union_mask = blend_faces(view.rgb, patches, cfg)
 """
 
@@ -17,7 +18,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "blend": ("blend_faces",),
         "config": ("BlendMode", "RenderConfig"),
         "face_mesh": ("synthetic_face_mesh",),
-        "renderer": ("FaceRenderer", "Occluders", "RenderedFacePatch", "create_renderer", "depth_doubt", "render_faces"),
+        "renderer": ("FaceRenderer", "Occluders", "RenderOutcome", "RenderStatus", "RenderedFacePatch", "RenderedFaces", "create_renderer", "depth_doubt", "render_faces"),
         "templates": ("FaceTemplate", "TemplateSet", "choose_template", "default_catalog_path", "load_templates"),
     },
 )

@@ -39,6 +39,7 @@ Method, per view and face:
    occluders may not, so a wall or a surgical light does not tint the face.
 """
 
+import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,7 +55,10 @@ from orscene.render.config import RenderConfig
 from orscene.render.templates import FaceTemplate, TemplateSet, choose_template
 from orscene.types import BodyFit, Camera, FacePatch, FaceMesh, FaceSource, Intrinsics, PointCloud, View
 
-__all__ = ["Occluders", "FaceRenderer", "RenderedFacePatch", "create_renderer", "depth_doubt", "render_faces", "render_mesh_patch"]
+__all__ = [
+    "Occluders", "FaceRenderer", "RenderedFacePatch", "RenderStatus", "RenderOutcome", "RenderedFaces",
+    "create_renderer", "depth_doubt", "render_faces", "render_mesh_patch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -510,6 +514,43 @@ def _seen_through(camera: Camera, depth_m: np.ndarray, points_world_m: np.ndarra
     return int(known.sum()), int((known & (d > z + tolerance_m)).sum())
 
 
+class RenderStatus(enum.Enum):
+    """What :func:`render_faces` made of one face in one view."""
+
+    RENDERED = "rendered"
+    """Drawn: a patch (its share hidden by nearer surfaces cut out)."""
+    TURNED_AWAY = "turned_away"
+    """The face's axis points more than ``max_view_angle_deg`` away from the camera."""
+    OUT_OF_VIEW = "out_of_view"
+    """Behind the camera, beyond the lens model's field or outside the image: nothing drawn."""
+    HIDDEN = "hidden"
+    """Its visible share of the rendered pixels is below ``min_visible_fraction``."""
+
+
+@dataclass(frozen=True)
+class RenderOutcome:
+    """Why :func:`render_faces` drew one face or not, in one view."""
+
+    track_id: int
+    status: RenderStatus
+    reason: str = ""
+    """The detail, in words (e.g. the visible share of a hidden face)."""
+    visible_fraction: float = 0.0
+    """Share of the rendered face's pixels not hidden (0 when nothing was rasterized)."""
+    depth_doubt: str = ""
+    """Why the view's depth was overruled for this face (drawn whole), or empty."""
+
+
+@dataclass(frozen=True)
+class RenderedFaces:
+    """:func:`render_faces`' answer for one view."""
+
+    patches: tuple["RenderedFacePatch", ...]
+    """One patch per face drawn (``RenderStatus.RENDERED``), in the order of the faces."""
+    outcomes: tuple[RenderOutcome, ...]
+    """One per face given, in their order."""
+
+
 def render_faces(
     renderer: FaceRenderer,
     view: View,
@@ -520,8 +561,9 @@ def render_faces(
     cfg: RenderConfig,
     others: Sequence[tuple[Camera, np.ndarray]] = (),
     lens: LensField | None = None,
-) -> list[FacePatch]:
-    """Render every face into one view; one FacePatch per face visible in it.
+) -> RenderedFaces:
+    """Render every face into one view: a patch per face visible in it, and per face the
+    outcome with its reason (:class:`RenderOutcome`).
 
     ``others``: the other calibrated cameras of the frame-set with their registered depth
     (0 = unknown); where one of them sees through the occluder that this view's depth puts
@@ -542,90 +584,145 @@ def render_faces(
     if (W, H) != camera.color.size_wh:
         raise ShapeError(f"render_faces view[{view.camera}].rgb", f"size {camera.color.size_wh}", (W, H))
     if not faces:
-        return []
+        return RenderedFaces((), ())
     lens = lens_field(camera.color, lens)
     occ = None
     if view.depth_m is None and occluders is not None:
         occ = _project_occluders(camera, occluders, faces, cfg, lens)
-
-    patches: list[FacePatch] = []
-    cos_away = float(np.cos(np.deg2rad(cfg.max_view_angle_deg)))
+    patches: list[RenderedFacePatch] = []
+    outcomes: list[RenderOutcome] = []
     for face in faces:
-        to_cam = camera.center_world_m - face.world_from_head[:3, 3]
-        if float(face.world_from_head[:3, 2] @ to_cam) < cos_away * float(np.linalg.norm(to_cam)):
-            log.debug("face %d is turned away from camera %s: not rendered", face.track_id, camera.name)
-            continue
-        pix_z, ok = _project_vertices(camera, face.vertices_world_m, cfg.near_m, lens)
-        tris = np.asarray(face.faces)
-        if not ok.all():  # drop the triangles behind the camera or beyond the lens model's field
-            log.debug("face %d is partly behind camera %s or outside its field", face.track_id, camera.name)
-            tris = tris[ok[tris].all(axis=1)]
-            if tris.size == 0:
-                continue
-        used = pix_z[np.unique(tris), :2]
-        lo = used.min(axis=0)
-        hi = used.max(axis=0)
-        size = float(np.sqrt(max(hi[0] - lo[0], 1.0) * max(hi[1] - lo[1], 1.0)))
-        margin = max(int(cfg.min_margin_px), int(np.ceil(cfg.margin_frac * size)))
-        pad = margin + 2
-        x0 = max(0, int(np.floor(lo[0])) - pad)
-        y0 = max(0, int(np.floor(lo[1])) - pad)
-        x1 = min(W, int(np.ceil(hi[0])) + pad + 1)
-        y1 = min(H, int(np.ceil(hi[1])) + pad + 1)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        origin, size_wh = (x0, y0), (x1 - x0, y1 - y0)
-        template = choose_template(templates, face.track_id, cfg)
-        rgb, zf = render_mesh_patch(
-            renderer, pix_z, tris, origin, size_wh, cfg,
-            uv=face.uv.astype(np.float32), texture=renderer.texture(template),
-        )
-        cover = zf > 0
-        n_cover = int(cover.sum())
-        if n_cover == 0:
-            continue
-        occ_depth = _occluder_depth(renderer, view, face.track_id, origin, size_wh, occ, cfg)
-        doubt = ""
-        k = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
-        if occ_depth is not None:
-            # beyond the rendered face, compare with the nearest face depth around it
-            z_inf = np.where(cover, zf, np.inf).astype(np.float32)
-            z_ref = np.where(cover, zf, cv2.erode(z_inf, k, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf))
-            occ_depth = _fill_small_holes(occ_depth)
-            known = occ_depth > 0
-            occluded = _drop_specks(known & (occ_depth < z_ref - cfg.depth_tolerance_m))
-            if view.depth_m is None and cfg.rgb_only_occluder_shrink_px > 0 and occluded.any():
-                occluded = cv2.erode(occluded.astype(np.uint8), np.ones((3, 3), np.uint8),
-                                     iterations=int(cfg.rgb_only_occluder_shrink_px)).astype(bool)  # fmt: skip
-            background = _drop_specks(known & ~cover & (occ_depth > z_ref + cfg.background_tolerance_m))
-            if view.depth_m is not None and (occluded & cover).any():
-                doubt = _occluder_doubt(view.depth_m, occ_depth, occluded & cover, cover, cfg, camera, origin, others)
-                if doubt:  # depth is evidence, not a veto: draw the face whole (and say so)
-                    log.info("face %d in %s: depth overruled (%s)", face.track_id, camera.name, doubt)
-                    occluded = np.zeros_like(cover)
-        else:
-            occluded = background = np.zeros_like(cover)
-        visible = cover & ~occluded
-        fraction = float(visible.sum()) / n_cover
-        if fraction < cfg.min_visible_fraction:
-            log.debug("face %d hidden in %s (visible %.2f)", face.track_id, camera.name, fraction)
-            continue
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-        # background is not cut out of the margin: registered depth is unreliable at
-        # silhouettes (mixed pixels, parallax shadows), and face pixels must not survive there
-        mask = cv2.dilate(visible.astype(np.uint8), kernel).astype(bool) & ~occluded
-        patches.append(
-            RenderedFacePatch(
-                camera=camera.name,
-                track_id=face.track_id,
-                origin_px=origin,
-                rgb=push_pull_fill(rgb, cover),
-                mask=mask,
-                depth_m=zf,
-                visible_fraction=fraction,
-                source=FaceSource.RENDER_3D,
-                anchor=~mask & ~occluded & ~background,
-                depth_doubt=doubt,
-            )
-        )
-    return patches
+        patch, outcome = _render_face(renderer, view, camera, face, templates, occ, cfg, others, lens)
+        outcomes.append(outcome)
+        if patch is not None:
+            patches.append(patch)
+    return RenderedFaces(tuple(patches), tuple(outcomes))
+
+
+def _render_face(
+    renderer: FaceRenderer,
+    view: View,
+    camera: Camera,
+    face: FaceMesh,
+    templates: TemplateSet,
+    occ: "_ViewOccluders | None",
+    cfg: RenderConfig,
+    others: Sequence[tuple[Camera, np.ndarray]],
+    lens: LensField,
+) -> tuple["RenderedFacePatch | None", RenderOutcome]:
+    """One face in one view: facing test, projection, window, rasterization, visibility, patch."""
+    if _turned_away(face, camera, cfg):
+        log.debug("face %d is turned away from camera %s: not rendered", face.track_id, camera.name)
+        why = f"turned more than {cfg.max_view_angle_deg:g} deg away from the camera"
+        return None, RenderOutcome(face.track_id, RenderStatus.TURNED_AWAY, why)
+    pix_z, ok = _project_vertices(camera, face.vertices_world_m, cfg.near_m, lens)
+    tris = np.asarray(face.faces)
+    if not ok.all():  # drop the triangles behind the camera or beyond the lens model's field
+        log.debug("face %d is partly behind camera %s or outside its field", face.track_id, camera.name)
+        tris = tris[ok[tris].all(axis=1)]
+        if tris.size == 0:
+            return None, RenderOutcome(face.track_id, RenderStatus.OUT_OF_VIEW, "behind the camera or beyond its lens field")
+    window = _face_window(pix_z, tris, view.rgb.shape[1], view.rgb.shape[0], cfg)
+    if window is None:
+        return None, RenderOutcome(face.track_id, RenderStatus.OUT_OF_VIEW, "outside the image")
+    origin, size_wh, margin = window
+    template = choose_template(templates, face.track_id, cfg)
+    rgb, zf = render_mesh_patch(
+        renderer, pix_z, tris, origin, size_wh, cfg,
+        uv=face.uv.astype(np.float32), texture=renderer.texture(template),
+    )  # fmt: skip
+    cover = zf > 0
+    n_cover = int(cover.sum())
+    if n_cover == 0:
+        return None, RenderOutcome(face.track_id, RenderStatus.OUT_OF_VIEW, "no pixel rasterized (back faces culled or off the image)")
+    occ_depth = _occluder_depth(renderer, view, face.track_id, origin, size_wh, occ, cfg)
+    occluded, background, doubt = _face_visibility(view, camera, face.track_id, zf, cover, occ_depth, margin, origin, cfg, others)
+    visible = cover & ~occluded
+    fraction = float(visible.sum()) / n_cover
+    if fraction < cfg.min_visible_fraction:
+        log.debug("face %d hidden in %s (visible %.2f)", face.track_id, camera.name, fraction)
+        why = f"visible share {fraction:.2f} below {cfg.min_visible_fraction:g}"
+        return None, RenderOutcome(face.track_id, RenderStatus.HIDDEN, why, fraction, doubt)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    # background is not cut out of the margin: registered depth is unreliable at
+    # silhouettes (mixed pixels, parallax shadows), and face pixels must not survive there
+    mask = cv2.dilate(visible.astype(np.uint8), kernel).astype(bool) & ~occluded
+    patch = RenderedFacePatch(
+        camera=camera.name,
+        track_id=face.track_id,
+        origin_px=origin,
+        rgb=push_pull_fill(rgb, cover),
+        mask=mask,
+        depth_m=zf,
+        visible_fraction=fraction,
+        source=FaceSource.RENDER_3D,
+        anchor=~mask & ~occluded & ~background,
+        depth_doubt=doubt,
+    )
+    return patch, RenderOutcome(face.track_id, RenderStatus.RENDERED, "", fraction, doubt)
+
+
+def _turned_away(face: FaceMesh, camera: Camera, cfg: RenderConfig) -> bool:
+    """True when the face's axis points more than ``max_view_angle_deg`` away from the camera."""
+    cos_away = float(np.cos(np.deg2rad(cfg.max_view_angle_deg)))
+    to_cam = camera.center_world_m - face.world_from_head[:3, 3]
+    return float(face.world_from_head[:3, 2] @ to_cam) < cos_away * float(np.linalg.norm(to_cam))
+
+
+def _face_window(
+    pix_z: np.ndarray, tris: np.ndarray, W: int, H: int, cfg: RenderConfig
+) -> tuple[tuple[int, int], tuple[int, int], int] | None:
+    """``(origin_px, size_wh, margin_px)`` of the window a face is rendered in: its projected
+    box plus the mask margin (``margin_frac`` of the face size) and 2 pixels, clipped to the
+    image; None when nothing of it is in the image."""
+    used = pix_z[np.unique(tris), :2]
+    lo = used.min(axis=0)
+    hi = used.max(axis=0)
+    size = float(np.sqrt(max(hi[0] - lo[0], 1.0) * max(hi[1] - lo[1], 1.0)))
+    margin = max(int(cfg.min_margin_px), int(np.ceil(cfg.margin_frac * size)))
+    pad = margin + 2
+    x0 = max(0, int(np.floor(lo[0])) - pad)
+    y0 = max(0, int(np.floor(lo[1])) - pad)
+    x1 = min(W, int(np.ceil(hi[0])) + pad + 1)
+    y1 = min(H, int(np.ceil(hi[1])) + pad + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return (x0, y0), (x1 - x0, y1 - y0), margin
+
+
+def _face_visibility(
+    view: View,
+    camera: Camera,
+    track_id: int,
+    zf: np.ndarray,
+    cover: np.ndarray,
+    occ_depth: np.ndarray | None,
+    margin: int,
+    origin: tuple[int, int],
+    cfg: RenderConfig,
+    others: Sequence[tuple[Camera, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(occluded, background, depth_doubt)`` over a face's window: the face pixels hidden
+    by a nearer surface, the pixels beyond the face's depth, and why the view's depth was
+    overruled (then nothing is occluded) or empty (module docstring, step 3)."""
+    if occ_depth is None:
+        nothing = np.zeros_like(cover)
+        return nothing, nothing, ""
+    doubt = ""
+    k = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    # beyond the rendered face, compare with the nearest face depth around it
+    z_inf = np.where(cover, zf, np.inf).astype(np.float32)
+    z_ref = np.where(cover, zf, cv2.erode(z_inf, k, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf))
+    occ_depth = _fill_small_holes(occ_depth)
+    known = occ_depth > 0
+    occluded = _drop_specks(known & (occ_depth < z_ref - cfg.depth_tolerance_m))
+    if view.depth_m is None and cfg.rgb_only_occluder_shrink_px > 0 and occluded.any():
+        occluded = cv2.erode(occluded.astype(np.uint8), np.ones((3, 3), np.uint8),
+                             iterations=int(cfg.rgb_only_occluder_shrink_px)).astype(bool)  # fmt: skip
+    background = _drop_specks(known & ~cover & (occ_depth > z_ref + cfg.background_tolerance_m))
+    if view.depth_m is not None and (occluded & cover).any():
+        doubt = _occluder_doubt(view.depth_m, occ_depth, occluded & cover, cover, cfg, camera, origin, others)
+        if doubt:  # depth is evidence, not a veto: draw the face whole (and say so)
+            log.info("face %d in %s: depth overruled (%s)", track_id, camera.name, doubt)
+            occluded = np.zeros_like(cover)
+    return occluded, background, doubt

@@ -106,6 +106,42 @@ def test_failing_frameset_is_obscured_and_logged(session, finished):
     assert all(v["status"] == "anonymized" for e in others for v in e["views"].values())
 
 
+def test_every_face_in_faces_json_has_an_audit_record_saying_why(finished):
+    """audit.json keeps, per view, one record per face of faces.json that says why it was
+    covered the way it was (frameset.decide_view; test_decision.py has a face of each path),
+    and one per tracked person left uncovered in the view."""
+    why_by_source = {
+        "render3d": {"rendered"},
+        "head2d": {"no_body_fit", "not_settled", "not_aligned", "no_depth", "depth_doubted", "not_rendered", "untracked_skeleton"},
+        "detector2d": {"detected"},
+        "obscured": {"failed", "unreadable"},
+    }
+    faces = json.loads((finished / "faces.json").read_text())["faces"]
+    audit = {e["frame"]: e for e in json.loads((finished / "audit.json").read_text())["framesets"]}
+    by_view: dict = {}
+    for f in faces:
+        by_view.setdefault((f["frame"], f["camera"]), []).append(f)
+    seen = set()
+    for (frame, cam), listed in by_view.items():
+        records = list(audit[frame]["views"][cam]["faces"])
+        assert len(records) == len(listed)
+        for f in listed:  # faces.json is sorted; the audit keeps the view's order
+            same = [r for r in records if (r["person"], r["source"]) == (f["person"], f["source"]) and np.allclose(r["box"], f["box"], atol=0.051)]
+            assert same, (frame, cam, f)
+            rec = same[0]
+            records.remove(rec)
+            assert rec["why"] in why_by_source[f["source"]], rec
+            if rec["person"] >= 0:  # a tracked person's facts travel with the record
+                assert {"settled", "vouched"} <= rec.keys()
+            seen.add(f["source"])
+    assert {"render3d", "head2d", "obscured"} <= seen  # the paths this session exercises
+    for e in audit.values():
+        for v in e["views"].values():
+            for rec in v.get("uncovered", []):
+                assert rec["person"] >= 0 and "source" not in rec
+                assert rec["why"] in {"hidden", "turned_away", "out_of_view", "head_out_of_view", "no_calibration"}
+
+
 def test_faces_detected_in_2d_are_anonymized_in_every_view(session, finished):
     """Fail closed: wherever the bundled face detectors see a face in the original view,
     including the camera without depth, the output mask covers it. CenterFace sees whole

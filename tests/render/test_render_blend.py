@@ -24,7 +24,7 @@ def _textured_image(rng, w=160, h=120) -> np.ndarray:
 def _faces_in(renderer, templates, head_pose, make_camera, rgb, centers):
     cam = make_camera()
     faces = [synthetic_face_mesh(i, head_pose(c, [0.0, -1.0, 0.0])) for i, c in enumerate(centers)]
-    return render_faces(renderer, View(cam.name, rgb, 0), cam, faces, templates, None, CFG)
+    return render_faces(renderer, View(cam.name, rgb, 0), cam, faces, templates, None, CFG).patches
 
 
 @pytest.mark.parametrize("mode", [BlendMode.POISSON, BlendMode.OPENCV, BlendMode.PASTE])
@@ -94,7 +94,7 @@ def test_nearer_face_is_composited_on_top(renderer, templates, head_pose, make_c
     far = synthetic_face_mesh(0, head_pose([0.0, 0.3, 1.6], [0.0, -1.0, 0.0]))
     near = synthetic_face_mesh(1, head_pose([0.03, -0.3, 1.6], [0.0, -1.0, 0.0]))
     cfg = dataclasses.replace(CFG, blend=BlendMode.PASTE)
-    p_far, p_near = render_faces(renderer, View(cam.name, rgb, 0), cam, [far, near], templates, None, cfg)
+    p_far, p_near = render_faces(renderer, View(cam.name, rgb, 0), cam, [far, near], templates, None, cfg).patches
     for order in ([p_far, p_near], [p_near, p_far]):
         out, _ = blend_faces(rgb, order, cfg)
         x0, y0 = p_near.origin_px
