@@ -172,6 +172,10 @@ def _face_closeups():
     return face_closeups
 
 
+DEPTH_RANGES_M = ((0.5, 1.5), (1.5, 2.5), (2.5, 4.0))
+"""Distance bins (metres) of the depth statistics."""
+
+
 def depth_stats(depth_mm_frames, hexagon: np.ndarray) -> dict:
     """Per range: share of invalid pixels (inside the hexagon, where the neighbourhood's
     median says a surface lies in range) and the local plane-residual noise (mm)."""

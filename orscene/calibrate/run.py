@@ -140,7 +140,7 @@ def _framesets(reader, cfg: CalibrateConfig) -> Iterator[FrameSet]:
 
 def _detect_boards(
     framesets: Iterator[FrameSet], cameras: dict[str, Camera], spec: BoardSpec, cfg: CalibrateConfig
-) -> tuple[dict[tuple[str, int], Detection], dict[str, list[tuple[np.ndarray, np.ndarray]]]]:
+) -> tuple[dict[tuple[str, int], CharucoCorners], dict[str, list[tuple[np.ndarray, np.ndarray]]]]:
     """``(board detection per (camera, placement), up to two RGB-D views per camera)``. A
     placement is a frame-set, or with ``board_static`` the one placement 0 where each camera
     keeps its view with the most corners."""
@@ -167,7 +167,7 @@ def _detect_boards(
 
 
 def _reestimate_intrinsics(
-    cameras: dict[str, Camera], detections: dict[tuple[str, int], Detection], spec: BoardSpec, cfg: CalibrateConfig
+    cameras: dict[str, Camera], detections: dict[tuple[str, int], CharucoCorners], spec: BoardSpec, cfg: CalibrateConfig
 ) -> dict[str, Camera]:
     """Each camera with its colour intrinsics estimated from its board views."""
     cams = dict(cameras)

@@ -67,7 +67,7 @@ def _project(intr: Intrinsics, cam_from_board: np.ndarray, obj: np.ndarray) -> n
 
 
 def _view_poses(
-    observations: Mapping[tuple[str, int], Detection], intrinsics: Mapping[str, Intrinsics], spec: BoardSpec, cfg: WorldConfig
+    observations: Mapping[tuple[str, int], CharucoCorners], intrinsics: Mapping[str, Intrinsics], spec: BoardSpec, cfg: WorldConfig
 ) -> dict[tuple[str, int], np.ndarray]:
     """solvePnP ``cam_from_board`` of every usable view (enough corners, RMS within
     ``max_view_rms_px``); CalibrationError naming a camera left without one."""
