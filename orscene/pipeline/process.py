@@ -703,7 +703,7 @@ def _drop_implausible_depth(fs: FrameSet, cfg: PipelineConfig) -> tuple[FrameSet
     if not doubts:
         return fs, doubts
     views = {k: (replace(v, depth_m=None, depth_in_boxes=None) if k in doubts else v) for k, v in fs.views.items()}
-    return FrameSet(fs.index, fs.timestamp_ns, views), doubts
+    return replace(fs, views=views), doubts  # keeps fs.failed (unreadable views are still written)
 
 
 def _keypoints_for(keypoints: Mapping[int, Mapping[str, Keypoints2D]], index: int, sched: Schedule) -> list[Mapping[str, Keypoints2D]]:
