@@ -26,7 +26,7 @@ withheld are already wholly hidden and are left as they are. The regions go into
 ``--accept FRAME ...`` marks flagged frame-sets as looked at and fine.
 """
 
-import json
+import dataclasses
 import logging
 import pickle
 from collections.abc import Mapping
@@ -83,6 +83,11 @@ class ReviewConfig:
     """A 3D track whose head passes within this distance of the marked head carries it."""
     user: str | None = None
     """Who decides (default $ORSCENE_REVIEWER, else the login name)."""
+    serve: bool = False
+    """Open the review page instead: a local web page (127.0.0.1 only, a random token per
+    run in its URL) that walks the ranked frame-sets; stop it with Ctrl-C."""
+    port: int = 0
+    """Port of the review page (0: a free one)."""
 
 
 def _parse_add_face(args: tuple[str, ...], cameras) -> tuple[int, str, tuple[float, float, float, float]]:
@@ -323,13 +328,47 @@ def accept_framesets(cfg: ReviewConfig, out: Path, run: RunOutputs) -> list[dict
     return [append_decision(out, run.session, {"action": "accept", "frame": int(f), "flagged": int(f) in run.flagged_frames, **extra}) for f in cfg.accept]
 
 
+def review_actions(cfg: ReviewConfig, out: Path):
+    """``(add_face(frame, camera, box) -> decision, accept(frame))`` on an output folder, each
+    followed by a rewrite of the QA report (the review page's actions)."""
+    from orscene.curate.report import write_report
+
+    sess_path = session_dir(cfg.recordings, cfg.session)
+
+    def add(frame: int, camera: str, box) -> dict:
+        if not sess_path.is_dir():
+            raise CurateError("session not found (its depth and calibration lift the marked face)", sess_path)
+        c = dataclasses.replace(cfg, add_face=(str(frame), camera, *(f"{float(v):.2f}" for v in box)), accept=())
+        d = add_face(c, out, load_run_outputs(out), sess_path)
+        write_report(out)
+        return d
+
+    def accept(frame: int) -> None:
+        accept_framesets(dataclasses.replace(cfg, accept=(int(frame),), add_face=()), out, load_run_outputs(out))
+        write_report(out)
+
+    return add, accept
+
+
 def run_review(cfg: ReviewConfig) -> int:
     out = cfg.outputs if cfg.outputs is not None else default_outputs_dir(cfg.session)
-    if not cfg.add_face and not cfg.accept:
-        raise CurateError("nothing to do: give --add-face FRAME CAMERA x0 y0 x1 y1 and/or --accept FRAME ...")
+    if not cfg.add_face and not cfg.accept and not cfg.serve:
+        raise CurateError("nothing to do: give --add-face FRAME CAMERA x0 y0 x1 y1, --accept FRAME ..., or --serve")
     run = load_run_outputs(out)
     lock = OutputLock(out)  # no run, release or other review meanwhile
     try:
+        if cfg.serve:
+            from orscene.curate.serve import ReviewServer
+
+            server = ReviewServer(out, *review_actions(cfg, out), port=cfg.port)
+            print(f"review page (this machine only; Ctrl-C to stop): {server.url}", flush=True)
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                server.close()
+            return 0
         if cfg.add_face:
             sess_path = session_dir(cfg.recordings, cfg.session)
             if not sess_path.is_dir():
