@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 SOURCES = ("render3d", "head2d", "detector2d", "obscured", "review")
 COLORS = {"render3d": "#2ca02c", "head2d": "#1f77b4", "detector2d": "#ff7f0e", "obscured": "#7f7f7f", "review": "#d62728"}
 """Region colours per path (BGR for OpenCV from these)."""
+_PATH_OPTIONS = ("out", "recordings", "config", "mkv")
+"""Run options that are paths on the machine that ran it (left out of the report)."""
 
 
 @dataclass(frozen=True)
@@ -314,7 +316,9 @@ def build_report(root: Path, run: RunOutputs, cfg: ReportConfig = ReportConfig()
         parts.append(f"<p>plots not drawn: {html.escape(str(e))}</p>")
 
     parts.append("<h2>Settings</h2>")
-    parts.append(_table(["run option", "value"], [[k, json.dumps(v)] for k, v in run.audit.get("run", {}).items()]))
+    # options without the machine's paths: the report is the same wherever the run wrote
+    opts = [[k, json.dumps(v)] for k, v in run.audit.get("run", {}).items() if k not in _PATH_OPTIONS]
+    parts.append(_table(["run option", "value"], opts))
     parts.append("<pre>" + html.escape(json.dumps(run.audit.get("config", {}), indent=1)) + "</pre>")
     parts.append(_table(["package", "version"], [[k, v] for k, v in run.audit.get("versions", {}).items()]))
     parts.append("</body></html>\n")

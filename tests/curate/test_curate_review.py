@@ -35,6 +35,7 @@ def test_marked_face_is_covered_in_every_view_and_nothing_else_changes(curate_se
     frame, cam, person = max(leaks, key=lambda k: (sum(1 for x in leaks if (x[0], x[2]) == (k[0], k[2])), -k[0]))
     (box,) = [f.box_xyxy_px for f in gt.faces if (f.frame, f.camera, f.person) == (frame, cam, person)]
     md5_before = _md5s(outputs_copy)
+    videos_before = {p.name: p.read_bytes() for p in (outputs_copy / "video").glob("*.mp4")}
     args = ["review", "--session", "CUR", "--recordings", str(curate_session.parent), "--outputs", str(outputs_copy), "--user", "tester"]
     assert main([*args, "--add-face", str(frame), cam, *(f"{v:.1f}" for v in box)]) == 0
     print(capsys.readouterr().out)
@@ -55,6 +56,14 @@ def test_marked_face_is_covered_in_every_view_and_nothing_else_changes(curate_se
     md5_after = _md5s(outputs_copy)
     changed = {k for k in md5_before if md5_before[k] != md5_after[k]}
     assert changed and all((int(Path(k).stem), Path(k).parent.name) in covered for k in changed)
+    # the covered cameras' MP4s were re-encoded with every frame kept; the others are untouched
+    import av
+
+    for name, data in videos_before.items():
+        now = (outputs_copy / "video" / name).read_bytes()
+        assert (now != data) == (Path(name).stem in {c for _, c in covered})
+        with av.open(str(outputs_copy / "video" / name)) as v:
+            assert sum(1 for _ in v.decode(video=0)) == 4
     faces = load_faces(outputs_copy / "faces.json")
     assert {(f.frame, f.camera) for f in faces.faces if f.source.value == "review"} == covered
     # the report lists the review
