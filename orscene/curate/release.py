@@ -22,6 +22,7 @@ temporary folder beside ``--to`` and renamed into place at the end: nothing half
 The private resume state (``.state/``) and hidden files are never packaged.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -33,7 +34,7 @@ from pathlib import Path
 from orscene.curate.export import coco_faces, package_image_files, wider_face_text
 from orscene.curate.state import CurateError, RunOutputs, load_review_log, load_run_outputs, now_utc, unresolved_frames
 from orscene.pipeline.outputs import OutputLock, file_sha256
-from orscene.recording.faces import load_faces
+from orscene.recording.faces import FaceAnnotations, load_faces
 from orscene.recording.session import calibration_to_dict, default_outputs_dir, default_recordings_root, session_dir
 
 __all__ = ["ReleaseConfig", "release_session", "run_release"]
@@ -147,6 +148,15 @@ def _datasheet(run: RunOutputs, sizes: dict, n_images: int, n_faces: int, review
     return "\n".join(lines)
 
 
+def _without_not_faces(faces: FaceAnnotations, marks) -> FaceAnnotations:
+    """The face regions less those centred in a region a reviewer marked as not a face."""
+    def marked(f) -> bool:
+        cx, cy = 0.5 * (f.box_xyxy_px[0] + f.box_xyxy_px[2]), 0.5 * (f.box_xyxy_px[1] + f.box_xyxy_px[3])
+        return any(fr == f.frame and c == f.camera and b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for fr, c, b in marks)
+
+    return dataclasses.replace(faces, faces=tuple(f for f in faces.faces if not marked(f))) if marks else faces
+
+
 def release_session(cfg: ReleaseConfig) -> Path:
     """Write the package (see the module doc); returns its folder."""
     out = Path(cfg.outputs) if cfg.outputs is not None else default_outputs_dir(cfg.session)
@@ -199,7 +209,7 @@ def release_session(cfg: ReleaseConfig) -> Path:
             extra: dict[str, bytes] = {"calibration.json": json.dumps(calibration_to_dict(reader.calibration), indent=1).encode()}
             image_files = package_image_files(tmp, faces)
             sizes = _image_sizes(faces.cameras, reader)
-            coco = coco_faces(faces, sizes, image_files)
+            coco = coco_faces(_without_not_faces(faces, review_log.not_faces()), sizes, image_files)
             extra["annotations/coco.json"] = json.dumps(coco).encode()
             extra["annotations/wider_face.txt"] = wider_face_text(coco).encode()
             created = now_utc()
@@ -208,6 +218,7 @@ def release_session(cfg: ReleaseConfig) -> Path:
                 "accepted": len(review_log.accepted() & set(run.flagged_frames)),
                 "fixed": len(review_log.fixed() & set(run.flagged_frames)),
                 "faces_added": sum(1 for d in review_log.decisions if d.get("action") == "add_face"),
+                "not_faces": len(review_log.not_faces()),
                 "unresolved": list(unresolved),
             }
             extra["README.md"] = _datasheet(run, sizes, len(coco["images"]), len(coco["annotations"]), state, cfg.accept_unreviewed, created).encode()

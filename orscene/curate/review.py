@@ -23,7 +23,9 @@ withheld are already wholly hidden and are left as they are. The regions go into
 ``faces.json`` (source ``review``), the decision with who and when into
 ``review_log.json``, and the QA report is rewritten.
 
-``--accept FRAME ...`` marks flagged frame-sets as looked at and fine.
+``--accept FRAME ...`` marks flagged frame-sets as looked at and fine. ``--not-face FRAME
+CAMERA x0 y0 x1 y1`` records that a region anonymized as a face is none: the pixels stay
+anonymized, and a release leaves the face regions centred in it out of its annotations.
 """
 
 import dataclasses
@@ -75,6 +77,10 @@ class ReviewConfig:
     """FRAME CAMERA x0 y0 x1 y1: a face the run missed, as a box in one view."""
     accept: tuple[int, ...] = ()
     """Flagged frame-sets looked at and found fine."""
+    not_face: tuple[str, ...] = ()
+    """FRAME CAMERA x0 y0 x1 y1: a region anonymized as a face that is none. Recorded only:
+    its pixels stay anonymized (a decision never reveals), and `release` leaves the face
+    regions centred in it out of the COCO / WIDER FACE annotations."""
     window_s: float = 0.4
     """The marked face is carried to the frame-sets within this many seconds."""
     head_radius_m: float = 0.15
@@ -90,18 +96,18 @@ class ReviewConfig:
     """Port of the review page (0: a free one)."""
 
 
-def _parse_add_face(args: tuple[str, ...], cameras) -> tuple[int, str, tuple[float, float, float, float]]:
+def _parse_add_face(args: tuple[str, ...], cameras, flag: str = "--add-face") -> tuple[int, str, tuple[float, float, float, float]]:
     if len(args) != 6:
-        raise CurateError(f"--add-face takes FRAME CAMERA x0 y0 x1 y1, got {len(args)} values")
+        raise CurateError(f"{flag} takes FRAME CAMERA x0 y0 x1 y1, got {len(args)} values")
     try:
         frame = int(args[0])
         box = tuple(float(v) for v in args[2:])
     except ValueError:
-        raise CurateError(f"--add-face: FRAME must be an integer and the box four numbers, got {' '.join(args)}") from None
+        raise CurateError(f"{flag}: FRAME must be an integer and the box four numbers, got {' '.join(args)}") from None
     if args[1] not in cameras:
-        raise CurateError(f"--add-face: no camera {args[1]!r} (cameras: {', '.join(cameras)})")
+        raise CurateError(f"{flag}: no camera {args[1]!r} (cameras: {', '.join(cameras)})")
     if not all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
-        raise CurateError(f"--add-face: the box must be x0 < x1, y0 < y1, got {box}")
+        raise CurateError(f"{flag}: the box must be x0 < x1, y0 < y1, got {box}")
     return frame, args[1], box
 
 
@@ -350,10 +356,18 @@ def review_actions(cfg: ReviewConfig, out: Path):
     return add, accept
 
 
+def mark_not_face(cfg: ReviewConfig, out: Path, run: RunOutputs) -> dict:
+    frame, cam, box = _parse_add_face(cfg.not_face, run.cameras, "--not-face")
+    if frame not in {int(r["frame"]) for r in run.audit["framesets"]}:
+        raise CurateError(f"--not-face: frame-set {frame} was not processed", out / "audit.json")
+    extra = {"user": cfg.user} if cfg.user else {}
+    return append_decision(out, run.session, {"action": "not_face", "frame": frame, "camera": cam, "box": [round(v, 2) for v in box], **extra})
+
+
 def run_review(cfg: ReviewConfig) -> int:
     out = cfg.outputs if cfg.outputs is not None else default_outputs_dir(cfg.session)
-    if not cfg.add_face and not cfg.accept and not cfg.serve:
-        raise CurateError("nothing to do: give --add-face FRAME CAMERA x0 y0 x1 y1, --accept FRAME ..., or --serve")
+    if not cfg.add_face and not cfg.accept and not cfg.not_face and not cfg.serve:
+        raise CurateError("nothing to do: give --add-face FRAME CAMERA x0 y0 x1 y1, --accept FRAME ..., --not-face FRAME CAMERA x0 y0 x1 y1, or --serve")
     run = load_run_outputs(out)
     lock = OutputLock(out)  # no run, release or other review meanwhile
     try:
@@ -381,6 +395,9 @@ def run_review(cfg: ReviewConfig) -> int:
         if cfg.accept:
             accept_framesets(cfg, out, run)
             print(f"accepted: {', '.join(map(str, cfg.accept))}")
+        if cfg.not_face:
+            d = mark_not_face(cfg, out, run)
+            print(f"not a face: frame-set {d['frame']} {d['camera']} {d['box']} (stays anonymized; left out of the released annotations)")
         from orscene.curate.report import write_report
 
         write_report(out)

@@ -107,6 +107,10 @@ class ReviewLog:
     def fixed(self) -> set[int]:
         return {int(d["frame"]) for d in self.decisions if d.get("action") == "add_face"}
 
+    def not_faces(self) -> list[tuple[int, str, tuple[float, ...]]]:
+        """(frame, camera, box) of the regions marked as not a face."""
+        return [(int(d["frame"]), str(d["camera"]), tuple(float(v) for v in d["box"])) for d in self.decisions if d.get("action") == "not_face"]
+
 
 def load_review_log(root: str | Path) -> ReviewLog:
     path = Path(root) / REVIEW_LOG_NAME

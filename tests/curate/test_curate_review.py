@@ -76,8 +76,21 @@ def test_accept_resolves_flagged_framesets_for_release(curate_session, outputs_c
     assert main(args) == 0
     log = load_review_log(outputs_copy)
     assert log.accepted() == set(run.flagged_frames) and all(d["user"] and d["time_utc"] for d in log.decisions)
+    # a region marked as not a face stays anonymized but leaves the released annotations
+    faces = load_faces(outputs_copy / "faces.json")
+    region = next(f for f in faces.faces if f.source.value not in ("obscured", "review"))
+    mask_before = (outputs_copy / "masks" / region.camera / f"{region.frame:06d}.png").read_bytes()
+    assert main(["review", "--outputs", str(outputs_copy), "--not-face", str(region.frame), region.camera, *map(str, region.box_xyxy_px)]) == 0
+    assert (outputs_copy / "masks" / region.camera / f"{region.frame:06d}.png").read_bytes() == mask_before
     release_session(ReleaseConfig(to=tmp_path / "pkg", session="CUR", outputs=outputs_copy, recordings=curate_session.parent))
     manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
     assert manifest["review"]["unresolved"] == [] and manifest["review"]["accepted"] == len(run.flagged_frames)
+    assert manifest["review"]["not_faces"] == 1
+    coco = json.loads((tmp_path / "pkg" / "annotations" / "coco.json").read_text())
+    n_regions = sum(1 for f in faces.faces if f.source.value != "obscured")
+    (img,) = [i for i in coco["images"] if (i["frame"], i["camera"]) == (region.frame, region.camera)]
+    x0, y0 = region.box_xyxy_px[0] + 0.5, region.box_xyxy_px[1] + 0.5
+    assert not [a for a in coco["annotations"] if a["image_id"] == img["id"] and abs(a["bbox"][0] - max(0, x0)) < 0.02 and abs(a["bbox"][1] - max(0, y0)) < 0.02]
+    assert n_regions - len(coco["annotations"]) >= 1
     assert main(["review", "--outputs", str(outputs_copy), "--accept", "99"]) != 0
     assert "not processed" in capsys.readouterr().err
