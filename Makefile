@@ -27,7 +27,8 @@ PYTEST_ARGS ?=
 
 bootstrap: $(STAMP) anny-cache
 
-# Debian packages: open3d needs libusb-1.0; moderngl's EGL backend needs libEGL and Mesa.
+# Debian packages: open3d needs libusb-1.0; moderngl's EGL backend needs libEGL and Mesa;
+# the browser tests need Chromium.
 system-deps:
 	@missing=""; \
 	for lib in libusb-1.0.so.0 libEGL.so.1 libGL.so.1 libgomp.so.1; do \
@@ -41,6 +42,18 @@ system-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
 	  else \
 	    echo "missing system libraries:$$missing"; \
+	    echo "install them with: sudo apt-get install $$pkgs"; exit 1; \
+	  fi; \
+	fi
+	@# the QA report's and the review page's browser tests: Debian's Chromium and its driver
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  pkgs="chromium chromium-driver"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $$pkgs"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
+	  else \
+	    echo "missing /usr/bin/chromium or /usr/bin/chromedriver (browser tests)"; \
 	    echo "install them with: sudo apt-get install $$pkgs"; exit 1; \
 	  fi; \
 	fi

@@ -13,11 +13,13 @@ render        face templates rendered into every view, visibility, Poisson blend
 anonymize2d   2D face detectors and anonymizers: the fail-closed fallback
 pipeline      wires the stages: ``cli.py process``
 evaluate      recall, holistic recall, leaks, image quality; 2D baselines
+curate        QA report of a run, review (a missed face fixed in every view), release package
 calibrate     ChArUco board detection and camera registration
 synth         synthetic OR sessions with exact ground truth (may use every stage before it)
 
-One exception: ``recording``'s reader uses ``geometry``'s camera model and depth
-registration to deliver depth registered to colour.
+Two exceptions: ``recording``'s reader uses ``geometry``'s camera model and depth
+registration to deliver depth registered to colour; ``pipeline`` ends a run by writing
+``curate``'s QA report of the outputs it has just written.
 
 Shared containers are in :mod:`orscene.types`, errors in :mod:`orscene.errors`.
 

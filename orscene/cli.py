@@ -18,6 +18,9 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "process": ("orscene.pipeline.run", "ProcessConfig", "run_process", "anonymize every face in every view of a session (or of .mkv files: --mkv)"),
     "evaluate": ("orscene.evaluate.run", "EvaluateConfig", "run_evaluate", "score anonymization against face annotations, with 2D baselines"),
     "calibrate": ("orscene.calibrate.run", "CalibrateConfig", "run_calibrate", "register all cameras of a room from a ChArUco board"),
+    "report": ("orscene.curate.report", "ReportConfig", "run_report", "write the QA report (report/index.html) of a process output folder"),
+    "review": ("orscene.curate.review", "ReviewConfig", "run_review", "fix a missed face in every view at once (--add-face), or accept a flagged frame-set"),
+    "release": ("orscene.curate.release", "ReleaseConfig", "run_release", "package an anonymized session: outputs, calibration, COCO/WIDER faces, manifest, datasheet"),
 }
 
 

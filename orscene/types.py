@@ -690,6 +690,8 @@ class FaceSource(enum.Enum):
     """The whole view was obscured because processing failed."""
     GROUND_TRUTH = "gt"
     """An annotation, not a prediction."""
+    REVIEW = "review"
+    """A region a reviewer added (``cli.py review --add-face``), carried to the views and frame-sets that see it."""
 
 
 @dataclass(frozen=True)

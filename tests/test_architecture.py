@@ -21,6 +21,7 @@ BASE_MODULES = ("types", "errors", "configio", "_lazy", "_system", "_quiet")
 ALLOWED_LATER = {
     ("recording", "geometry"): "the reader delivers depth registered to colour with geometry's camera model and "
     "depth registration (the shared camera maths lives in geometry/)",
+    ("pipeline", "curate"): "process ends by writing the QA report (curate.report) of the outputs it has just written",
 }
 """(stage, later stage) pairs allowed despite the order, with the reason."""
 

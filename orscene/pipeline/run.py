@@ -519,6 +519,10 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
     review = review_run(audit["framesets"])  # the honest end of the run (pipeline/summary.py)
     layout.write_json(layout.root / "review.json", review.to_dict())
     summary["review"] = {k: v for k, v in review.to_dict().items() if k != "review"}
+    from orscene.curate.report import write_report  # report/index.html, the QA report (curate/report.py)
+    from orscene.curate.state import RunOutputs
+
+    write_report(layout.root, RunOutputs(layout.root, summary, review.to_dict(), audit))
     layout.write_json(layout.summary_path, summary)
     shutil.rmtree(layout.state_dir / "video", ignore_errors=True)  # the segments, now joined
     return summary
