@@ -31,7 +31,7 @@ from orscene.errors import ConfigError, SessionError
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
 from orscene.pipeline.devices import stage_devices
-from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint, input_folders
+from orscene.pipeline.outputs import LOCK_NAME, OutputError, OutputLayout, check_output_location, file_sha256, fingerprint, input_folders
 from orscene.pipeline.progress import ChunkProgress
 from orscene.pipeline.progress import set_sink as set_progress_sink
 from orscene.pipeline.summary import RunReview, review_lines, review_run
@@ -88,6 +88,16 @@ class ProcessConfig:
     image; a black frame in the MP4); either way it is listed in the audit log."""
     fail_frames: tuple[int, ...] = ()
     """Make the processing of these frame-sets raise (exercises the fail-closed path)."""
+    executor: Literal["local", "ray"] = "local"
+    """Where chunks run: worker processes on this machine, or Ray actors (--workers of them)
+    on a Ray cluster (needs the 'ray' extra and storage every node mounts; docs/cluster.md)."""
+    ray_address: str | None = None
+    """With --executor ray: 'auto' (the cluster this machine is part of) or HOST:PORT of its
+    head node; default: $RAY_ADDRESS, else a Ray instance started on this machine."""
+    sessions: str | None = None
+    """A glob of session names under --recordings (e.g. 'OR_*'): process each on one shared
+    executor, one summary line each, output in --out/<SESSION> (default outputs/<SESSION>);
+    the exit code is the number of sessions that failed."""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     """Stage configuration (also settable with --config FILE)."""
 
@@ -244,6 +254,40 @@ class _Bound:
         return self.fn(chunk, *self.args)
 
 
+@dataclass
+class _Pool:
+    """An executor started for a run's config, and the queue its workers report progress into."""
+
+    executor: object
+    progress_queue: object
+
+    def close(self) -> None:
+        try:
+            self.executor.close()
+        finally:
+            set_progress_sink(None)  # the serial executor set it in this process
+
+
+def open_pool(cfg: ProcessConfig) -> _Pool:
+    """Start the workers of ``cfg`` (``--workers`` local processes, or Ray actors with
+    ``--executor ray``); each loads its models once."""
+    threads = max(1, usable_cores() // cfg.workers)
+    level = logging.getLogger().level
+    if cfg.executor == "ray":
+        from orscene.pipeline.ray_executor import RayExecutor
+
+        executor = RayExecutor(cfg.workers, cfg.ray_address, threads)
+        try:
+            queue = executor.progress_queue()
+            executor.start(_init_worker, (cfg.pipeline, level, threads, queue))
+        except BaseException:
+            executor.close()
+            raise
+        return _Pool(executor, queue)
+    queue = multiprocessing.get_context("spawn").Queue()  # workers report each frame-set
+    return _Pool(make_executor(cfg.workers, _init_worker, (cfg.pipeline, level, threads, queue)), queue)
+
+
 # ---------------------------------------------------------------- orchestration
 def _input_name(path: Path, session_path: Path) -> str:
     """Input files inside the session by relative path, others (an absolute .mkv) as given.
@@ -267,13 +311,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def process_session(cfg: ProcessConfig) -> dict:
-    """Run the pipeline; returns the run summary (also written to summary.json)."""
+def process_session(cfg: ProcessConfig, pool: "_Pool | None" = None) -> dict:
+    """Run the pipeline; returns the run summary (also written to summary.json). ``pool``:
+    an executor already started for ``cfg`` (:func:`open_pool`; kept open), else one for this run."""
     if cfg.mkv:  # recordings given directly: their session folder, in a temporary place
         from orscene.recording.importers import temporary_mkv_session
 
         with temporary_mkv_session(cfg.mkv) as (root, name):
-            return process_session(dataclasses.replace(cfg, mkv=(), session=name, recordings=root, out=cfg.out or default_outputs_dir(name)))
+            return process_session(dataclasses.replace(cfg, mkv=(), session=name, recordings=root, out=cfg.out or default_outputs_dir(name)), pool)
     session_path = session_dir(cfg.recordings, cfg.session)
     if not session_path.is_dir():
         raise SessionError("session not found", session_path)
@@ -281,6 +326,12 @@ def process_session(cfg: ProcessConfig) -> dict:
     check_output_location(out, session_path)
     if cfg.chunk_size <= 0 or cfg.workers <= 0 or cfg.warmup < 0:
         raise ConfigError("--chunk-size and --workers must be positive, --warmup >= 0")
+    if cfg.ray_address is not None and cfg.executor != "ray":
+        raise ConfigError("--ray-address needs --executor ray")
+    if cfg.executor == "ray" and pool is None:  # before anything is written: Ray is an optional extra
+        from orscene.pipeline.ray_executor import import_ray
+
+        import_ray()
 
     reader = open_session(session_path)
     n = reader.n_framesets if cfg.max_framesets is None else min(reader.n_framesets, cfg.max_framesets)
@@ -306,7 +357,7 @@ def process_session(cfg: ProcessConfig) -> dict:
         if (summary := _previous_run(cfg, layout, out, fp)) is not None:
             return summary
         writing = True
-        return _run_locked(cfg, layout, reader, session_path, n, checksums, run_dict, fp)
+        return _run_locked(cfg, layout, reader, session_path, n, checksums, run_dict, fp, pool)
     except BaseException:
         if writing and not layout.has_finished_chunk():
             # a run that finished no chunk leaves nothing a corrected re-run would refuse
@@ -341,7 +392,7 @@ def _previous_run(cfg: ProcessConfig, layout: OutputLayout, out: Path, fp: str) 
 
 
 def _run_locked(
-    cfg: ProcessConfig, layout: OutputLayout, reader, session_path: Path, n: int, checksums: dict, run_dict: dict, fp: str
+    cfg: ProcessConfig, layout: OutputLayout, reader, session_path: Path, n: int, checksums: dict, run_dict: dict, fp: str, pool: "_Pool | None" = None
 ) -> dict:
     """:func:`process_session` once it holds the output folder and has dealt with what it held."""
     layout.folder(layout.state_dir)
@@ -350,10 +401,13 @@ def _run_locked(
 
     chunks = plan_chunks(n, cfg.chunk_size, cfg.warmup)
     t0 = time.perf_counter()
-    threads = max(1, usable_cores() // cfg.workers)
-    progress_queue = multiprocessing.get_context("spawn").Queue()  # workers report each frame-set
-    executor = make_executor(cfg.workers, _init_worker, (cfg.pipeline, logging.getLogger().level, threads, progress_queue))
+    own_pool = pool is None
+    pool = open_pool(cfg) if own_pool else pool
+    executor, progress_queue = pool.executor, pool.progress_queue
+    n_retries = len(getattr(executor, "retries", ()))
     try:
+        if hasattr(executor, "check_visible"):  # a cluster's workers must see the inputs and outputs
+            executor.check_visible([session_path / MANIFEST_NAME, layout.root / LOCK_NAME])
         # A: keypoints + 3D candidates per chunk (cached in .state)
         todo = [c for c in chunks if not (layout.state_dir / f"pose_{c.name}.pkl").exists()]
         with tqdm(total=sum(len(c) for c in todo), desc="2D keypoints + 3D", unit="frame-set", disable=None) as bar:
@@ -388,15 +442,17 @@ def _run_locked(
                 progress.close()
         t_c = time.perf_counter()
     finally:
-        executor.close()
-        set_progress_sink(None)  # the serial executor set it in this process
-
-    summary = _finish(layout, reader, chunks, checksums, cfg, tracks, {"A": t_a - t0, "B": t_b - t_a, "C": t_c - t_b})
+        if own_pool:
+            pool.close()
+    retries = list(getattr(executor, "retries", ()))[n_retries:]
+    if retries:  # a lost worker may have left the temporary files of its atomic writes
+        layout.remove_partial_files()
+    summary = _finish(layout, reader, chunks, checksums, cfg, tracks, {"A": t_a - t0, "B": t_b - t_a, "C": t_c - t_b}, retries)
     log.debug("phases A (keypoints) %.1f s, B (tracking) %.1f s, C (anonymize) %.1f s; outputs merged in %.1f s", t_a - t0, t_b - t_a, t_c - t_b, time.perf_counter() - t_c)
     return summary
 
 
-def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, cfg: ProcessConfig, tracks: list, phase_s: dict) -> dict:
+def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, cfg: ProcessConfig, tracks: list, phase_s: dict, retries: list | None = None) -> dict:
     """Merge the chunk states into faces.json, audit.json, the MP4s and summary.json."""
     states = [json.loads(layout.chunk_state_path(c.name).read_text()) for c in chunks]
     frames = [f for s in states for f in s["frames"]]
@@ -415,6 +471,8 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "versions": _versions(),
         "framesets": [e for s in states for e in s["audit"]],
     }
+    if retries:  # chunks submitted again after their worker was lost (--executor ray)
+        audit["chunk_retries"] = retries
     layout.write_json(layout.audit_path, audit)
     if cfg.format in (OutputFormat.MP4, OutputFormat.BOTH):
         _join_videos(layout, reader, chunks, states)
@@ -450,6 +508,8 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "stage_s": {k: round(v, 2) for k, v in sorted(stage_s.items())},
         "devices": stage_devices(cfg.pipeline),
     }
+    if retries:
+        summary["chunk_retries"] = len(retries)
     review = review_run(audit["framesets"])  # the honest end of the run (pipeline/summary.py)
     layout.write_json(layout.root / "review.json", review.to_dict())
     summary["review"] = {k: v for k, v in review.to_dict().items() if k != "review"}
