@@ -18,6 +18,7 @@ on storage every node mounts (:meth:`RayExecutor.check_visible`; docs/cluster.md
 
 import logging
 import os
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,26 @@ def _code_path() -> str:
     return str(Path(orscene.__file__).resolve().parents[1])
 
 
+class _QueueByName:
+    """The progress queue as a worker sees it: the named queue actor, looked up at the first
+    report; reports are not waited for (progress may arrive late or, from a lost worker,
+    not at all: the bar is topped up when a chunk's result arrives)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._actor = None
+
+    def __getstate__(self) -> dict:
+        return {"name": self.name, "_actor": None}
+
+    def put(self, item: Any) -> None:
+        if self._actor is None:
+            import ray
+
+            self._actor = ray.get_actor(self.name)
+        self._actor.put_nowait.remote(item)
+
+
 class _Worker:
     """One Ray actor: the initializer once, then chunks (the body of ``ray.remote``)."""
 
@@ -120,11 +141,16 @@ class RayExecutor:
         from ray.util.queue import Queue
 
         if self._queue is None:
-            self._queue = Queue(actor_options={"num_cpus": 0})
+            self._queue_name = f"orscene-progress-{uuid.uuid4().hex}"
+            self._queue = Queue(actor_options={"num_cpus": 0, "name": self._queue_name})
         return self._queue
 
     def start(self, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> "RayExecutor":
-        """Start the workers; each runs ``initializer(*initargs)`` once."""
+        """Start the workers; each runs ``initializer(*initargs)`` once. The progress queue,
+        when among ``initargs``, reaches them by name (an actor handle as a constructor
+        argument would make a restarted worker depend on the driver's copy of it)."""
+        if self._queue is not None:
+            initargs = tuple(_QueueByName(self._queue_name) if a is self._queue else a for a in initargs)
         ray = self._ray
         env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
         env["PYTHONPATH"] = os.pathsep.join([_code_path(), *filter(None, [os.environ.get("PYTHONPATH")])])

@@ -530,6 +530,10 @@ def run_process(cfg: ProcessConfig) -> int:
     if cfg.print_config:
         sys.stdout.write(dump_yaml_config(cfg.pipeline))
         return 0
+    if cfg.sessions is not None:  # many sessions on one executor (pipeline/batch.py)
+        from orscene.pipeline.batch import run_sessions
+
+        return run_sessions(cfg)
     summary = process_session(cfg)
     if cfg.mkv and cfg.out is None:
         from orscene.recording.importers import mkv_session_name

@@ -1,0 +1,160 @@
+"""``--executor ray`` on a real local Ray instance, and ``--sessions`` (issue 23).
+
+The CLI runs in a subprocess that starts Ray on this machine (two CPUs, 127.0.0.1); its
+outputs are compared byte for byte with ``--workers 2``. Few and small: one tiny session
+(3 cameras, 4 frame-sets, 2 chunks), run a handful of times.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orscene.synth.generate import Scenario, SynthConfig, generate_session
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+try:
+    import ray  # noqa: F401
+
+    HAVE_RAY = True
+except ImportError:
+    HAVE_RAY = False
+needs_ray = pytest.mark.skipif(not HAVE_RAY, reason="Ray is not installed (pip install -r requirements-ray.txt; make test installs it)")
+
+# the pipeline options of tests/pipeline/test_process_e2e.py (STRIDED): keyframes and passes on 4 frame-sets
+OPTIONS = ["--chunk-size", "2", "--pipeline.keyframe-max-s", "1", "--pipeline.pose-follow-max-s", "1", "--pipeline.detector-max-s", "1"]
+ENV = {**os.environ, "ORSCENE_LOG": "WARNING", "RAY_DISABLE_USAGE_STATS": "1"}
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("rec")
+    generate_session(SynthConfig(session="RAY1", recordings=root, scenario=Scenario.HARD, seconds=0.8, fps=5, seed=5, cameras=3, rgb_only=1, width=480, height=270))
+    return root
+
+
+def _cli(*args: str, **kw) -> list[str]:
+    return [sys.executable, str(REPO / "cli.py"), "process", *args, *OPTIONS]
+
+
+def _digests(out: Path) -> dict[str, str]:
+    """md5 of every image, mask and faces.json (audit.json and summary.json hold run facts)."""
+    files = [p for p in out.rglob("*") if p.is_file() and ".state" not in p.parts and p.name not in ("summary.json", "audit.json")]
+    assert any(p.name == "faces.json" for p in files) and any("masks" in p.parts for p in files)
+    return {str(p.relative_to(out)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(files)}
+
+
+@pytest.fixture(scope="module")
+def reference(recordings, tmp_path_factory) -> dict[str, str]:
+    out = tmp_path_factory.mktemp("ref") / "RAY1"
+    done = subprocess.run(_cli("--session", "RAY1", "--recordings", str(recordings), "--out", str(out), "--workers", "2"), cwd=REPO, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return _digests(out)
+
+
+def test_without_ray_the_executor_fails_in_one_line(recordings, tmp_path):
+    """The real CLI in a Python where ``import ray`` fails: one line saying how to install it."""
+    out = tmp_path / "RAY1"
+    code = (
+        "import sys; sys.modules['ray'] = None; sys.path.insert(0, sys.argv[1]); from orscene.cli import main; "
+        "sys.exit(main(sys.argv[2:]))"
+    )  # fmt: skip
+    args = ["process", "--session", "RAY1", "--recordings", str(recordings), "--out", str(out), "--executor", "ray", "--workers", "2"]
+    done = subprocess.run([sys.executable, "-c", code, str(REPO), *args], cwd=REPO, env=ENV, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert len(done.stderr.strip().splitlines()) == 1 and "pip install" in done.stderr and "ray" in done.stderr, done.stderr
+    assert not out.exists()  # nothing written
+
+
+@needs_ray
+def test_ray_output_is_byte_identical_to_the_local_pool(recordings, reference, tmp_path):
+    out = tmp_path / "RAY1"
+    done = subprocess.run(_cli("--session", "RAY1", "--recordings", str(recordings), "--out", str(out), "--workers", "2", "--executor", "ray"),
+                          cwd=REPO, env=ENV, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _digests(out) == reference
+    audit = json.loads((out / "audit.json").read_text())
+    assert audit["run"]["executor"] == "ray" and "chunk_retries" not in audit
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@needs_ray
+def test_a_worker_killed_mid_chunk_is_replaced_and_the_chunk_retried(recordings, reference, tmp_path):
+    """SIGKILL a Ray worker while phase C runs: Ray restarts it, the driver submits its chunk
+    again, the outputs are the uninterrupted run's and audit.json names the retry."""
+    out = tmp_path / "RAY1"
+    proc = subprocess.Popen(_cli("--session", "RAY1", "--recordings", str(recordings), "--out", str(out), "--workers", "2", "--executor", "ray"),
+                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 900
+        # phase C has started once the tracks are written; both workers then hold a chunk
+        while not (out / ".state" / "tracks.pkl").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = [p for p in _descendants(proc.pid) if _cmdline(p).startswith("ray::_Worker")]
+        assert workers and proc.poll() is None, "no Ray worker found while phase C runs"
+        os.kill(workers[0], signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr[-3000:]
+    assert _digests(out) == reference
+    audit, summary = json.loads((out / "audit.json").read_text()), json.loads((out / "summary.json").read_text())
+    retries = audit["chunk_retries"]
+    assert retries and all(r["task"] == "phase_c" and r["attempt"] == 2 and r["chunk"].startswith("chunk_") for r in retries), retries
+    assert summary["chunk_retries"] == len(retries)
+    assert not [p for p in out.rglob(".*") if p.is_file() and ".state" not in p.parts and p.name != ".orscene.lock"]  # no partial files left
+
+
+@pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=needs_ray)])
+def test_sessions_glob_runs_each_session_and_counts_failures(recordings, reference, tmp_path, executor):
+    """``--sessions 'RAY*'`` over a good session and a broken one: one line each, the good
+    one's outputs are the reference's, the exit code is 1 (one failed)."""
+    root = tmp_path / "rec"
+    root.mkdir()
+    (root / "RAY1").symlink_to(recordings / "RAY1")
+    broken = root / "RAY0"
+    broken.mkdir()
+    (broken / "session.yaml").write_text("format: [this is not a manifest\n")
+    (root / "OTHER").mkdir()  # not matched
+    out = tmp_path / "out"
+    done = subprocess.run(_cli("--sessions", "RAY*", "--recordings", str(root), "--out", str(out), "--workers", "2", "--executor", executor),
+                          cwd=REPO, env=ENV, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("RAY0: FAILED: ") and "session.yaml" in lines[0], lines
+    assert lines[1].startswith("RAY1: 4 frame-sets") and lines[-1] == "1 of 2 sessions done, 1 failed", lines
+    assert _digests(out / "RAY1") == reference
+    assert not (out / "RAY0").exists() and not (out / "OTHER").exists()
