@@ -53,17 +53,18 @@ def import_ray():
 
 
 def _connect(ray, address: str | None, num_cpus: int | None = None) -> bool:
-    """Connect to ``address`` (``auto``, ``HOST:PORT``) or, without one, start Ray on this
-    machine; True when this call connected (so :meth:`RayExecutor.close` disconnects)."""
+    """Connect to ``address`` (``auto``, ``HOST:PORT``) or, without one, to ``$RAY_ADDRESS``,
+    else start Ray on this machine with ``num_cpus``; True when this call connected (so
+    :meth:`RayExecutor.close` disconnects)."""
     if ray.is_initialized():
         return False
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
-    if address is None and os.environ.get("RAY_ADDRESS") is None:
-        kwargs["num_cpus"] = num_cpus
+    if address is None and not os.environ.get("RAY_ADDRESS"):  # a Ray of its own, never one found running
+        address, kwargs["num_cpus"] = "local", num_cpus
     try:
         ray.init(address=address, **kwargs)
     except (ConnectionError, ValueError, RuntimeError) as e:
-        raise ConfigError(f"cannot connect to the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}: {' '.join(str(e).split())}") from None
+        raise ConfigError(f"cannot connect to the Ray cluster at {address}: {_one_line(e)}") from None
     return True
 
 

@@ -158,3 +158,64 @@ def test_sessions_glob_runs_each_session_and_counts_failures(recordings, referen
     assert lines[1].startswith("RAY1: 4 frame-sets") and lines[-1] == "1 of 2 sessions done, 1 failed", lines
     assert _digests(out / "RAY1") == reference
     assert not (out / "RAY0").exists() and not (out / "OTHER").exists()
+
+
+@needs_ray
+def test_a_killed_driver_resumes_on_ray_to_identical_output(recordings, reference, tmp_path):
+    """SIGKILL the driver once its first chunk is written (its Ray and workers end with it);
+    the same command again continues and gives the uninterrupted run's bytes."""
+    out = tmp_path / "RAY1"
+    cmd = _cli("--session", "RAY1", "--recordings", str(recordings), "--out", str(out), "--workers", "2", "--executor", "ray")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 900
+        while not list((out / ".state").glob("chunk_*.json")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        killed = proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    if killed and not (out / "summary.json").exists():  # really interrupted (a busy machine may let it finish)
+        assert len(list((out / ".state").glob("chunk_*.json"))) < 2
+    done = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _digests(out) == reference
+
+
+def _can_mask_a_folder() -> bool:
+    """Whether this machine lets us give a process its own view of the file system
+    (``unshare -m`` and a tmpfs mount: root, or a user namespace)."""
+    try:
+        return subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs none /mnt"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@needs_ray
+@pytest.mark.skipif(not _can_mask_a_folder(), reason="needs 'unshare -m' and mount (root) to start a Ray node that does not see the recordings")
+def test_a_worker_that_does_not_see_the_session_stops_the_run_in_one_line(recordings, tmp_path):
+    """A real two-node Ray cluster on 127.0.0.1: a head without CPUs, and a node started in
+    its own mount namespace where the recordings folder is an empty tmpfs (as on a machine
+    that lacks the shared mount). The workers land on that node; the driver stops at once."""
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    port = 20000 + os.getpid() % 20000
+    head = subprocess.Popen([ray_bin, "start", "--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard", "false", "--disable-usage-stats", "--block"],
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    node = subprocess.Popen(["unshare", "-m", "sh", "-c", f'mount -t tmpfs none "$1" && exec "$2" start --address 127.0.0.1:{port} --num-cpus 2 --disable-usage-stats --block',
+                             "sh", str(recordings), ray_bin], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    out = tmp_path / "RAY1"
+    try:
+        done = subprocess.run(_cli("--session", "RAY1", "--recordings", str(recordings), "--out", str(out), "--workers", "2", "--executor", "ray",
+                                   "--ray-address", f"127.0.0.1:{port}"), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=900)  # fmt: skip
+    finally:
+        for p in (node, head):  # the processes of each node (their sessions), not the machine's other Rays
+            for pid in [p.pid, *_descendants(p.pid)]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            p.wait()
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode != 0 and len(errors) == 1, done.stderr[-3000:]
+    assert "does not see" in errors[0] and str(recordings / "RAY1" / "session.yaml") in errors[0] and "docs/cluster.md" in errors[0]
+    assert not out.exists()  # the run wrote nothing (its lock file removed)
