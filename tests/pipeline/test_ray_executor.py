@@ -219,3 +219,42 @@ def test_a_worker_that_does_not_see_the_session_stops_the_run_in_one_line(record
     assert done.returncode != 0 and len(errors) == 1, done.stderr[-3000:]
     assert "does not see" in errors[0] and str(recordings / "RAY1" / "session.yaml") in errors[0] and "docs/cluster.md" in errors[0]
     assert not out.exists()  # the run wrote nothing (its lock file removed)
+
+
+def test_match_sessions_globs_session_folders_only(tmp_path):
+    from orscene.errors import ConfigError
+    from orscene.pipeline.batch import match_sessions
+
+    for name in ("OR_02", "OR_01", "OR_x", "OTHER"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "session.yaml").write_text("x")
+    (tmp_path / "OR_03").mkdir()  # no manifest: not a session
+    (tmp_path / "OR_04").write_text("a file")
+    assert match_sessions(tmp_path, "OR_*") == ["OR_01", "OR_02", "OR_x"]
+    assert match_sessions(tmp_path, "OR_0[2-9]") == ["OR_02"]
+    with pytest.raises(ConfigError, match="no session matches 'NOPE'"):
+        match_sessions(tmp_path, "NOPE")
+
+
+@needs_ray
+def test_ray_executor_runs_chunks_as_the_serial_one_does():
+    """In this process: a Ray started for the executor (two workers of one CPU), results
+    for every chunk, a chunk's own exception re-raised as itself, Ray shut down on close."""
+    import operator
+
+    import ray
+
+    from orscene.pipeline.chunks import SerialExecutor, plan_chunks
+    from orscene.pipeline.ray_executor import RayExecutor
+
+    chunks = plan_chunks(23, 5, 2)
+    executor = RayExecutor(2).start()
+    try:
+        got = dict(executor.run(len, chunks))
+        assert got == dict(SerialExecutor().run(len, chunks)) and len(got) == 5
+        with pytest.raises(TypeError, match="not subscriptable"):
+            list(executor.run(operator.itemgetter(0), chunks[:1]))
+        assert executor.retries == []
+    finally:
+        executor.close()
+    assert not ray.is_initialized()
