@@ -2,7 +2,9 @@
 
 Resumable: each finished chunk leaves a state file; a re-run skips finished chunks and a
 finished run is a no-op unless ``--force``. Parallel: ``--workers N`` runs chunks in N
-processes (see :mod:`orscene.pipeline.chunks`).
+processes (see :mod:`orscene.pipeline.chunks`), ``--executor ray`` on Ray actors (see
+:mod:`orscene.pipeline.ray_executor`, docs/cluster.md); ``--sessions GLOB`` runs many
+sessions on one executor (:mod:`orscene.pipeline.batch`).
 """
 
 import atexit
