@@ -5,10 +5,12 @@ outputs are compared byte for byte with ``--workers 2``. Few and small: one tiny
 (3 cameras, 4 frame-sets, 2 chunks), run a handful of times.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -140,11 +142,14 @@ def test_a_worker_killed_mid_chunk_is_replaced_and_the_chunk_retried(recordings,
 
 @pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=needs_ray)])
 def test_sessions_glob_runs_each_session_and_counts_failures(recordings, reference, tmp_path, executor):
-    """``--sessions 'RAY*'`` over a good session and a broken one: one line each, the good
-    one's outputs are the reference's, the exit code is 1 (one failed)."""
+    """``--sessions 'RAY*'`` over a broken session and two good ones (the same recording
+    under two names): one line each, the failure does not stop the others, the exit code
+    is 1 (one failed), and the second good session, run on workers that already ran the
+    first, gives the same images and masks."""
     root = tmp_path / "rec"
     root.mkdir()
     (root / "RAY1").symlink_to(recordings / "RAY1")
+    (root / "RAY2").symlink_to(recordings / "RAY1")
     broken = root / "RAY0"
     broken.mkdir()
     (broken / "session.yaml").write_text("format: [this is not a manifest\n")
@@ -155,8 +160,11 @@ def test_sessions_glob_runs_each_session_and_counts_failures(recordings, referen
     assert done.returncode == 1, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert lines[0].startswith("RAY0: FAILED: ") and "session.yaml" in lines[0], lines
-    assert lines[1].startswith("RAY1: 4 frame-sets") and lines[-1] == "1 of 2 sessions done, 1 failed", lines
+    assert lines[1].startswith("RAY1: 4 frame-sets") and lines[2].startswith("RAY2: 4 frame-sets"), lines
+    assert lines[-1] == "2 of 3 sessions done, 1 failed", lines
     assert _digests(out / "RAY1") == reference
+    pixels = {k: v for k, v in reference.items() if k.startswith(("images/", "masks/", "video/"))}
+    assert pixels and {k: v for k, v in _digests(out / "RAY2").items() if k in pixels} == pixels
     assert not (out / "RAY0").exists() and not (out / "OTHER").exists()
 
 
@@ -199,22 +207,34 @@ def test_a_worker_that_does_not_see_the_session_stops_the_run_in_one_line(record
     that lacks the shared mount). The workers land on that node; the driver stops at once."""
     ray_bin = str(Path(sys.executable).parent / "ray")
     port = 20000 + os.getpid() % 20000
-    head = subprocess.Popen([ray_bin, "start", "--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard", "false", "--disable-usage-stats", "--block"],
+    common = ["--disable-usage-stats", "--block"]
+    head = subprocess.Popen([ray_bin, "start", "--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard", "false", *common],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    node = subprocess.Popen(["unshare", "-m", "sh", "-c", f'mount -t tmpfs none "$1" && exec "$2" start --address 127.0.0.1:{port} --num-cpus 2 --disable-usage-stats --block',
-                             "sh", str(recordings), ray_bin], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    node = None
     out = tmp_path / "RAY1"
     try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and head.poll() is None:  # the head's GCS accepts connections
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.5)
+        node = subprocess.Popen(["unshare", "-m", "sh", "-c", f'mount -t tmpfs none "$1" && r="$2" && shift 2 && exec "$r" start --address 127.0.0.1:{port} --num-cpus 2 "$@"',
+                                 "sh", str(recordings), ray_bin, *common], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         done = subprocess.run(_cli("--session", "RAY1", "--recordings", str(recordings), "--out", str(out), "--workers", "2", "--executor", "ray",
                                    "--ray-address", f"127.0.0.1:{port}"), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=900)  # fmt: skip
     finally:
-        for p in (node, head):  # the processes of each node (their sessions), not the machine's other Rays
-            for pid in [p.pid, *_descendants(p.pid)]:
-                try:
+        for p in filter(None, (node, head)):  # each node's processes, not the machine's other Rays
+            left = _descendants(p.pid)
+            p.terminate()  # `ray start --block` stops its node's processes on SIGTERM
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            p.wait()
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert done.returncode != 0 and len(errors) == 1, done.stderr[-3000:]
     assert "does not see" in errors[0] and str(recordings / "RAY1" / "session.yaml") in errors[0] and "docs/cluster.md" in errors[0]
