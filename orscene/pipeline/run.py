@@ -91,15 +91,15 @@ class ProcessConfig:
     fail_frames: tuple[int, ...] = ()
     """Make the processing of these frame-sets raise (exercises the fail-closed path)."""
     executor: Literal["local", "ray"] = "local"
-    """Where chunks run: worker processes on this machine, or Ray actors (--workers of them)
-    on a Ray cluster (needs the 'ray' extra and storage every node mounts; docs/cluster.md)."""
+    """local: worker processes on this machine; ray: --workers Ray actors on a Ray cluster
+    (the optional 'ray' extra, and storage that every node mounts: docs/cluster.md)."""
     ray_address: str | None = None
     """With --executor ray: 'auto' (the cluster this machine is part of) or HOST:PORT of its
     head node; default: $RAY_ADDRESS, else a Ray instance started on this machine."""
     sessions: str | None = None
-    """A glob of session names under --recordings (e.g. 'OR_*'): process each on one shared
-    executor, one summary line each, output in --out/<SESSION> (default outputs/<SESSION>);
-    the exit code is the number of sessions that failed."""
+    """Process every session under --recordings whose name matches this glob ('OR_*'), on one
+    executor, one summary line each, into --out/<SESSION> (default outputs/<SESSION>); the
+    exit code is the number of sessions that failed."""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     """Stage configuration (also settable with --config FILE)."""
 
