@@ -104,6 +104,85 @@ class _Worker:
         if initializer is not None:
             initializer(*initargs)
 
+    def run(self, fn: Callable[[Chunk], Any], chunk: Chunk) -> Any:
+        return fn(chunk)
+
+    def stat(self, paths: Sequence[str]) -> tuple[str, list[tuple[int, int] | None]]:
+        """The node's address and ``(size, mtime_ns)`` of each path (None: not there)."""
+        import ray
+
+        out: list[tuple[int, int] | None] = []
+        for p in paths:
+            try:
+                st = os.stat(p)
+                out.append((st.st_size, st.st_mtime_ns))
+            except OSError:
+                out.append(None)
+        return ray.util.get_node_ip_address(), out
+
+
+class RayExecutor:
+    """Runs chunks on ``workers`` Ray actors, each reserving ``cpus_per_worker`` CPUs.
+
+    ``address``: ``auto`` (the cluster this machine belongs to), ``HOST:PORT`` (its head
+    node), or None: connect to an already initialised Ray, else start one on this machine
+    with ``workers * cpus_per_worker`` CPUs. The workers start with :meth:`start` (after
+    :meth:`progress_queue`, when they report progress)."""
+
+    def __init__(self, workers: int, address: str | None = None, cpus_per_worker: int = 1) -> None:
+        ray = self._ray = import_ray()
+        self.workers, self.cpus_per_worker = workers, cpus_per_worker
+        self.retries: list[dict] = []
+        self._actors: list = []
+        self._dead: set[int] = set()
+        self._queue = None
+        self._owns_ray = _connect(ray, address, workers * cpus_per_worker)
+
+    def progress_queue(self):
+        """A queue the workers report frame-set progress into (an actor on the driver's
+        node, with the ``put``/``get`` of the local pool's queue)."""
+        from ray.util.queue import Queue
+
+        if self._queue is None:
+            self._queue_name = f"orscene-progress-{uuid.uuid4().hex}"
+            self._queue = Queue(actor_options={"num_cpus": 0, "name": self._queue_name})
+        return self._queue
+
+    def start(self, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> "RayExecutor":
+        """Start the workers; each runs ``initializer(*initargs)`` once. The progress queue,
+        when among ``initargs``, reaches them by name (an actor handle as a constructor
+        argument would make a restarted worker depend on the driver's copy of it)."""
+        if self._queue is not None:
+            initargs = tuple(_QueueByName(self._queue_name) if a is self._queue else a for a in initargs)
+        ray = self._ray
+        env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
+        env["PYTHONPATH"] = os.pathsep.join([_code_path(), *filter(None, [os.environ.get("PYTHONPATH")])])
+        cls = ray.remote(_Worker).options(
+            num_cpus=self.cpus_per_worker, max_restarts=MAX_ATTEMPTS, max_task_retries=0, runtime_env={"env_vars": env}
+        )  # fmt: skip
+        self._actors = [cls.remote(initializer, initargs) for _ in range(self.workers)]
+        have = ray.cluster_resources().get("CPU", 0)
+        if have < self.workers * self.cpus_per_worker:
+            log.warning("the Ray cluster has %g CPUs: of %d workers of %d CPUs each, some wait until it has more", have, self.workers, self.cpus_per_worker)
+        return self
+
+    def check_visible(self, paths: Sequence[Path]) -> None:
+        """Fail with one line unless every worker sees each of ``paths`` as this driver
+        does (same size and modification time: the same file, on shared storage)."""
+        ray = self._ray
+        mine = [(st.st_size, st.st_mtime_ns) for st in map(os.stat, paths)]
+        try:
+            seen = ray.get([a.stat.remote([str(p) for p in paths]) for a in self._actors])
+        except ray.exceptions.RayError as e:
+            raise ConfigError(f"a Ray worker failed to start: {_one_line(e)}") from None
+        for node, stats in seen:
+            for path, theirs, ours in zip(paths, stats, mine):
+                if theirs != ours:
+                    what = "does not see" if theirs is None else "sees another file at"
+                    raise ConfigError(
+                        f"the Ray worker on node {node} {what} {path}: inputs and outputs must be on storage every node mounts at the same path (docs/cluster.md)"
+                    )
+
     def run(self, fn: Callable[[Chunk], Any], chunks: Iterable[Chunk]) -> Iterator[tuple[Chunk, Any]]:
         ray = self._ray
         lost = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError)
