@@ -206,10 +206,11 @@ def test_a_worker_that_does_not_see_the_session_stops_the_run_in_one_line(record
     its own mount namespace where the recordings folder is an empty tmpfs (as on a machine
     that lacks the shared mount). The workers land on that node; the driver stops at once."""
     ray_bin = str(Path(sys.executable).parent / "ray")
+    env = {**ENV, "RAY_AUTH_MODE": "disabled"}  # a throw-away cluster: no token to hand around
     port = 20000 + os.getpid() % 20000
     common = ["--disable-usage-stats", "--block"]
     head = subprocess.Popen([ray_bin, "start", "--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard", "false", *common],
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     node = None
     out = tmp_path / "RAY1"
     try:
@@ -220,9 +221,9 @@ def test_a_worker_that_does_not_see_the_session_stops_the_run_in_one_line(record
                     break
             time.sleep(0.5)
         node = subprocess.Popen(["unshare", "-m", "sh", "-c", f'mount -t tmpfs none "$1" && r="$2" && shift 2 && exec "$r" start --address 127.0.0.1:{port} --num-cpus 2 "$@"',
-                                 "sh", str(recordings), ray_bin, *common], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+                                 "sh", str(recordings), ray_bin, *common], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         done = subprocess.run(_cli("--session", "RAY1", "--recordings", str(recordings), "--out", str(out), "--workers", "2", "--executor", "ray",
-                                   "--ray-address", f"127.0.0.1:{port}"), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=900)  # fmt: skip
+                                   "--ray-address", f"127.0.0.1:{port}"), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
     finally:
         for p in filter(None, (node, head)):  # each node's processes, not the machine's other Rays
             left = _descendants(p.pid)
