@@ -69,7 +69,7 @@ def _connect(ray, address: str | None, num_cpus: int | None = None) -> bool:
         if cause is not None and type(cause).__name__ == "AuthenticationError":
             raise ConfigError(
                 f"cannot connect to the Ray cluster at {address}: it wants its authentication token "
-                "(copy the head node's ~/.ray/auth_token here or set RAY_AUTH_TOKEN; docs/cluster.md)"
+                "(RAY_AUTH_MODE=token, and the head node's ~/.ray/auth_token here or RAY_AUTH_TOKEN; docs/cluster.md)"
             ) from None
         raise ConfigError(f"cannot connect to the Ray cluster at {address}: {_one_line(e)}") from None
     return True
