@@ -33,7 +33,9 @@ needs_ray = pytest.mark.skipif(not HAVE_RAY, reason="Ray is not installed (pip i
 
 # the pipeline options of tests/pipeline/test_process_e2e.py (STRIDED): keyframes and passes on 4 frame-sets
 OPTIONS = ["--chunk-size", "2", "--pipeline.keyframe-max-s", "1", "--pipeline.pose-follow-max-s", "1", "--pipeline.detector-max-s", "1"]
-ENV = {**os.environ, "ORSCENE_LOG": "WARNING", "RAY_DISABLE_USAGE_STATS": "1"}
+# Ray's memory monitor kills workers when the machine's memory is 95 % used, which a busy CI
+# machine shared with other jobs reaches by itself: off here, as the local pool has none
+ENV = {**os.environ, "ORSCENE_LOG": "WARNING", "RAY_DISABLE_USAGE_STATS": "1", "RAY_memory_monitor_refresh_ms": "0"}
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +271,7 @@ def test_ray_executor_runs_chunks_as_the_serial_one_does():
     from orscene.pipeline.ray_executor import RayExecutor
 
     chunks = plan_chunks(23, 5, 2)
+    os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")  # see ENV
     executor = RayExecutor(2).start()
     try:
         got = dict(executor.run(len, chunks))
