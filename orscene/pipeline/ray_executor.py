@@ -36,6 +36,9 @@ RAY_INSTALL_HINT = "--executor ray needs Ray: pip install 'orscene[ray]' (or pip
 MAX_ATTEMPTS = 3
 """Times a chunk is submitted before a lost worker fails the run."""
 
+START_TIMEOUT_S = 900.0
+"""How long the driver waits for every worker to start (models loaded) and answer."""
+
 _ENV_PASSED = ("ORSCENE_CACHE", "ORSCENE_VERBOSE", "ORSCENE_LOG", "ORSCENE_RECORDINGS")
 """Environment the workers get from the driver (model cache, verbosity)."""
 
@@ -178,7 +181,12 @@ class RayExecutor:
         ray = self._ray
         mine = [(st.st_size, st.st_mtime_ns) for st in map(os.stat, paths)]
         try:
-            seen = ray.get([a.stat.remote([str(p) for p in paths]) for a in self._actors])
+            seen = ray.get([a.stat.remote([str(p) for p in paths]) for a in self._actors], timeout=START_TIMEOUT_S)
+        except ray.exceptions.GetTimeoutError:
+            have = ray.cluster_resources().get("CPU", 0)
+            raise ConfigError(
+                f"the Ray workers did not start within {START_TIMEOUT_S:.0f} s ({self.workers} workers of {self.cpus_per_worker} CPUs; the cluster has {have:g} CPUs)"
+            ) from None
         except ray.exceptions.RayError as e:
             raise ConfigError(f"a Ray worker failed to start: {_one_line(e)}") from None
         for node, stats in seen:
