@@ -23,7 +23,9 @@ export ORSCENE_CACHE ?= $(HOME)/.cache/orscene
 SESSION ?= OR_03
 PYTEST_ARGS ?=
 
-.PHONY: demo test bootstrap system-deps anny-cache bench clean-venv
+RAY_STAMP := $(VENV)/.orscene-stamp-ray
+
+.PHONY: demo test bootstrap system-deps anny-cache bench clean-venv ray
 
 bootstrap: $(STAMP) anny-cache
 
@@ -86,6 +88,14 @@ endif
 	@$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	@touch $(STAMP)
 
+# The optional Ray executor (--executor ray): `make test` installs it so that CI runs its
+# tests; `make demo` does not need it. The base pins constrain it (nothing of them moves).
+ray: $(RAY_STAMP)
+
+$(RAY_STAMP): requirements-ray.txt $(STAMP)
+	$(PIP) install -q -r requirements-ray.txt -c <(grep -v '^onnxruntime==' requirements.txt)
+	@touch $(RAY_STAMP)
+
 # anny builds a ~790 MB cache on first use; build it once into $(ORSCENE_CACHE), keep
 # only the compact model file, reuse it across clones.
 anny-cache: $(STAMP)
@@ -95,7 +105,7 @@ demo: bootstrap
 	@test -d recordings/$(SESSION) || $(PY) cli.py synth --session $(SESSION) --scenario hard --seconds 10 --fps 15 --seed 3
 	$(PY) cli.py process --session $(SESSION) --workers 2 --force
 
-test: bootstrap
+test: bootstrap $(RAY_STAMP)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: bootstrap

@@ -4,8 +4,8 @@ A session is cut into consecutive chunks of frame-sets. Each chunk is processed 
 own, from a read window that overlaps its neighbours (so that tracking and smoothing are
 continuous across chunk borders), and writes only the frame-sets it owns. Chunks are
 therefore independent units of work: an executor may run them in any order, in parallel,
-on one machine (:class:`LocalExecutor`) or, later, on a cluster engine that implements the
-same two-method interface.
+on one machine (:class:`LocalExecutor`) or on a Ray cluster
+(:class:`orscene.pipeline.ray_executor.RayExecutor`, the same two-method interface).
 
 A worker never outlives the process that started it: it asks the kernel for SIGKILL when
 its parent dies (``prctl(PR_SET_PDEATHSIG)`` on Linux) and watches its parent's pid as well

@@ -2,7 +2,9 @@
 
 Resumable: each finished chunk leaves a state file; a re-run skips finished chunks and a
 finished run is a no-op unless ``--force``. Parallel: ``--workers N`` runs chunks in N
-processes (see :mod:`orscene.pipeline.chunks`).
+processes (see :mod:`orscene.pipeline.chunks`), ``--executor ray`` on Ray actors (see
+:mod:`orscene.pipeline.ray_executor`, docs/cluster.md); ``--sessions GLOB`` runs many
+sessions on one executor (:mod:`orscene.pipeline.batch`).
 """
 
 import atexit
@@ -32,7 +34,7 @@ from orscene.geometry.rig import CameraRig
 from orscene.pipeline.chunks import Chunk, make_executor, plan_chunks
 from orscene.pipeline.config import OnError, OutputFormat, PipelineConfig
 from orscene.pipeline.devices import stage_devices
-from orscene.pipeline.outputs import OutputError, OutputLayout, check_output_location, file_sha256, fingerprint, input_folders
+from orscene.pipeline.outputs import LOCK_NAME, OutputError, OutputLayout, check_output_location, file_sha256, fingerprint, input_folders
 from orscene.pipeline.progress import ChunkProgress
 from orscene.pipeline.progress import set_sink as set_progress_sink
 from orscene.pipeline.summary import RunReview, review_lines, review_run
@@ -95,6 +97,16 @@ class ProcessConfig:
     image; a black frame in the MP4); either way it is listed in the audit log."""
     fail_frames: tuple[int, ...] = ()
     """Make the processing of these frame-sets raise (exercises the fail-closed path)."""
+    executor: Literal["local", "ray"] = "local"
+    """local: worker processes on this machine; ray: --workers Ray actors on a Ray cluster
+    (the optional 'ray' extra, and storage that every node mounts: docs/cluster.md)."""
+    ray_address: str | None = None
+    """With --executor ray: 'auto' (the cluster this machine is part of) or HOST:PORT of its
+    head node; default: $RAY_ADDRESS, else a Ray instance started on this machine."""
+    sessions: str | None = None
+    """Process every session under --recordings whose name matches this glob ('OR_*'), on one
+    executor, one summary line each, into --out/<SESSION> (default outputs/<SESSION>); the
+    exit code is the number of sessions that failed."""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     """Stage configuration (also settable with --config FILE)."""
 
@@ -303,6 +315,40 @@ class _Bound:
         return self.fn(chunk, *self.args)
 
 
+@dataclass
+class _Pool:
+    """An executor started for a run's config, and the queue its workers report progress into."""
+
+    executor: object
+    progress_queue: object
+
+    def close(self) -> None:
+        try:
+            self.executor.close()
+        finally:
+            set_progress_sink(None)  # the serial executor set it in this process
+
+
+def open_pool(cfg: ProcessConfig) -> _Pool:
+    """Start the workers of ``cfg`` (``--workers`` local processes, or Ray actors with
+    ``--executor ray``); each loads its models once."""
+    threads = max(1, usable_cores() // cfg.workers)
+    level = logging.getLogger().level
+    if cfg.executor == "ray":
+        from orscene.pipeline.ray_executor import RayExecutor
+
+        executor = RayExecutor(cfg.workers, cfg.ray_address, threads)
+        try:
+            queue = executor.progress_queue()
+            executor.start(_init_worker, (cfg.pipeline, level, threads, queue))
+        except BaseException:
+            executor.close()
+            raise
+        return _Pool(executor, queue)
+    queue = multiprocessing.get_context("spawn").Queue()  # workers report each frame-set
+    return _Pool(make_executor(cfg.workers, _init_worker, (cfg.pipeline, level, threads, queue)), queue)
+
+
 # ---------------------------------------------------------------- orchestration
 def _input_name(path: Path, session_path: Path) -> str:
     """Input files inside the session by relative path, others (an absolute .mkv) as given.
@@ -326,8 +372,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def process_session(cfg: ProcessConfig) -> dict:
-    """Run the pipeline; returns the run summary (also written to summary.json)."""
+def process_session(cfg: ProcessConfig, pool: "_Pool | None" = None) -> dict:
+    """Run the pipeline; returns the run summary (also written to summary.json). ``pool``:
+    an executor already started for ``cfg`` (:func:`open_pool`; kept open), else one for this run."""
     if cfg.calibration is not None and not cfg.mkv:
         raise ConfigError("--calibration is for --mkv runs (a session names its calibration file in session.yaml)")
     if cfg.mkv:  # recordings given directly: their session folder, in a temporary place
@@ -335,7 +382,7 @@ def process_session(cfg: ProcessConfig) -> dict:
 
         with temporary_mkv_session(cfg.mkv, cfg.calibration) as (root, name):
             return process_session(
-                dataclasses.replace(cfg, mkv=(), calibration=None, session=name, recordings=root, out=cfg.out or default_outputs_dir(name))
+                dataclasses.replace(cfg, mkv=(), calibration=None, session=name, recordings=root, out=cfg.out or default_outputs_dir(name)), pool
             )
     session_path = session_dir(cfg.recordings, cfg.session)
     if not session_path.is_dir():
@@ -344,6 +391,12 @@ def process_session(cfg: ProcessConfig) -> dict:
     check_output_location(out, session_path)
     if cfg.chunk_size <= 0 or cfg.workers <= 0 or cfg.warmup < 0:
         raise ConfigError("--chunk-size and --workers must be positive, --warmup >= 0")
+    if cfg.ray_address is not None and cfg.executor != "ray":
+        raise ConfigError("--ray-address needs --executor ray")
+    if cfg.executor == "ray" and pool is None:  # before anything is written: Ray is an optional extra
+        from orscene.pipeline.ray_executor import import_ray
+
+        import_ray()
 
     reader = open_session(session_path)
     n = reader.n_framesets if cfg.max_framesets is None else min(reader.n_framesets, cfg.max_framesets)
@@ -369,7 +422,7 @@ def process_session(cfg: ProcessConfig) -> dict:
         if (summary := _previous_run(cfg, layout, out, fp)) is not None:
             return summary
         writing = True
-        return _run_locked(cfg, layout, reader, session_path, n, checksums, run_dict, fp)
+        return _run_locked(cfg, layout, reader, session_path, n, checksums, run_dict, fp, pool)
     except BaseException:
         if writing and not layout.has_finished_chunk():
             # a run that finished no chunk leaves nothing a corrected re-run would refuse
@@ -404,7 +457,7 @@ def _previous_run(cfg: ProcessConfig, layout: OutputLayout, out: Path, fp: str) 
 
 
 def _run_locked(
-    cfg: ProcessConfig, layout: OutputLayout, reader, session_path: Path, n: int, checksums: dict, run_dict: dict, fp: str
+    cfg: ProcessConfig, layout: OutputLayout, reader, session_path: Path, n: int, checksums: dict, run_dict: dict, fp: str, pool: "_Pool | None" = None
 ) -> dict:
     """:func:`process_session` once it holds the output folder and has dealt with what it held."""
     layout.folder(layout.state_dir)
@@ -413,10 +466,13 @@ def _run_locked(
 
     chunks = plan_chunks(n, cfg.chunk_size, cfg.warmup)
     t0 = time.perf_counter()
-    threads = max(1, usable_cores() // cfg.workers)
-    progress_queue = multiprocessing.get_context("spawn").Queue()  # workers report each frame-set
-    executor = make_executor(cfg.workers, _init_worker, (cfg.pipeline, logging.getLogger().level, threads, progress_queue))
+    own_pool = pool is None
+    pool = open_pool(cfg) if own_pool else pool
+    executor, progress_queue = pool.executor, pool.progress_queue
+    n_retries = len(getattr(executor, "retries", ()))
     try:
+        if hasattr(executor, "check_visible"):  # a cluster's workers must see the inputs and outputs
+            executor.check_visible([session_path / MANIFEST_NAME, layout.root / LOCK_NAME])
         # A: keypoints + 3D candidates per chunk (cached in .state)
         todo = [c for c in chunks if not (layout.state_dir / f"pose_{c.name}.pkl").exists()]
         with tqdm(total=sum(len(c) for c in todo), desc="2D keypoints + 3D", unit="frame-set", disable=None) as bar:
@@ -452,15 +508,17 @@ def _run_locked(
                 progress.close()
         t_c = time.perf_counter()
     finally:
-        executor.close()
-        set_progress_sink(None)  # the serial executor set it in this process
-
-    summary = _finish(layout, reader, chunks, checksums, cfg, tracks, {"A": t_a - t0, "B": t_b - t_a, "C": t_c - t_b})
+        if own_pool:
+            pool.close()
+    retries = list(getattr(executor, "retries", ()))[n_retries:]
+    if retries:  # a lost worker may have left the temporary files of its atomic writes
+        layout.remove_partial_files()
+    summary = _finish(layout, reader, chunks, checksums, cfg, tracks, {"A": t_a - t0, "B": t_b - t_a, "C": t_c - t_b}, retries)
     log.debug("phases A (keypoints) %.1f s, B (tracking) %.1f s, C (anonymize) %.1f s; outputs merged in %.1f s", t_a - t0, t_b - t_a, t_c - t_b, time.perf_counter() - t_c)
     return summary
 
 
-def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, cfg: ProcessConfig, tracks: list, phase_s: dict) -> dict:
+def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, cfg: ProcessConfig, tracks: list, phase_s: dict, retries: list | None = None) -> dict:
     """Merge the chunk states into faces.json, audit.json, the MP4s and summary.json."""
     from orscene.pipeline.process import ChunkState
 
@@ -481,6 +539,8 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "versions": _versions(),
         "framesets": [e for s in states for e in s.audit],
     }
+    if retries:  # chunks submitted again after their worker was lost (--executor ray)
+        audit["chunk_retries"] = retries
     layout.write_json(layout.audit_path, audit)
     if cfg.format in (OutputFormat.MP4, OutputFormat.BOTH):
         _join_videos(layout, reader, chunks, states)
@@ -516,6 +576,8 @@ def _finish(layout: OutputLayout, reader, chunks: list[Chunk], checksums: dict, 
         "stage_s": {k: round(v, 2) for k, v in sorted(stage_s.items())},
         "devices": stage_devices(cfg.pipeline),
     }
+    if retries:
+        summary["chunk_retries"] = len(retries)
     review = review_run(audit["framesets"])  # the honest end of the run (pipeline/summary.py)
     layout.write_json(layout.root / "review.json", review.to_dict())
     summary["review"] = {k: v for k, v in review.to_dict().items() if k != "review"}
@@ -540,6 +602,10 @@ def run_process(cfg: ProcessConfig) -> int:
     if cfg.print_config:
         sys.stdout.write(dump_process_config(cfg))
         return 0
+    if cfg.sessions is not None:  # many sessions on one executor (pipeline/batch.py)
+        from orscene.pipeline.batch import run_sessions
+
+        return run_sessions(cfg)
     summary = process_session(cfg)
     if cfg.mkv and cfg.out is None:
         from orscene.recording.importers import mkv_session_name
