@@ -156,10 +156,7 @@ def _svg(fig) -> str:
 
 
 def _plots(run: RunOutputs, faces: Mapping[tuple[int, str], list[dict]]) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
 
     recs = _framesets(run)
     frames = sorted(recs)
@@ -167,16 +164,17 @@ def _plots(run: RunOutputs, faces: Mapping[tuple[int, str], list[dict]]) -> dict
     t = np.array([times[f] for f in frames])
     cams = run.cameras
     out = {}
-    fig, ax = plt.subplots(figsize=(8, 2.2))
+    fig = Figure(figsize=(8, 2.2))
+    ax = fig.subplots()
     ax.step(t, [len(recs[f].get("persons", ())) for f in frames], where="mid", label="people tracked in 3D")
     ax.step(t, [sum(len(faces.get((f, c), ())) for c in cams) / max(1, len(cams)) for f in frames], where="mid", label="face regions per view")
     ax.set_xlabel("time (s)")
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3)
     out["people"] = _svg(fig)
-    plt.close(fig)
 
-    fig, axes = plt.subplots(len(cams) + 1, 1, figsize=(8, 1.6 * (len(cams) + 1)), sharex=True, squeeze=False)
+    fig = Figure(figsize=(8, 1.6 * (len(cams) + 1)))
+    axes = fig.subplots(len(cams) + 1, 1, sharex=True, squeeze=False)
     for ax, cam in zip(axes[:, 0], (None, *cams)):
         use = cams if cam is None else (cam,)
         counts = np.array([[sum(1 for c in use for x in faces.get((f, c), ()) if x["source"] == k) for f in frames] for k in SOURCES], float)
@@ -188,7 +186,6 @@ def _plots(run: RunOutputs, faces: Mapping[tuple[int, str], list[dict]]) -> dict
     axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     axes[-1, 0].set_xlabel("time (s): share of face regions per path")
     out["paths"] = _svg(fig)
-    plt.close(fig)
     return out
 
 

@@ -584,7 +584,7 @@ class _ChunkRun:
             log.debug("%s", traceback.format_exc())
             return _failed_frameset(fs, options.on_error, reason)
 
-    def _bodies(self, fs: FrameSet, poses: list, fits: list) -> tuple[list, list, render.Occluders | None]:
+    def _bodies(self, fs: FrameSet, poses: list, fits: list) -> "tuple[list, list, render.Occluders | None]":
         """``(fits, face meshes, occluders)``: on a keyframe the heads aligned to the point
         cloud of the calibrated depth views (and carried from here on); the occluders of the
         RGB-only views (the whole scene's cloud, coarser, and the bodies)."""

@@ -18,7 +18,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "blend": ("blend_faces",),
         "config": ("BlendMode", "RenderConfig"),
         "face_mesh": ("synthetic_face_mesh",),
-        "renderer": ("FaceRenderer", "Occluders", "RenderOutcome", "RenderStatus", "RenderedFacePatch", "RenderedFaces", "create_renderer", "depth_doubt", "render_faces"),
+        "outcome": ("RenderOutcome", "RenderStatus", "RenderedFacePatch", "RenderedFaces"),
+        "renderer": ("FaceRenderer", "Occluders", "create_renderer", "depth_doubt", "render_faces"),
         "templates": ("FaceTemplate", "TemplateSet", "choose_template", "default_catalog_path", "load_templates"),
     },
 )

@@ -39,7 +39,6 @@ Method, per view and face:
    occluders may not, so a wall or a surgical light does not tint the face.
 """
 
-import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,8 +51,9 @@ from orscene.errors import ConfigError, ShapeError
 from orscene.geometry.camera import LensField, lens_field, project_cam, project_world, transform_points, unproject_px
 from orscene.render._fill import push_pull_fill
 from orscene.render.config import RenderConfig
+from orscene.render.outcome import RenderedFacePatch, RenderedFaces, RenderOutcome, RenderStatus
 from orscene.render.templates import FaceTemplate, TemplateSet, choose_template
-from orscene.types import BodyFit, Camera, FacePatch, FaceMesh, FaceSource, Intrinsics, PointCloud, View
+from orscene.types import BodyFit, Camera, FaceMesh, FaceSource, Intrinsics, PointCloud, View
 
 __all__ = [
     "Occluders", "FaceRenderer", "RenderedFacePatch", "RenderStatus", "RenderOutcome", "RenderedFaces",
@@ -311,19 +311,6 @@ def _splat_points(
 
 
 @dataclass(frozen=True)
-class RenderedFacePatch(FacePatch):
-    """A FacePatch from :func:`render_faces`, with where its surroundings may anchor blending."""
-
-    anchor: np.ndarray | None = None
-    """Bool ``(h, w)``: pixels outside the mask whose image colours may set the blended face's
-    colour at the mask border (at about the face's depth, or of unknown depth); False on
-    occluders and background. None = all."""
-    depth_doubt: str = ""
-    """Why the view's depth was overruled for this face (it implied an occluder that is not
-    consistent, and the face is drawn whole), or empty."""
-
-
-@dataclass(frozen=True)
 class _ViewOccluders:
     """Occluders of an RGB-only view, projected once per view."""
 
@@ -512,43 +499,6 @@ def _seen_through(camera: Camera, depth_m: np.ndarray, points_world_m: np.ndarra
     d[ok] = depth_m[v[ok], u[ok]]
     known = ok & (d > 0)
     return int(known.sum()), int((known & (d > z + tolerance_m)).sum())
-
-
-class RenderStatus(enum.Enum):
-    """What :func:`render_faces` made of one face in one view."""
-
-    RENDERED = "rendered"
-    """Drawn: a patch (its share hidden by nearer surfaces cut out)."""
-    TURNED_AWAY = "turned_away"
-    """The face's axis points more than ``max_view_angle_deg`` away from the camera."""
-    OUT_OF_VIEW = "out_of_view"
-    """Behind the camera, beyond the lens model's field or outside the image: nothing drawn."""
-    HIDDEN = "hidden"
-    """Its visible share of the rendered pixels is below ``min_visible_fraction``."""
-
-
-@dataclass(frozen=True)
-class RenderOutcome:
-    """Why :func:`render_faces` drew one face or not, in one view."""
-
-    track_id: int
-    status: RenderStatus
-    reason: str = ""
-    """The detail, in words (e.g. the visible share of a hidden face)."""
-    visible_fraction: float = 0.0
-    """Share of the rendered face's pixels not hidden (0 when nothing was rasterized)."""
-    depth_doubt: str = ""
-    """Why the view's depth was overruled for this face (drawn whole), or empty."""
-
-
-@dataclass(frozen=True)
-class RenderedFaces:
-    """:func:`render_faces`' answer for one view."""
-
-    patches: tuple["RenderedFacePatch", ...]
-    """One patch per face drawn (``RenderStatus.RENDERED``), in the order of the faces."""
-    outcomes: tuple[RenderOutcome, ...]
-    """One per face given, in their order."""
 
 
 def render_faces(

@@ -55,8 +55,8 @@ def _cli(*args: str, **kw) -> list[str]:
 
 
 def _digests(out: Path) -> dict[str, str]:
-    """md5 of every image, mask and faces.json (audit.json and summary.json hold run facts)."""
-    files = [p for p in out.rglob("*") if p.is_file() and ".state" not in p.parts and p.name not in ("summary.json", "audit.json")]
+    """md5 of every image, mask and faces.json (audit.json, summary.json and the QA report hold run facts)."""
+    files = [p for p in out.rglob("*") if p.is_file() and not {".state", "report"} & set(p.parts) and p.name not in ("summary.json", "audit.json")]
     assert any(p.name == "faces.json" for p in files) and any("masks" in p.parts for p in files)
     return {str(p.relative_to(out)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(files)}
 
