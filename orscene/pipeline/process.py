@@ -22,6 +22,7 @@ import numpy as np
 
 from orscene import anonymize2d, body, pose, registration, render
 from orscene.geometry.fusion import fuse_point_cloud
+from orscene.pipeline import heads3d
 from orscene.pipeline.chunks import Chunk
 from orscene.pipeline.config import OnError, PipelineConfig
 from orscene.pipeline.frameset import (
@@ -96,6 +97,8 @@ class StageTimes:
     write: float = 0.0
     read: float = 0.0
     """Decoding colour and depth, and registering depth to colour."""
+    heads: float = 0.0
+    """3D head evidence (phase A, keyframes) and the head tracks' regions (phase C)."""
 
     def add(self, name: str, dt: float) -> None:
         setattr(self, name, getattr(self, name) + dt)
@@ -128,11 +131,13 @@ def _anonymize_view(
     cfg: PipelineConfig,
     times: StageTimes,
     others: tuple = (),
+    head3d: tuple = (),
 ) -> ViewResult:
     """One view: 3D render, then the 2D path (``detected``: the face detectors' boxes from
     phase A; None when detection failed on this view, which fails the frame-set;
     ``others``: the other calibrated views' cameras and depth, against which an occluder in
-    this view's depth is checked)."""
+    this view's depth is checked; ``head3d``: the head tracks to cover in this view,
+    ``orscene.pipeline.heads3d.view_head_regions``)."""
     if detected is None:
         raise RuntimeError(f"face detection failed on camera {view.camera}")
     rgb = view.rgb
@@ -170,10 +175,10 @@ def _anonymize_view(
     # 2 + 3. projected heads and untracked 2D skeletons
     t = time.perf_counter()
     plan = plan_view_regions(view.camera, camera, w, h, poses, vouched, keypoints, cfg.fallback)
+    plan, silent = heads3d.with_head_regions(plan, head3d, cfg.fallback.match_distance)  # head tracks no skeleton explains
     regions = [r.head_box_xyxy_px for r in plan.regions]
     head_faces = [FaceBox(frame, view.camera, person, reg.face_box_xyxy_px, 1.0, 1.0, False, src) for reg, src, person in zip(plan.regions, plan.sources, plan.persons)]
     refined = [False] * len(head_faces)
-    counts["head2d"] += len(head_faces)
 
     # 4. face detectors (on the original image): any face not yet covered is anonymized; a
     # face inside a head region refines that region's reported face box (a detector box is
@@ -193,6 +198,9 @@ def _anonymize_view(
         regions.append(tuple(box))
         faces.append(FaceBox(frame, view.camera, -1, tuple(box), float(score), 1.0, False, FaceSource.DETECTOR_2D))
         counts["detector2d"] += 1
+    head_faces = [f for k, f in enumerate(head_faces) if k not in silent or refined[k]]
+    for f in head_faces:
+        counts[f.source.value] = counts.get(f.source.value, 0) + 1
     faces.extend(head_faces)
     if regions:
         rgb, m2d = anonymize2d.anonymize_regions(rgb, regions, cfg.anonymize2d, template=models.anonymize_template)
@@ -250,6 +258,8 @@ class _Plan:
     depth: bool | np.ndarray
     """What the reader registers (``SessionReader.framesets``' ``with_depth``)."""
     error: Exception | None = None
+    heads: list = field(default_factory=list)
+    """The head tracks that no tracked skeleton explains (``orscene.heads.cover.HeadAt``)."""
 
 
 _SPHERE_SLACK_M = 0.02
@@ -296,6 +306,9 @@ class PoseChunk:
     evidence2d: Mapping[int, Mapping[str, list]] = field(default_factory=dict)
     """Frame-sets between passes: per view and detection, the whole-image passes a held
     face comes from (empty for a face found on the frame-set itself)."""
+    heads: Mapping[int, list] = field(default_factory=dict)
+    """The chunk's own keyframes: the 3D heads found there from every source
+    (``orscene.heads.FusedHead``; ``orscene.pipeline.heads3d.frameset_heads``)."""
 
 
 def _detect_all(models: Models, rgb: np.ndarray, seeds=None, blazeface_between: bool = False) -> list:
@@ -314,11 +327,14 @@ def _detect_all(models: Models, rgb: np.ndarray, seeds=None, blazeface_between: 
     return out
 
 
-def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, n_framesets: int) -> PoseChunk:
+def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, n_framesets: int, background=None) -> PoseChunk:
     """Phase A (parallel over chunks): 2D keypoints and 3D pose candidates on keyframes, face
     detection on every frame-set (whole images on detector keyframes, windows around their
     faces in between; :mod:`orscene.pipeline.keyframes`). Depth is registered only where
-    the 3D fusion reads it (around torso keypoints and proposed roots: ``View.depth_in_boxes``)."""
+    the 3D fusion reads it (around torso keypoints and proposed roots: ``View.depth_in_boxes``).
+    On the chunk's keyframes, the 3D heads from every source (``background``: the
+    session's depth background, :func:`orscene.pipeline.heads3d.learn_background`); their
+    depth is registered whole there."""
     times = StageTimes()
     reader = open_session(session_path)
     cameras: Mapping[str, Camera] = reader.calibration.cameras
@@ -336,6 +352,8 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
     pending: list[tuple[int, dict[str, np.ndarray]]] = []
     regions: dict[str, tuple] = {}  # camera -> the regions of the people followed there
     hold = n_framesets if cfg.detector_hold is None else cfg.detector_hold
+    heads_by_frame: dict[int, list] = {}
+    heads_waiting: dict[int, FrameSet] = {}  # own keyframes whose face boxes are not known yet
     for fs in times.timed("read", reader.framesets(min(chain_lo, det_lo), max(kp_hi, det_hi) + 1, with_depth=lambda i: False)):
         i = fs.index
         if chunk.start <= i < chunk.stop:  # read for this chunk's own frame-sets (progress)
@@ -390,7 +408,21 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
         elif i in own:
             pending.append((i, {name: view.rgb for name, view in fs.views.items()}))
         times.add("detect2d", time.perf_counter() - t)
-    return PoseChunk(chunk, kps_by_frame, cands_by_frame, faces_by_frame, {k: v for k, v in vars(times).items() if v}, stamps, evidence)
+        # 3D heads on the own keyframes, once their face boxes are known (orscene.pipeline.heads3d)
+        if cfg.heads3d.enabled and i in own and sched.is_keyframe(i):
+            heads_waiting[i] = fs
+        for k in [k for k in heads_waiting if k in faces_by_frame]:
+            t = time.perf_counter()
+            try:
+                heads_by_frame[k] = heads3d.frameset_heads(
+                    heads_waiting.pop(k), cameras, faces_by_frame[k], cands_by_frame.get(k, ()), background, cfg.heads3d,
+                    lambda d: render.depth_doubt(d, cfg.render),
+                )
+            except Exception:  # the skeletons and the face detectors still cover this frame-set
+                log.exception("3D head evidence failed on frame-set %d", k)
+                heads_by_frame[k] = []
+            times.add("heads", time.perf_counter() - t)
+    return PoseChunk(chunk, kps_by_frame, cands_by_frame, faces_by_frame, {k: v for k, v in vars(times).items() if v}, stamps, evidence, heads_by_frame)
 
 
 def track_session(pose_chunks: list[PoseChunk], cfg: PipelineConfig) -> list:
@@ -446,9 +478,12 @@ def anonymize_chunk(
     images: bool = True,
     video: bool = True,
     video_preset: str = "ultrafast",
+    session_heads: "heads3d.SessionHeads | None" = None,
 ) -> dict:
     """Phase C (parallel over chunks): body fit and head alignment on keyframes (carried in
-    between), render, 2D path, write.
+    between), render, 2D path, write. ``session_heads``: phase B's head tracks; each head
+    no tracked skeleton explains is covered in 2D where it may be visible
+    (:mod:`orscene.pipeline.heads3d`).
 
     The body fit is warm-started over the keyframes of ``chunk.read_start .. chunk.start``
     (and back to the keyframe the chunk's first frame-set borrows from), so a chunk's first
@@ -502,7 +537,11 @@ def anonymize_chunk(
                     fits, fit_state = body.fit_bodies(models.body_model, poses, cfg.body, fit_state)
                 elif poses:  # between keyframes: each body of the last keyframe (within keyframe_max_s), moved with its head
                     fits = [carry_fit(*carried[p.track_id], p) for p in poses if p.track_id in carried]
-                plans[i] = _Plan(poses, fits, _depth_need(i, poses, fits))
+                heads_now = heads3d.heads_for_frameset(session_heads, i, int(sched.timestamps_ns[i]), poses, cfg.heads3d, cfg.fallback.min_joint_confidence)
+                need = _depth_need(i, poses, fits)
+                if heads_now and isinstance(need, np.ndarray):  # and around the heads whose visibility is checked
+                    need = np.concatenate([need, heads3d.depth_spheres(heads_now, cfg.heads3d)])
+                plans[i] = _Plan(poses, fits, need, heads=heads_now)
             except Exception as e:
                 plans[i] = _Plan([], [], False, e)
             dt = time.perf_counter() - t
@@ -577,9 +616,12 @@ def anonymize_chunk(
             for name, view in fs.views.items():
                 cam = cameras.get(name)
                 others = tuple((cameras[k], d) for k, d in depths.items() if k != name)
+                t = time.perf_counter()
+                head3d = tuple(heads3d.view_head_regions(planned.heads, view, cam, cfg.heads3d))
+                times.add("heads", time.perf_counter() - t)
                 views[name] = _anonymize_view(
                     index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
-                    merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times, others,
+                    merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), models, cfg, times, others, head3d,
                 )
             views = {
                 name: _with_evidence(v, borrowed, pose_chunk.faces2d[index].get(name), pose_chunk.evidence2d.get(index, {}).get(name))
@@ -676,7 +718,7 @@ def _with_evidence(v: ViewResult, borrowed: list[int], detected: list | None, he
     for f in v.faces:
         if f.source is FaceSource.DETECTOR_2D:
             ev.append(list(held_by_box.get(tuple(f.box_xyxy_px), [])))
-        elif f.source in (FaceSource.RENDER_3D, FaceSource.HEAD_2D):
+        elif f.source in (FaceSource.RENDER_3D, FaceSource.HEAD_2D, FaceSource.HEAD_3D):
             ev.append(list(borrowed))
         else:
             ev.append([])

@@ -214,24 +214,27 @@ def _phase_c_models():
     return models
 
 
-def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
+def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int, background_path: Path | None = None):
     from orscene.pipeline.process import detect_chunk
 
-    result = detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets)
+    background = pickle.loads(background_path.read_bytes()) if background_path is not None else None
+    result = detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets, background)
     _preload_phase_c()
     return result
 
 
 def _phase_c(
-    chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, fail_frames: frozenset[int], on_error: OnError, fmt: OutputFormat, preset: str
+    chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, fail_frames: frozenset[int], on_error: OnError, fmt: OutputFormat, preset: str,
+    heads_path: Path | None = None,
 ) -> dict:
     from orscene.pipeline.process import anonymize_chunk
 
     models = _phase_c_models()
     tracks = pickle.loads(tracks_path.read_bytes())
+    session_heads = pickle.loads(heads_path.read_bytes()) if heads_path is not None else None
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
     images, video = fmt in (OutputFormat.IMAGES, OutputFormat.BOTH), fmt in (OutputFormat.MP4, OutputFormat.BOTH)
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset)
+    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, fail_frames, on_error, images, video, preset, session_heads)
 
 
 class _Bound:
@@ -354,12 +357,20 @@ def _run_locked(
     progress_queue = multiprocessing.get_context("spawn").Queue()  # workers report each frame-set
     executor = make_executor(cfg.workers, _init_worker, (cfg.pipeline, logging.getLogger().level, threads, progress_queue))
     try:
-        # A: keypoints + 3D candidates per chunk (cached in .state)
+        # A: keypoints + 3D candidates per chunk (cached in .state); before it, once, the
+        # depth background of the 3D head stage (orscene.pipeline.heads3d)
         todo = [c for c in chunks if not (layout.state_dir / f"pose_{c.name}.pkl").exists()]
+        background_path = layout.state_dir / "heads_background.pkl"
+        if todo and not background_path.exists():
+            from orscene.pipeline.heads3d import learn_background
+            from orscene.render import depth_doubt
+
+            bg = learn_background(reader, n, cfg.pipeline.heads3d, lambda d: depth_doubt(d, cfg.pipeline.render))
+            layout.write_bytes(background_path, pickle.dumps(bg))
         with tqdm(total=sum(len(c) for c in todo), desc="2D keypoints + 3D", unit="frame-set", disable=None) as bar:
             progress = ChunkProgress(bar, progress_queue, {c.name: len(c) for c in todo})
             try:
-                for chunk, pc in executor.run(_Bound(_phase_a, session_path, n), todo):
+                for chunk, pc in executor.run(_Bound(_phase_a, session_path, n, background_path), todo):
                     layout.write_bytes(layout.state_dir / f"pose_{chunk.name}.pkl", pickle.dumps(pc))
                     progress.finished(chunk.name)
             finally:
@@ -373,6 +384,11 @@ def _run_locked(
         if not tracks_path.exists():
             layout.write_bytes(tracks_path, pickle.dumps(track_session(pose_chunks, cfg.pipeline)))
         tracks = pickle.loads(tracks_path.read_bytes())
+        heads_path = layout.state_dir / "heads.pkl"  # the 3D head tracks (orscene.pipeline.heads3d)
+        if not heads_path.exists():
+            from orscene.pipeline.heads3d import session_heads_from_chunks
+
+            layout.write_bytes(heads_path, pickle.dumps(session_heads_from_chunks(pose_chunks, tracks, cfg.pipeline.heads3d, cfg.pipeline.pose.tracking)))
         del pose_chunks
         t_b = time.perf_counter()
         # C: fit, align, render, 2D path, write
@@ -381,7 +397,7 @@ def _run_locked(
         with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
             progress = ChunkProgress(bar, progress_queue, {c.name: len(c) for c in todo})
             try:
-                for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format, cfg.video_preset), todo):
+                for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, fail, cfg.on_error, cfg.format, cfg.video_preset, heads_path), todo):
                     layout.write_json(layout.chunk_state_path(chunk.name), state)
                     progress.finished(chunk.name)
             finally:
