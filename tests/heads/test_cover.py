@@ -245,3 +245,18 @@ def test_a_head_hidden_behind_something_nearer_is_not_covered(heads_session):
     assert hb is not None and hb.hidden
     assert hf is not None and not hf.hidden
     assert not head_in_view(HeadAt(0, behind, None, np.pi, True, 0.11, True), cam, None, cfg).hidden  # no depth: never hidden
+
+
+def test_a_face_direction_is_carried_to_nearby_frame_sets_with_growing_uncertainty():
+    from orscene.heads import FusedHead, TrackHeadsConfig, track_heads
+
+    cfg = TrackHeadsConfig(direction_carry_s=1.0, direction_carry_rad_s=0.3, faces_every_camera_std_rad=0.7)
+    east = np.array([1.0, 0.0, 0.0])
+    rows = []
+    for k in range(12):  # 5 fps, standing still; a lifted face (std 0.5) on frame-set 0 only
+        d = east if k == 0 else None
+        rows.append((k, int(k * 0.2e9), [FusedHead(np.array([0.0, 0.0, 1.6]), d, 0.5 if d is not None else np.pi, HeadSource.DEPTH, ("cam0",))]))
+    (tr,) = track_heads(rows, cfg)
+    assert np.allclose(tr.face_direction_world[:3], east) and not tr.faces_every_camera[:3].any()
+    assert np.allclose(tr.face_direction_std_rad[:3], [0.5, 0.56, 0.62])
+    assert tr.faces_every_camera[4:].all()  # 0.8 s on: 0.74 rad, uncertain again
