@@ -11,6 +11,11 @@ Per view, in this order:
    skeleton projected into the view is anonymized in 2D (``head2d``).
 3. **2D skeletons** — a 2D skeleton in the view that no track explains (a person detected
    in 2D but not tracked in 3D): its head region is anonymized in 2D (``head2d``).
+3b. **3D head tracks** -- every head that the head stage tracks (``orscene.heads``) and no
+   tracked skeleton explains (a person BlazePose missed): its head sphere projected into
+   every calibrated view where it may be visible, covered in 2D; its estimated face box
+   reported where the face may point at the camera (``head3d``;
+   ``orscene.pipeline.heads3d``).
 4. **Face detectors** — the faces CenterFace and BlazeFace found in the view (on
    whole-image passes; in between, CenterFace's windows and the faces held from the
    nearest passes, ``orscene.pipeline.keyframes``): one that the masks so far do not cover

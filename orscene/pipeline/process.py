@@ -2,9 +2,12 @@
 
 A. per chunk (parallel): 2D keypoints in every view and 3D pose candidates on keyframes;
    the face detectors' boxes on every frame-set (whole images on detector keyframes,
-   windows in between; :mod:`orscene.pipeline.keyframes`);
+   windows in between; :mod:`orscene.pipeline.keyframes`); on keyframes, the 3D heads
+   from every source (lifted faces, depth people against the session's depth background
+   learned once before phase A, keypoints; :mod:`orscene.pipeline.heads3d`);
 B. once (serial, light): tracking over the whole session's candidates, so identities (and
    face templates) hold across chunk borders; tracks are interpolated between keyframes;
+   the 3D heads tracked too, numbered after the skeletons;
 C. per chunk (parallel): body fit (warm-started), point cloud and head alignment on
    keyframes, carried along the tracked heads in between; face meshes, and per view the 3D
    render plus the fail-closed 2D path (:mod:`orscene.pipeline.frameset`); images, masks
