@@ -684,6 +684,10 @@ class FaceSource(enum.Enum):
     """A face template rendered from the aligned 3D face mesh."""
     HEAD_2D = "head2d"
     """The head region projected from a 3D skeleton that the 3D path cannot vouch for."""
+    HEAD_3D = "head3d"
+    """The head sphere of a 3D head track (``orscene.heads``) that no tracked skeleton
+    explains, projected and covered in 2D; its face box estimated from the head's position
+    and face direction (or refined by a face detector's box)."""
     DETECTOR_2D = "detector2d"
     """A 2D face detector's box (CenterFace, BlazeFace)."""
     OBSCURED = "obscured"

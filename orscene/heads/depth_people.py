@@ -158,16 +158,27 @@ def learn_depth_background(frames: Iterable[FrameSet], cameras: Mapping[str, Cam
         a = np.stack(ds).astype(np.float32)
         a[a <= 0] = np.nan
         share = np.mean(np.isfinite(a), axis=0)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                bg = np.nanpercentile(a, cfg.background_percentile, axis=0)
+        bg = nanpercentile_first_axis(a, cfg.background_percentile)
         bg[~(share >= cfg.min_background_share) | ~np.isfinite(bg)] = np.inf
         far[name] = bg.astype(np.float32)
         rays[name] = _rays(cameras[name], bg.shape, cfg.stride_px)
     return DepthBackground(cfg.stride_px, far, rays)
+
+
+def nanpercentile_first_axis(a: np.ndarray, q: float) -> np.ndarray:
+    """``np.nanpercentile(a, q, axis=0)`` (linear interpolation; NaN where a column has no
+    finite value), vectorised: numpy's own loops over the columns in Python, seconds for a
+    few cameras' backgrounds."""
+    s = np.sort(a, axis=0)  # NaNs last
+    n = np.isfinite(a).sum(axis=0)
+    pos = np.maximum(n - 1, 0) * (q / 100.0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    t = (pos - lo).astype(a.dtype)
+    v_lo = np.take_along_axis(s, lo[None], axis=0)[0]
+    v_hi = np.take_along_axis(s, hi[None], axis=0)[0]
+    out = np.where(t >= 0.5, v_hi - (v_hi - v_lo) * (1 - t), v_lo + (v_hi - v_lo) * t)
+    return np.where(n > 0, out, np.nan).astype(a.dtype)
 
 
 def _median3(d: np.ndarray) -> np.ndarray:

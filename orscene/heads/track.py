@@ -10,7 +10,9 @@
   head's disc, the camera sees through where the head would be, and the head is a ghost.
 * :func:`track_heads`: groups linked over time (Hungarian assignment gated in metres,
   growing with the elapsed seconds); a track ends after a gap longer than
-  ``max_gap_s`` (nothing is interpolated across it). Without face evidence the direction of
+  ``max_gap_s`` (nothing is interpolated across it). Without face evidence on a frame-set,
+  the direction of the track's nearest frame-set with some is carried (within
+  ``direction_carry_s``, its uncertainty growing with the time), else the direction of
   motion gives an uncertain face direction; an unknown or uncertain direction means the
   head is treated as facing every camera.
 """
@@ -70,6 +72,12 @@ class TrackHeadsConfig:
     std_keypoints_rad: float = 0.3
     std_lifted_rad: float = 0.5
     std_motion_rad: float = 0.9
+    direction_carry_s: float = 1.0
+    """A frame-set without face-direction evidence takes the direction of the track's
+    nearest frame-set with some (keypoints, lifted faces) at most this far in time ..."""
+    direction_carry_rad_s: float = 0.3
+    """... its uncertainty growing by this much per second (a head turns; past
+    ``faces_every_camera_std_rad`` it faces every camera again)."""
 
 
 @dataclass(frozen=True)
@@ -333,7 +341,18 @@ def _to_track(track_id: int, tr: _Open, cfg: TrackHeadsConfig) -> HeadTrack:
     for k, (_, _, h) in enumerate(tr.rows):
         if h.face_direction_world is not None:
             d[k], std[k] = h.face_direction_world, h.face_direction_std_rad
-        elif T > 1:  # the direction of motion, horizontal
+    known = np.flatnonzero(np.isfinite(d[:, 0]))
+    for k, (_, _, h) in enumerate(tr.rows):
+        if h.face_direction_world is not None:
+            continue
+        if known.size:  # carried from the nearest frame-set with evidence
+            j = int(known[np.argmin(np.abs(ts[known] - ts[k]))])
+            dt = abs(int(ts[j]) - int(ts[k])) * 1e-9
+            s_k = std[j] + cfg.direction_carry_rad_s * dt
+            if dt <= cfg.direction_carry_s and s_k < cfg.faces_every_camera_std_rad:
+                d[k], std[k] = d[j], s_k
+                continue
+        if T > 1:  # the direction of motion, horizontal
             a, b = max(0, k - 1), min(T - 1, k + 1)
             dt = (ts[b] - ts[a]) * 1e-9
             if dt > 0:

@@ -16,6 +16,7 @@ from orscene.body import BodyModelConfig, FitConfig
 from orscene.errors import ConfigError
 from orscene.geometry.fusion import PointFusionConfig
 from orscene.pipeline.fallback import FallbackConfig
+from orscene.pipeline.heads3d import Heads3DConfig
 from orscene.pose import PoseConfig
 from orscene.registration import AlignConfig
 from orscene.render import RenderConfig
@@ -121,6 +122,11 @@ class PipelineConfig:
     it sees a whole image at 192x192). False: only the passes, its faces held in between
     and looked for again by CenterFace's windows."""
 
+    heads3d: Heads3DConfig = field(default_factory=Heads3DConfig)
+    """3D head tracks from every source (lifted faces, depth people, keypoints;
+    ``orscene.heads``), evidence on keyframes, tracked over the session; a head no tracked
+    skeleton explains is covered in 2D in every view where it may be visible
+    (``orscene.pipeline.heads3d``)."""
     detector_hold: int | None = None
     """Between two whole-image passes, a face that only one of them found and that the
     windows do not find again stays covered for this many frame-sets next to that pass;

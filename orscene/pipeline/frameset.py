@@ -21,6 +21,11 @@ decides, and anonymizes those regions; ``audit.json`` keeps every record
    An uncalibrated view has neither: only steps 3 and 4.
 3. **2D skeletons** — a 2D skeleton in the view that no track explains (a person detected
    in 2D but not tracked in 3D): its head region is anonymized in 2D (``head2d``).
+3b. **3D head tracks** -- every head that the head stage tracks (``orscene.heads``) and no
+   tracked skeleton explains (a person BlazePose missed): its head sphere projected into
+   every calibrated view where it may be visible, covered in 2D; its estimated face box
+   reported where the face may point at the camera (``head3d``;
+   ``orscene.pipeline.heads3d``).
 4. **Face detectors** — the faces CenterFace and BlazeFace found in the view (on
    whole-image passes; in between, CenterFace's windows and the faces held from the
    nearest passes, ``orscene.pipeline.keyframes``): one that the masks so far do not cover
@@ -35,6 +40,7 @@ the caller obscures or withholds the whole frame-set (fail closed; ``obscured``,
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +48,9 @@ from orscene import anonymize2d
 from orscene.pipeline.fallback import FallbackConfig, HeadRegion, head_region_from_3d, head_regions_from_2d
 from orscene.render import RenderedFaces, RenderOutcome, RenderStatus
 from orscene.types import BodyFit, Camera, FaceBox, FaceSource, HeadAlignment, HeadStatus, Keypoints2D, PersonPose
+
+if TYPE_CHECKING:
+    from orscene.pipeline.heads3d import Head3DRegion
 
 __all__ = [
     "ViewStatus", "ViewResult", "PersonRecord", "FramesetResult", "Why", "FaceDecision", "ViewDecision", "decide_view",
@@ -80,6 +89,9 @@ class Why(enum.Enum):
     """``head2d``: the 3D path could vouch but did not render the face in this view."""
     UNTRACKED_SKELETON = "untracked_skeleton"
     """``head2d``: a 2D skeleton of the view that no track explains."""
+    HEAD_TRACK = "head_track"
+    """``head3d``: a 3D head track (lifted faces, depth people, keypoints) that no tracked
+    skeleton explains, its head covered where it may be visible (``orscene.pipeline.heads3d``)."""
     DETECTED = "detected"
     """``detector2d``: a face detector's box that the regions so far do not cover."""
     FAILED = "failed"
@@ -179,10 +191,11 @@ class ViewDecision:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Faces covered per path (``render3d``, ``head2d``, ``detector2d``)."""
+        """Faces covered per path (``render3d``, ``head2d``, ``detector2d``, and ``head3d``
+        where a head track was covered)."""
         out = {"render3d": 0, "head2d": 0, "detector2d": 0}
         for d in self.faces:
-            out[d.face.source.value] += 1
+            out[d.face.source.value] = out.get(d.face.source.value, 0) + 1
         return out
 
 
@@ -310,6 +323,29 @@ def head_status_vouches(status: HeadStatus, settled: bool) -> bool:
     return settled and status is HeadStatus.ALIGNED
 
 
+def with_head_regions(plan: RegionPlan, regions: Sequence["Head3DRegion"], match_distance: float = 1.5) -> tuple[RegionPlan, set[int]]:
+    """``plan`` with the head-track regions inserted after the tracked skeletons' and
+    before the 2D skeletons' (source ``HEAD_3D``, person = head track id; a face detector's
+    box refines the first region that holds it), and the indices of the new plan's regions
+    whose face box is not to be reported (unless a detector's box refines it): a head
+    facing away, and a 2D skeleton's head (person -1) that a reported head-track region
+    explains (its face is reported once, from the head track)."""
+    if not regions:
+        return plan, set()
+    cut = next((k for k, p in enumerate(plan.persons) if p == -1), len(plan.persons))
+    regs = plan.regions[:cut] + tuple(r.region for r in regions) + plan.regions[cut:]
+    srcs = plan.sources[:cut] + (FaceSource.HEAD_3D,) * len(regions) + plan.sources[cut:]
+    pers = plan.persons[:cut] + tuple(r.track_id for r in regions) + plan.persons[cut:]
+    silent = {cut + j for j, r in enumerate(regions) if not r.report}
+    for k in range(cut + len(regions), len(regs)):
+        reg = regs[k]
+        for r in regions:
+            if r.report and np.hypot(reg.center_px[0] - r.region.center_px[0], reg.center_px[1] - r.region.center_px[1]) <= match_distance * max(r.region.radius_px, 4.0):
+                silent.add(k)
+                break
+    return RegionPlan(regs, srcs, pers), silent
+
+
 def decide_view(
     frame: int,
     camera_name: str,
@@ -326,6 +362,7 @@ def decide_view(
     detector_cover_threshold: float,
     borrowed: Sequence[int] = (),
     held: Sequence[Sequence[int]] | None = None,
+    head3d: Sequence["Head3DRegion"] = (),
 ) -> ViewDecision:
     """How each face of one view is covered, and why (see the module docstring).
 
@@ -334,8 +371,10 @@ def decide_view(
     the pixels the blended faces cover; ``has_depth``: the view's depth was used for
     visibility; ``detected``: the detectors' ``(box, score)`` on this view; ``borrowed``:
     the keyframes a non-keyframe's bodies and skeletons come from (empty on a keyframe);
-    ``held``: per detection, the passes a held box comes from. Pure: the same inputs give
-    the same records.
+    ``held``: per detection, the passes a held box comes from; ``head3d``: the head tracks
+    no tracked skeleton explains, to cover in this view
+    (:func:`orscene.pipeline.heads3d.view_head_regions`). Pure: the same inputs give the
+    same records.
     """
     w, h = size_wh
     outcomes = {o.track_id: o for o in rendered.outcomes} if rendered is not None else {}
@@ -359,8 +398,9 @@ def decide_view(
         facts(p.track_id, Why.RENDERED, _patch_face_box(frame, camera_name, p), evidence=tuple(borrowed)) for p in drawn
     ]
 
-    # 2 + 3. projected heads and untracked 2D skeletons
+    # 2 + 3. projected heads, head tracks no skeleton explains, untracked 2D skeletons
     plan = plan_view_regions(camera_name, camera, w, h, poses, vouched, keypoints, cfg)
+    plan, silent = with_head_regions(plan, head3d, cfg.match_distance)
     regions = [r.head_box_xyxy_px for r in plan.regions]
     head_faces = [
         FaceBox(frame, camera_name, person, reg.face_box_xyxy_px, 1.0, 1.0, False, src)
@@ -391,15 +431,23 @@ def decide_view(
         face = FaceBox(frame, camera_name, -1, tuple(box), float(score), 1.0, False, FaceSource.DETECTOR_2D)
         detector_faces.append(FaceDecision(-1, Why.DETECTED, face, evidence=tuple(held_by_box.get(tuple(box), []))))
 
-    heads = [
-        facts(f.person, _why_head2d(f.person, fits, settled, has_depth, outcomes), f, refined=r, evidence=tuple(borrowed))
-        if f.person >= 0
-        else FaceDecision(-1, Why.UNTRACKED_SKELETON, f, refined=r, evidence=tuple(borrowed))
-        for f, r in zip(head_faces, refined)
-    ]
+    # a head-track region facing away (or a 2D skeleton's head that a reported head track
+    # explains) is covered but not reported, unless a detector's box refined it
+    kept = [k for k in range(len(head_faces)) if k not in silent or refined[k]]
+    heads = [_head_decision(head_faces[k], refined[k], facts, fits, settled, has_depth, outcomes, borrowed) for k in kept]
     covered = {d.person for d in (*rendered_faces, *heads)}
     uncovered = tuple(facts(p.track_id, _why_uncovered(p.track_id, camera, vouched, outcomes)) for p in poses if p.track_id not in covered)
     return ViewDecision((*rendered_faces, *detector_faces, *heads), tuple(regions), uncovered)
+
+
+def _head_decision(face: FaceBox, refined: bool, facts, fits, settled, has_depth: bool, outcomes, borrowed: Sequence[int]) -> FaceDecision:
+    """The record of a head region's face: a 3D head track, a tracked skeleton's projected
+    head, or an untracked 2D skeleton."""
+    if face.source is FaceSource.HEAD_3D:
+        return FaceDecision(face.person, Why.HEAD_TRACK, face, refined=refined, evidence=tuple(borrowed))
+    if face.person >= 0:
+        return facts(face.person, _why_head2d(face.person, fits, settled, has_depth, outcomes), face, refined=refined, evidence=tuple(borrowed))
+    return FaceDecision(-1, Why.UNTRACKED_SKELETON, face, refined=refined, evidence=tuple(borrowed))
 
 
 def _patch_face_box(frame: int, camera_name: str, patch) -> FaceBox:

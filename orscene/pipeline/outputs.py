@@ -8,7 +8,7 @@
       masks/<camera>/<frame>.png    what was anonymized in that view (0/255)
       video/<camera>.mp4            anonymized colour with the source's timing (``--format mp4|both``)
       faces.json                    per frame, camera and person: box and path (render3d, head2d,
-                                    detector2d, obscured), in the project's face format
+                                    head3d, detector2d, obscured), in the project's face format
       audit.json                    inputs with checksums, config, package versions, and per
                                     frame-set what was anonymized how, what was obscured/withheld
       summary.json                  frames, people, share of faces per path, throughput

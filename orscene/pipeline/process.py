@@ -2,9 +2,12 @@
 
 A. per chunk (parallel): 2D keypoints in every view and 3D pose candidates on keyframes;
    the face detectors' boxes on every frame-set (whole images on detector keyframes,
-   windows in between; :mod:`orscene.pipeline.keyframes`);
+   windows in between; :mod:`orscene.pipeline.keyframes`); on keyframes, the 3D heads
+   from every source (lifted faces, depth people against the session's depth background
+   learned once before phase A, keypoints; :mod:`orscene.pipeline.heads3d`);
 B. once (serial, light): tracking over the whole session's candidates, so identities (and
    face templates) hold across chunk borders; tracks are interpolated between keyframes;
+   the 3D heads tracked too, numbered after the skeletons;
 C. per chunk (parallel): body fit (warm-started), point cloud and head alignment on
    keyframes, carried along the tracked heads in between; face meshes, and per view the 3D
    render, the decision of how each face is covered and why
@@ -25,6 +28,7 @@ import numpy as np
 from orscene import anonymize2d, body, pose, registration, render
 from orscene.geometry.fusion import fuse_point_cloud
 from orscene.geometry.rig import CameraRig
+from orscene.pipeline import heads3d
 from orscene.pipeline.chunks import Chunk
 from orscene.pipeline.config import OnError, PipelineConfig
 from orscene.pipeline.frameset import (
@@ -102,6 +106,8 @@ class StageTimes:
     write: float = 0.0
     read: float = 0.0
     """Decoding colour and depth, and registering depth to colour."""
+    heads: float = 0.0
+    """3D head evidence (phase A, keyframes) and the head tracks' regions (phase C)."""
 
     def add(self, name: str, dt: float) -> None:
         setattr(self, name, getattr(self, name) + dt)
@@ -149,12 +155,14 @@ def _anonymize_view(
     others: tuple = (),
     borrowed: list[int] = (),
     held: list | None = None,
+    head3d: tuple = (),
 ) -> ViewResult:
     """One view: render, decide (:func:`orscene.pipeline.frameset.decide_view`), anonymize
     the decided regions in 2D (``detected``: the face detectors' boxes from phase A; None
     when detection failed on this view, which fails the frame-set; ``others``: the other
     calibrated views' cameras and depth, against which an occluder in this view's depth is
-    checked; ``borrowed``, ``held``: where the evidence of a non-keyframe comes from)."""
+    checked; ``borrowed``, ``held``: where the evidence of a non-keyframe comes from;
+    ``head3d``: the head tracks to cover in this view, ``heads3d.view_head_regions``)."""
     if detected is None:
         raise RuntimeError(f"face detection failed on camera {view.camera}")
     rgb = view.rgb
@@ -176,7 +184,7 @@ def _anonymize_view(
         fits = {k: f for k, (f, _) in fits_by_track.items()}
         decision = decide_view(
             frame, view.camera, camera, (w, h), view.depth_m is not None, poses, fits, rendered, mask, keypoints, detected,
-            cfg.fallback, cfg.detector_cover_threshold, borrowed, held,
+            cfg.fallback, cfg.detector_cover_threshold, borrowed, held, head3d,
         )  # fmt: skip
         if decision.regions:
             rgb, m2d = anonymize2d.anonymize_regions(rgb, list(decision.regions), cfg.anonymize2d, template=models.anonymize_template)
@@ -228,6 +236,8 @@ class _Plan:
     depth: bool | np.ndarray
     """What the reader registers (``SessionReader.framesets``' ``with_depth``)."""
     error: Exception | None = None
+    heads: list = field(default_factory=list)
+    """The head tracks that no tracked skeleton explains (``orscene.heads.cover.HeadAt``)."""
 
 
 _SPHERE_SLACK_M = 0.02
@@ -274,6 +284,9 @@ class PoseChunk:
     evidence2d: Mapping[int, Mapping[str, list]] = field(default_factory=dict)
     """Frame-sets between passes: per view and detection, the whole-image passes a held
     face comes from (empty for a face found on the frame-set itself)."""
+    heads: Mapping[int, list] = field(default_factory=dict)
+    """The chunk's own keyframes: the 3D heads found there from every source
+    (``orscene.heads.FusedHead``; ``orscene.pipeline.heads3d.frameset_heads``)."""
 
 
 def _detect_all(models: Models, rgb: np.ndarray, seeds=None, blazeface_between: bool = False) -> list:
@@ -292,11 +305,15 @@ def _detect_all(models: Models, rgb: np.ndarray, seeds=None, blazeface_between: 
     return out
 
 
-def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, n_framesets: int, rig: CameraRig | None = None) -> PoseChunk:
+def detect_chunk(
+    chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, n_framesets: int, rig: CameraRig | None = None, background=None
+) -> PoseChunk:
     """Phase A (parallel over chunks): 2D keypoints and 3D pose candidates on keyframes, face
     detection on every frame-set (whole images on detector keyframes, windows around their
     faces in between; :mod:`orscene.pipeline.keyframes`). Depth is registered only where
-    the 3D fusion reads it (around torso keypoints and proposed roots: ``View.depth_in_boxes``)."""
+    the 3D fusion reads it (around torso keypoints and proposed roots: ``View.depth_in_boxes``).
+    On the chunk's keyframes, the 3D heads from every source (``background``: the
+    session's depth background, :func:`orscene.pipeline.heads3d.learn_background`)."""
     times = StageTimes()
     reader = open_session(session_path, rig)  # rig: the session's cameras, built once per worker
     cameras: Mapping[str, Camera] = reader.rig.subset(reader.calibration.cameras)
@@ -314,6 +331,8 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
     pending: list[tuple[int, dict[str, np.ndarray]]] = []
     regions: dict[str, tuple] = {}  # camera -> the regions of the people followed there
     hold = n_framesets if cfg.detector_hold is None else cfg.detector_hold
+    heads_by_frame: dict[int, list] = {}
+    heads_waiting: dict[int, FrameSet] = {}  # own keyframes whose face boxes are not known yet
     for fs in times.timed("read", reader.framesets(min(chain_lo, det_lo), max(kp_hi, det_hi) + 1, with_depth=lambda i: False)):
         i = fs.index
         if chunk.start <= i < chunk.stop:  # read for this chunk's own frame-sets (progress)
@@ -365,7 +384,20 @@ def detect_chunk(chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: 
                 pending = []
             elif i in own:
                 pending.append((i, {name: view.rgb for name, view in fs.views.items()}))
-    return PoseChunk(chunk, kps_by_frame, cands_by_frame, faces_by_frame, {k: v for k, v in vars(times).items() if v}, stamps, evidence)
+        # 3D heads on the own keyframes, once their face boxes are known (orscene.pipeline.heads3d)
+        if cfg.heads3d.enabled and i in own and sched.is_keyframe(i):
+            heads_waiting[i] = fs
+        for k in [k for k in heads_waiting if k in faces_by_frame]:
+            with times.stage("heads"):
+                try:
+                    heads_by_frame[k] = heads3d.frameset_heads(
+                        heads_waiting.pop(k), cameras, faces_by_frame[k], cands_by_frame.get(k, ()), background, cfg.heads3d,
+                        lambda d: render.depth_doubt(d, cfg.render),
+                    )
+                except Exception:  # the skeletons and the face detectors still cover this frame-set
+                    log.exception("3D head evidence failed on frame-set %d", k)
+                    heads_by_frame[k] = []
+    return PoseChunk(chunk, kps_by_frame, cands_by_frame, faces_by_frame, {k: v for k, v in vars(times).items() if v}, stamps, evidence, heads_by_frame)
 
 
 def track_session(pose_chunks: list[PoseChunk], cfg: PipelineConfig) -> list:
@@ -466,9 +498,12 @@ def anonymize_chunk(
     n_framesets: int,
     options: ChunkOptions = ChunkOptions(),
     rig: CameraRig | None = None,
+    session_heads: "heads3d.SessionHeads | None" = None,
 ) -> ChunkState:
     """Phase C (parallel over chunks): body fit and head alignment on keyframes (carried in
-    between), render, 2D path, write.
+    between), render, 2D path, write. ``session_heads``: phase B's head tracks; each head
+    no tracked skeleton explains is covered in 2D where it may be visible
+    (:mod:`orscene.pipeline.heads3d`).
 
     The body fit is warm-started over the keyframes of ``chunk.read_start .. chunk.start``
     (and back to the keyframe the chunk's first frame-set borrows from), so a chunk's first
@@ -476,7 +511,7 @@ def anonymize_chunk(
     or withheld (``options.on_error``). Returns the chunk's state.
     """
     t_chunk = time.perf_counter()
-    run = _ChunkRun(chunk, session_path, cfg, models, tracks, pose_chunk, n_framesets, rig)
+    run = _ChunkRun(chunk, session_path, cfg, models, tracks, pose_chunk, n_framesets, rig, session_heads)
     run.warm_up()
     out = _ChunkOutput(layout, chunk, run.reader, options)
     for fs in run.times.timed("read", run.framesets()):
@@ -495,9 +530,10 @@ class _ChunkRun:
 
     def __init__(
         self, chunk: Chunk, session_path: Path, cfg: PipelineConfig, models: Models, tracks: list, pose_chunk: PoseChunk, n_framesets: int,
-        rig: CameraRig | None = None,
+        rig: CameraRig | None = None, session_heads: "heads3d.SessionHeads | None" = None,
     ) -> None:  # fmt: skip
         self.chunk, self.cfg, self.models, self.tracks, self.pose_chunk = chunk, cfg, models, tracks, pose_chunk
+        self.session_heads = session_heads
         self.times = StageTimes()
         self.reader = open_session(session_path, rig)  # rig: the session's cameras, built once per worker
         self.cameras: Mapping[str, Camera] = self.reader.rig.subset(self.reader.calibration.cameras)
@@ -542,7 +578,13 @@ class _ChunkRun:
                         fits, self.fit_state = body.fit_bodies(self.models.body_model, poses, self.cfg.body, self.fit_state)
                     elif poses:  # between keyframes: each body of the last keyframe (within keyframe_max_s), moved with its head
                         fits = [carry_fit(*self.carried[p.track_id], p) for p in poses if p.track_id in self.carried]
-                    self._plans[i] = _Plan(poses, fits, self._depth_need(i, poses, fits))
+                    heads_now = heads3d.heads_for_frameset(
+                        self.session_heads, i, int(self.sched.timestamps_ns[i]), poses, self.cfg.heads3d, self.cfg.fallback.min_joint_confidence
+                    )
+                    need = self._depth_need(i, poses, fits)
+                    if heads_now and isinstance(need, np.ndarray):  # and around the heads whose visibility is checked
+                        need = np.concatenate([need, heads3d.depth_spheres(heads_now, self.cfg.heads3d)])
+                    self._plans[i] = _Plan(poses, fits, need, heads=heads_now)
                 except Exception as e:
                     self._plans[i] = _Plan([], [], False, e)
         return self._plans[i]
@@ -576,7 +618,7 @@ class _ChunkRun:
                 raise planned.error
             fs, depth_doubts = _drop_implausible_depth(fs, self.cfg)
             fits, meshes, occluders = self._bodies(fs, planned.poses, planned.fits)
-            views, persons = self._views(fs, planned.poses, fits, meshes, occluders)
+            views, persons = self._views(fs, planned.poses, fits, meshes, occluders, planned.heads)
             return _with_failed_views(FramesetResult(index, fs.timestamp_ns, views, persons, depth_ignored=depth_doubts), fs, options.on_error)
         except Exception as e:  # fail closed: never write a view that may show a face
             reason = f"{type(e).__name__}: {e}"
@@ -610,8 +652,11 @@ class _ChunkRun:
         meshes = [body.face_mesh(self.models.body_model, f) for f in fits]
         return fits, meshes, render.Occluders(point_cloud=cloud, bodies=tuple(fits))
 
-    def _views(self, fs: FrameSet, poses: list, fits: list, meshes: list, occluders) -> tuple[dict[str, ViewResult], tuple[PersonRecord, ...]]:
-        """Every view of the frame-set (:func:`_anonymize_view`), and the audit's persons."""
+    def _views(
+        self, fs: FrameSet, poses: list, fits: list, meshes: list, occluders, heads_now: list = ()
+    ) -> tuple[dict[str, ViewResult], tuple[PersonRecord, ...]]:
+        """Every view of the frame-set (:func:`_anonymize_view`), and the audit's persons
+        (``heads_now``: the head tracks no tracked skeleton explains, ``_Plan.heads``)."""
         index, sched, pose_chunk, cameras = fs.index, self.sched, self.pose_chunk, self.cameras
         key = sched.is_keyframe(index)
         settled = {p.track_id: p.settled for p in poses}
@@ -626,10 +671,12 @@ class _ChunkRun:
         for name, view in fs.views.items():
             cam = cameras.get(name)
             others = tuple((cameras[k], d) for k, d in depths.items() if k != name)
+            with self.times.stage("heads"):
+                head3d = tuple(heads3d.view_head_regions(heads_now, view, cam, self.cfg.heads3d))
             views[name] = _anonymize_view(
                 index, view, cam, poses, fits_by_track, meshes if cam is not None else [], occluders,
                 merge_keypoints([k.get(name) for k in kps]), pose_chunk.faces2d[index].get(name), self.models, self.cfg, self.times, others,
-                borrowed, pose_chunk.evidence2d.get(index, {}).get(name),
+                borrowed, pose_chunk.evidence2d.get(index, {}).get(name), head3d,
             )  # fmt: skip
         return views, persons
 

@@ -261,21 +261,27 @@ def _session_rig(session_path: Path) -> CameraRig:
     return _WORKER[key]
 
 
-def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int):
+def _phase_a(chunk: Chunk, session_path: Path, n_framesets: int, background_path: Path | None = None):
     from orscene.pipeline.process import detect_chunk
 
-    result = detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets, _session_rig(session_path))
+    background = pickle.loads(background_path.read_bytes()) if background_path is not None else None
+    result = detect_chunk(chunk, session_path, _WORKER["cfg"], _WORKER["models"], n_framesets, _session_rig(session_path), background)
     _preload_phase_c()
     return result
 
 
-def _phase_c(chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, options: "ChunkOptions") -> "ChunkState":
+def _phase_c(
+    chunk: Chunk, session_path: Path, layout: OutputLayout, tracks_path: Path, n_framesets: int, options: "ChunkOptions", heads_path: Path | None = None
+) -> "ChunkState":
     from orscene.pipeline.process import anonymize_chunk
 
     models = _phase_c_models()
     tracks = pickle.loads(tracks_path.read_bytes())
+    session_heads = pickle.loads(heads_path.read_bytes()) if heads_path is not None else None
     pose_chunk = pickle.loads((layout.state_dir / f"pose_{chunk.name}.pkl").read_bytes())
-    return anonymize_chunk(chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, options, rig=_session_rig(session_path))
+    return anonymize_chunk(
+        chunk, session_path, layout, _WORKER["cfg"], models, tracks, pose_chunk, n_framesets, options, rig=_session_rig(session_path), session_heads=session_heads
+    )
 
 
 def _chunk_options(cfg: "ProcessConfig", fail_frames: frozenset[int]) -> "ChunkOptions":
@@ -473,12 +479,20 @@ def _run_locked(
     try:
         if hasattr(executor, "check_visible"):  # a cluster's workers must see the inputs and outputs
             executor.check_visible([session_path / MANIFEST_NAME, layout.root / LOCK_NAME])
-        # A: keypoints + 3D candidates per chunk (cached in .state)
+        # A: keypoints + 3D candidates per chunk (cached in .state); before it, once, the
+        # depth background of the 3D head stage (orscene.pipeline.heads3d)
         todo = [c for c in chunks if not (layout.state_dir / f"pose_{c.name}.pkl").exists()]
+        background_path = layout.state_dir / "heads_background.pkl"
+        if todo and not background_path.exists():
+            from orscene.pipeline.heads3d import learn_background
+            from orscene.render import depth_doubt
+
+            bg = learn_background(reader, n, cfg.pipeline.heads3d, lambda d: depth_doubt(d, cfg.pipeline.render))
+            layout.write_bytes(background_path, pickle.dumps(bg))
         with tqdm(total=sum(len(c) for c in todo), desc="2D keypoints + 3D", unit="frame-set", disable=None) as bar:
             progress = ChunkProgress(bar, progress_queue, {c.name: len(c) for c in todo})
             try:
-                for chunk, pc in executor.run(_Bound(_phase_a, session_path, n), todo):
+                for chunk, pc in executor.run(_Bound(_phase_a, session_path, n, background_path), todo):
                     layout.write_bytes(layout.state_dir / f"pose_{chunk.name}.pkl", pickle.dumps(pc))
                     progress.finished(chunk.name)
             finally:
@@ -492,6 +506,11 @@ def _run_locked(
         if not tracks_path.exists():
             layout.write_bytes(tracks_path, pickle.dumps(track_session(pose_chunks, cfg.pipeline)))
         tracks = pickle.loads(tracks_path.read_bytes())
+        heads_path = layout.state_dir / "heads.pkl"  # the 3D head tracks (orscene.pipeline.heads3d)
+        if not heads_path.exists():
+            from orscene.pipeline.heads3d import session_heads_from_chunks
+
+            layout.write_bytes(heads_path, pickle.dumps(session_heads_from_chunks(pose_chunks, tracks, cfg.pipeline.heads3d, cfg.pipeline.pose.tracking)))
         del pose_chunks
         t_b = time.perf_counter()
         # C: fit, align, render, 2D path, write
@@ -500,7 +519,7 @@ def _run_locked(
         with tqdm(total=sum(len(c) for c in todo), desc="anonymize", unit="frame-set", disable=None) as bar:
             progress = ChunkProgress(bar, progress_queue, {c.name: len(c) for c in todo})
             try:
-                for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, _chunk_options(cfg, fail)), todo):
+                for chunk, state in executor.run(_Bound(_phase_c, session_path, layout, tracks_path, n, _chunk_options(cfg, fail), heads_path), todo):
                     layout.write_json(layout.chunk_state_path(chunk.name), state.to_dict())
                     progress.finished(chunk.name)
                     _test_pause_point(chunk.name)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 __all__ = ["FramesetReview", "RunReview", "review_run", "review_lines"]
 
-PATHS = ("render3d", "head2d", "detector2d", "obscured")
+PATHS = ("render3d", "head2d", "head3d", "detector2d", "obscured")
 """Face paths in the order they are reported (:class:`orscene.types.FaceSource` values)."""
 
 _OBSCURED_WEIGHT = 3.0

@@ -68,3 +68,23 @@ def test_no_depth_no_heads(heads_session):
     bg = learn_depth_background(no_depth, s.cameras, DepthPeopleConfig())
     assert bg.far_m == {}
     assert find_depth_heads(no_depth[0], s.cameras, bg, DepthPeopleConfig()) == []
+
+
+def test_the_vectorised_nanpercentile_is_numpys():
+    import warnings
+
+    from orscene.heads.depth_people import nanpercentile_first_axis
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0.5, 6.0, (24, 30, 40)).astype(np.float32)
+    a[rng.random(a.shape) < 0.4] = np.nan
+    a[:, 0, 0] = np.nan  # a column without any value
+    a[:, 1, 1] = np.nan
+    a[3, 1, 1] = 2.5  # one value
+    for q in (0.0, 50.0, 90.0, 100.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = np.nanpercentile(a, q, axis=0)
+        got = nanpercentile_first_axis(a, q)
+        assert np.allclose(got, want, atol=1e-5, equal_nan=True)
+    assert np.isnan(got[0, 0]) and got[1, 1] == 2.5

@@ -22,7 +22,7 @@ def test_nothing_uncertain_is_all_clear():
     r = review_run(records)
     assert not r.review_recommended and r.review == ()
     assert r.framesets == 6 and r.heads_aligned == 4 and r.heads_rejected == 0 and r.heads_without_face_pose == 0
-    assert r.faces_by_path == {"render3d": 24, "head2d": 0, "detector2d": 0, "obscured": 0}
+    assert r.faces_by_path == {"render3d": 24, "head2d": 0, "head3d": 0, "detector2d": 0, "obscured": 0}
     lines = review_lines(r)
     assert lines[-1].startswith("all clear") and not any("review" in line for line in lines)
 
@@ -51,7 +51,7 @@ def test_or03_like_run_recommends_review_ranked_by_uncertainty():
     assert r.review_recommended
     assert (r.heads_aligned, r.heads_rejected, r.heads_without_face_pose) == (4, 1, 1)
     assert r.faces_one_view == 2 and r.views_obscured == 2
-    assert r.faces_by_path == {"render3d": 29, "head2d": 4, "detector2d": 1, "obscured": 2}
+    assert r.faces_by_path == {"render3d": 29, "head2d": 4, "head3d": 0, "detector2d": 1, "obscured": 2}
     # obscured frame-set first (2 views x 3), then two one-view faces and a head without pose,
     # then the single items by frame
     assert [x.frame for x in r.review] == [8, 7, 3, 4, 5, 6]
