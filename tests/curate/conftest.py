@@ -3,6 +3,7 @@ processed once with frame-set 1 made to fail (a forced miss: its views are obscu
 flagged for review). Tests that change an output folder work on a copy (``outputs_copy``)."""
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,9 @@ def curate_outputs(curate_session, tmp_path_factory) -> Path:
     """The finished run (read-only use: copy it with ``outputs_copy`` to change it)."""
     out = tmp_path_factory.mktemp("curate_out") / "CUR"
     # 5 fps: the schedule's bounds in seconds are stretched as in test_process_e2e.py
+    # the 3D head tracks off: faces are left uncovered on purpose, for the review to fix
     pipeline = PipelineConfig(keyframe_max_s=1.0, pose_follow_max_s=1.0, detector_max_s=1.0)
+    pipeline = replace(pipeline, heads3d=replace(pipeline.heads3d, enabled=False))
     process_session(ProcessConfig(session="CUR", recordings=curate_session.parent, out=out, chunk_size=2, fail_frames=(FAIL,), pipeline=pipeline))
     return out
 

@@ -58,7 +58,7 @@ def test_or03_like_run_recommends_review_ranked_by_uncertainty():
     assert r.review[0].reasons == ("2 views obscured or withheld (RuntimeError: boom)",)
     assert r.review[2].reasons == ("head alignment rejected: person 1",)
     lines = review_lines(r, "out/review.json")
-    assert lines[0] == "faces by path: 29 render3d, 4 head2d, 1 detector2d, 2 obscured"
+    assert lines[0] == "faces by path: 29 render3d, 4 head2d, 0 head3d, 1 detector2d, 2 obscured"
     assert lines[1] == "head alignments: 4 accepted, 1 rejected; 1 heads tracked without a face pose"
     assert lines[-1] == "review recommended: 6 of 9 frame-sets had uncertain faces: ranked in out/review.json"
     assert not any("all clear" in line for line in lines)
