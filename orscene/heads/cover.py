@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orscene.geometry.camera import project_world
+from orscene.heads.track import sample_disc_depths
 from orscene.types import Camera, HeadTrack, View
 
 __all__ = ["CoverConfig", "HeadAt", "HeadInView", "heads_at", "head_in_view", "estimate_face_box", "face_faces_camera"]
@@ -50,10 +51,8 @@ class CoverConfig:
     disc_samples: int = 9
     """Samples per side of the grid over the head disc."""
     face_forward_m: float = 0.0
-    """Face model: the ellipsoid's centre relative to the head centre, along the face. The
-    face model's numbers were set against the synthetic ground truth's face boxes given the
-    true head pose (``tests/heads/test_cover.py``): median IoU 0.76 on the hard benchmark
-    session's unoccluded faces, 0.54 with 3 cm of noise on the head centre."""
+    """Face model: the ellipsoid's centre relative to the head centre, along the face
+    (metres; chosen against the synthetic ground truth's face boxes)."""
     face_up_m: float = 0.01
     """... and along the head's up axis."""
     face_half_width_m: float = 0.075
@@ -154,29 +153,6 @@ def _clip(box, w: int, h: int) -> Box:
     )  # fmt: skip
 
 
-def _disc_depths(view: View, uv: np.ndarray, r_px: float, n: int) -> tuple[np.ndarray, float] | None:
-    """Depths over the inner head disc (None when the view has no depth there), and the
-    share of the disc's samples inside the image."""
-    H, W = view.rgb.shape[:2]
-    g = np.linspace(-0.8, 0.8, n)
-    gx, gy = np.meshgrid(g, g)
-    inside = gx**2 + gy**2 <= 0.64
-    us = np.round(uv[0] + gx[inside] * r_px).astype(int)
-    vs = np.round(uv[1] + gy[inside] * r_px).astype(int)
-    ok = (us >= 0) & (us < W) & (vs >= 0) & (vs < H)
-    if not ok.any():
-        return None
-    us, vs = us[ok], vs[ok]
-    if view.depth_m is not None:
-        d = view.depth_m[vs, us]
-    elif view.depth_in_boxes is not None:
-        box = (int(us.min()), int(vs.min()), int(us.max()) + 1, int(vs.max()) + 1)
-        d = view.depth_in_boxes([box])[vs, us]
-    else:
-        return None
-    return d, float(ok.mean())
-
-
 def head_in_view(head: HeadAt, camera: Camera, view: View | None, cfg: CoverConfig) -> HeadInView | None:
     """The head's cover sphere projected into ``camera``'s colour image; None when behind
     the camera or wholly outside the image. ``view`` gives the depth (None or a view
@@ -198,7 +174,7 @@ def head_in_view(head: HeadAt, camera: Camera, view: View | None, cfg: CoverConf
     hidden = False
     if view is not None and camera.has_depth:
         r_head_px = float(f * head.radius_m / z)
-        got = _disc_depths(view, np.array([u, v]), r_head_px, cfg.disc_samples)
+        got = sample_disc_depths(view, np.array([u, v]), r_head_px, cfg.disc_samples)
         if got is not None:
             d, _ = got
             valid = d > 0

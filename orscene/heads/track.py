@@ -214,23 +214,19 @@ def associate_heads(observations: Sequence[HeadObservation], cfg: TrackHeadsConf
     return [_fuse(g, cfg) for g in groups]
 
 
-def _disc_depths(view, camera: Camera, centre: np.ndarray, radius_m: float, n: int) -> tuple[np.ndarray, float] | None:
-    """Depths sampled over the head's disc in a view, and the head's distance along +z."""
-    uv, z = project_world(camera, centre)
-    z = float(z)
-    if not np.all(np.isfinite(uv)) or z <= radius_m + 0.05:
-        return None
+def sample_disc_depths(view, uv: np.ndarray, r_px: float, n: int) -> tuple[np.ndarray, float] | None:
+    """Depths sampled on an ``n`` x ``n`` grid over the inner disc (0.8 of the radius: a
+    head's outline is uncertain) of radius ``r_px`` around pixel ``uv`` in a view, and the
+    share of those samples inside the image. None when no sample is inside or the view has
+    no depth (neither ``depth_m`` nor ``depth_in_boxes``)."""
     H, W = view.rgb.shape[:2]
-    r_px = camera.color.K_px[1, 1] * radius_m / z
-    if not (-r_px <= uv[0] <= W - 1 + r_px and -r_px <= uv[1] <= H - 1 + r_px):
-        return None
-    g = np.linspace(-0.8, 0.8, n)  # the inner disc: the head's outline is uncertain
+    g = np.linspace(-0.8, 0.8, n)
     gx, gy = np.meshgrid(g, g)
     inside = gx**2 + gy**2 <= 0.64
     us = np.round(uv[0] + gx[inside] * r_px).astype(int)
     vs = np.round(uv[1] + gy[inside] * r_px).astype(int)
     ok = (us >= 0) & (us < W) & (vs >= 0) & (vs < H)
-    if ok.mean() < 0.5:
+    if not ok.any():
         return None
     us, vs = us[ok], vs[ok]
     if view.depth_m is not None:
@@ -240,7 +236,24 @@ def _disc_depths(view, camera: Camera, centre: np.ndarray, radius_m: float, n: i
         d = view.depth_in_boxes([box])[vs, us]
     else:
         return None
-    return d, z
+    return d, float(ok.mean())
+
+
+def _disc_depths(view, camera: Camera, centre: np.ndarray, radius_m: float, n: int) -> tuple[np.ndarray, float] | None:
+    """Depths sampled over the head's disc in a view (at least half of it inside the
+    image), and the head's distance along +z."""
+    uv, z = project_world(camera, centre)
+    z = float(z)
+    if not np.all(np.isfinite(uv)) or z <= radius_m + 0.05:
+        return None
+    H, W = view.rgb.shape[:2]
+    r_px = camera.color.K_px[1, 1] * radius_m / z
+    if not (-r_px <= uv[0] <= W - 1 + r_px and -r_px <= uv[1] <= H - 1 + r_px):
+        return None
+    got = sample_disc_depths(view, uv, r_px, n)
+    if got is None or got[1] < 0.5:
+        return None
+    return got[0], z
 
 
 def is_ghost(centre_world_m: np.ndarray, frames: FrameSet, cameras: Mapping[str, Camera], cfg: TrackHeadsConfig) -> bool:
