@@ -28,7 +28,6 @@ from orscene import heads
 from orscene.heads import HeadsConfig
 from orscene.heads.cover import CoverConfig, HeadAt, estimate_face_box, head_in_view, heads_at
 from orscene.pipeline.fallback import HeadRegion, head_center_world
-from orscene.pipeline.frameset import with_head_regions  # noqa: F401  (kept importable from here)
 from orscene.types import Camera, FrameSet, HeadTrack, View
 
 __all__ = [
